@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= default
 
-.PHONY: venv data book test test-fast clean-results
+.PHONY: venv browser data book test test-fast clean-results
 
 venv: $(STAMP)
 
@@ -27,7 +27,13 @@ data: venv
 book: venv
 	$(BIN)/fercore book --profile $(PROFILE)
 
-test: venv
+# The browser test opens every page in Debian's Chromium (installed here when running as root).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium not installed: the browser test will be skipped"
+
+test: venv browser
 	$(BIN)/python -m pytest
 
 test-fast: venv
