@@ -24,6 +24,7 @@ import yaml
 
 import fercore
 from fercore.progress import progress
+from fercore.report import write_report
 from fercore.results import METRICS_ENV, write_json_atomic
 
 CHAPTERS = {
@@ -457,6 +458,7 @@ def stage_book(profile: str, repo=".") -> None:
         _write_notebook_atomic(nb, staged)
         _sync_file(staged, target)
     write_run_table(profile, repo)
+    write_report(profile, repo)
 
 
 def write_run_table(profile: str, repo=".") -> None:

@@ -1,0 +1,130 @@
+"""The reproduction report: the papers' numbers beside ours, and each headline claim checked.
+
+Two files kept in the repo drive it: ``paper_numbers.csv`` (paper, table, row, column, value,
+unit, key: the number a paper prints and the results key under which a chapter records ours) and
+``claims.yaml`` (headline claims as comparisons between results keys). Our values come from
+``results/<profile>/*.json``; a number measured over seeds shows as mean ± sd.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from fercore.results import load_results
+
+PACKAGE_DIR = Path(__file__).parent
+PAPERS = {
+    "rafdb": "Li, Deng & Du (CVPR 2017): RAF-DB and DLP-CNN",
+    "rafml": "Li & Deng (IJCV 2019): RAF-ML, DBM-CNN and DBM-DACNN",
+    "sjmt": "Pons & Masip: selective joint multi-task learning",
+    "semantic": "Fu et al.: semantic neighbourhood-aware FER",
+}
+NUMBER_COLUMNS = ["paper", "table", "row", "column", "value", "unit", "key"]
+
+
+def load_paper_numbers(path=None) -> pd.DataFrame:
+    """The papers' numbers, checked for the expected columns and known papers."""
+    path = Path(path or PACKAGE_DIR / "paper_numbers.csv")
+    table = pd.read_csv(path, dtype={"unit": str, "key": str}, keep_default_na=False)
+    missing = set(NUMBER_COLUMNS) - set(table.columns)
+    if missing:
+        raise ValueError(f"{path}: missing columns {sorted(missing)}")
+    unknown = set(table["paper"]) - set(PAPERS)
+    if unknown:
+        raise ValueError(f"{path}: unknown paper ids {sorted(unknown)}; known: {sorted(PAPERS)}")
+    table["value"] = pd.to_numeric(table["value"], errors="raise")
+    return table
+
+
+def load_claims(path=None) -> list[dict]:
+    """Headline claims: ``{paper, claim, better, worse}`` (results keys; higher is better)."""
+    path = Path(path or PACKAGE_DIR / "claims.yaml")
+    claims = yaml.safe_load(path.read_text()) or []
+    for i, claim in enumerate(claims):
+        missing = {"paper", "claim", "better", "worse"} - set(claim)
+        if missing:
+            raise ValueError(f"{path}: claim {i + 1} lacks {sorted(missing)}")
+    return claims
+
+
+def flat_metrics(results: dict) -> dict[str, float]:
+    """All chapters' metrics of one profile in one mapping."""
+    out = {}
+    for body in results.values():
+        out.update(body.get("metrics", {}))
+    return out
+
+
+def format_ours(metrics: dict, key: str, unit: str) -> str:
+    """Our value under ``key`` in the paper's unit, with ± sd when measured over seeds."""
+    if not key or key not in metrics:
+        return "not run"
+    scale = 100.0 if unit == "%" else 1.0
+    digits = 0 if unit != "%" and abs(metrics[key]) >= 100 else (2 if unit == "%" else 3)
+    text = f"{metrics[key] * scale:.{digits}f}"
+    if f"{key}.sd" in metrics and metrics.get(f"{key}.n_seeds", 1) > 1:
+        text += f" ± {metrics[f'{key}.sd'] * scale:.{digits}f}"
+    return text
+
+
+def claim_status(metrics: dict, claim: dict) -> str:
+    """``reproduced``, ``not reproduced`` or ``not run`` for one claim on our numbers."""
+    better, worse = claim["better"], claim["worse"]
+    if better not in metrics or worse not in metrics:
+        return "not run"
+    return "reproduced" if metrics[better] > metrics[worse] else "not reproduced"
+
+
+def data_sources(results: dict) -> list[str]:
+    """Each chapter's data root, labelled synthetic or real."""
+    lines = []
+    for chapter, body in sorted(results.items()):
+        root = str(body.get("parameters", {}).get("data_root", ""))
+        kind = "synthetic" if root.startswith("data/") else "a real copy"
+        lines.append(f"`{chapter}`: `{root}` ({kind}), seed {body.get('seed')}, {body.get('device')}")
+    return lines
+
+
+def report_markdown(profile: str, results_root="results", numbers=None, claims=None) -> str:
+    """The report page's body for one profile, as MyST markdown."""
+    results = load_results(profile, results_root)
+    metrics = flat_metrics(results)
+    numbers = load_paper_numbers() if numbers is None else numbers
+    claims = load_claims() if claims is None else claims
+    out = [f"Numbers from profile `{profile}`, {len(results)} chapter(s) run. Data per chapter:\n"]
+    out += [f"- {line}" for line in data_sources(results)] or ["- no chapter has been run for this profile"]
+    out += ["", "## Headline claims", "", "| paper | claim | ours | status |", "|---|---|---|---|"]
+    for claim in claims:
+        status = claim_status(metrics, claim)
+        ours = (
+            f"{metrics[claim['better']]:.3f} vs {metrics[claim['worse']]:.3f}" if status != "not run" else ""
+        )
+        out.append(f"| {claim['paper']} | {claim['claim']} | {ours} | **{status}** |")
+    counts = pd.Series([claim_status(metrics, c) for c in claims]).value_counts()
+    out += ["", ", ".join(f"{n} {label}" for label, n in counts.items()) + ".", ""]
+    for paper, title in PAPERS.items():
+        rows = numbers[numbers["paper"] == paper]
+        if rows.empty:
+            continue
+        out += [f"## {title}", ""]
+        for table, block in rows.groupby("table", sort=False):
+            out += [f"### {table}", "", "| row | column | paper | ours | key |", "|---|---|---:|---:|---|"]
+            for r in block.itertuples():
+                unit = r.unit or ""
+                paper_value = f"{r.value:g}{' %' if unit == '%' else ''}"
+                ours = format_ours(metrics, r.key, unit)
+                key = f"`{r.key}`" if r.key else ""
+                out.append(f"| {r.row} | {r.column} | {paper_value} | {ours} | {key} |")
+            out.append("")
+    return "\n".join(out) + "\n"
+
+
+def write_report(profile: str, repo=".") -> Path:
+    """Write ``book/_generated/report.md`` (only when its text changed)."""
+    target = Path(repo) / "book" / "_generated" / "report.md"
+    text = report_markdown(profile, Path(repo) / "results")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.is_file() or target.read_text() != text:
+        target.write_text(text)
+    return target
