@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= default
 
-.PHONY: venv browser data book test test-fast clean-results
+.PHONY: venv browser data book labs test test-fast clean-results
 
 venv: $(STAMP)
 
@@ -26,6 +26,10 @@ data: venv
 
 book: venv
 	$(BIN)/fercore book --profile $(PROFILE)
+
+# The course labs as a folder to hand out: labs-out/student and labs-out/instructor.
+labs: venv
+	$(BIN)/fercore labs --out labs-out
 
 # The browser test opens every page in Debian's Chromium (installed here when running as root).
 browser:

@@ -48,6 +48,14 @@ def _cmd_status(args) -> int:
     return 0
 
 
+def _cmd_labs(args) -> int:
+    from fercore.labs import export_labs
+
+    written = export_labs(args.out)
+    print(f"{len(written['student'])} labs written to {args.out}/student and {args.out}/instructor")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fercore", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_device(with_profile(sub.add_parser("status", help="each chapter: fresh, stale, failed")))
     p.set_defaults(func=_cmd_status)
+
+    p = sub.add_parser("labs", help="write the course labs: student and instructor versions")
+    p.add_argument("--out", default="labs-out", help="folder to write (default: labs-out)")
+    p.set_defaults(func=_cmd_labs)
     return parser
 
 

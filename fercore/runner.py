@@ -24,6 +24,7 @@ import yaml
 
 import fercore
 from fercore.progress import progress
+from fercore.labs import stage_student_labs
 from fercore.report import write_report
 from fercore.results import METRICS_ENV, write_json_atomic
 
@@ -459,6 +460,7 @@ def stage_book(profile: str, repo=".") -> None:
         _sync_file(staged, target)
     write_run_table(profile, repo)
     write_report(profile, repo)
+    stage_student_labs(repo)
 
 
 def write_run_table(profile: str, repo=".") -> None:
