@@ -21,6 +21,7 @@ Spammers ignore the image: "uniform" spammers vote uniformly at random, "biased"
 one fixed class 60% of the time and uniformly otherwise.
 """
 
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -29,6 +30,7 @@ import pandas as pd
 from fercore.labels import BASIC7, COMPOUND11, COMPOUND_COMPONENTS
 
 N_CLASSES = len(BASIC7)
+NEUTRAL = BASIC7.index("neutral")
 
 CONFUSION = np.array(
     [
@@ -69,8 +71,10 @@ COMPOUND_COUNTS = {
 FEARFULLY_DISGUSTED_SHARE = 0.01
 """Share of two-emotion images that blend fear and disgust (RAF-DB dropped this class: too few)."""
 
-KIND_SHARES = {"single": 0.58, "compound": 0.22, "triple": 0.06, "diffuse": 0.14}
-"""Default mixture of perceived-distribution kinds in :func:`simulate_perceived`."""
+KIND_SHARES = {"single": 0.55, "compound": 0.10, "neutral_blend": 0.30, "triple": 0.04, "diffuse": 0.01}
+"""Default mixture of perceived-distribution kinds in :func:`simulate_perceived`, set so that the
+RAF-DB subset rules select about the papers' shares (single-label 51.7%, compound 13.3%,
+multi-label 16.5% of 29,672 images) from a 40-vote crowd."""
 
 SPAMMER_BIAS_STRENGTH = 0.6
 
@@ -93,7 +97,7 @@ class PerceivedEmotions(NamedTuple):
     difficulty: np.ndarray
     """(n_tasks,) difficulty >= 0 (blur, occlusion, pose: flattens every annotator's votes)."""
     kind: np.ndarray
-    """(n_tasks,) 'single', 'compound', 'triple' or 'diffuse'."""
+    """(n_tasks,) one of the :data:`KIND_SHARES` kinds ('single', 'compound', 'neutral_blend'...)."""
 
     @property
     def label(self) -> np.ndarray:
@@ -102,13 +106,14 @@ class PerceivedEmotions(NamedTuple):
 
 
 def simulate_perceived(n_tasks, kind_shares=None, mean_difficulty=0.6, rng=0) -> PerceivedEmotions:
-    """A RAF-like mixture of perceived emotion distributions.
+    """A RAF-like mixture of perceived emotion distributions, as :class:`PerceivedEmotions`.
 
     ``single`` images have one dominant emotion drawn with RAF-DB's single-label class frequencies
     (weight ~ Beta(8, 2), the rest spread by a Dirichlet(0.3)); ``compound`` images blend the two
     components of a compound class drawn with RAF-DB's compound frequencies (weights 0.5–0.75 vs the
-    rest); ``triple`` images blend three of the six emotions; ``diffuse`` images are Dirichlet(1)
-    over all seven classes. Difficulty ~ Gamma(2, mean_difficulty / 2).
+    rest); ``neutral_blend`` images mix one emotion with neutral; ``triple`` images blend three of
+    the six emotions; ``diffuse`` images are Dirichlet(1) over all seven classes. ``kind_shares``
+    maps kinds to shares (default :data:`KIND_SHARES`). Difficulty ~ Gamma(2, mean_difficulty / 2).
     """
     rng = _as_rng(rng)
     if n_tasks < 1:
@@ -149,12 +154,21 @@ def simulate_perceived(n_tasks, kind_shares=None, mean_difficulty=0.6, rng=0) ->
     dist[rows, first] += 0.85 * a
     dist[rows, second] += 0.85 * (1 - a)
 
+    blend = kind == "neutral_blend"
+    rows = np.flatnonzero(blend)
+    emotion_counts = SINGLE_LABEL_COUNTS[:NEUTRAL]
+    emotion = rng.choice(NEUTRAL, size=blend.sum(), p=emotion_counts / emotion_counts.sum())
+    a = rng.uniform(0.35, 0.65, size=blend.sum())
+    dist[blend] = 0.1 * noise[blend]
+    dist[rows, emotion] += 0.9 * a
+    dist[rows, NEUTRAL] += 0.9 * (1 - a)
+
     triple = kind == "triple"
     rows = np.flatnonzero(triple)
     three = np.argsort(rng.random((triple.sum(), 6)), axis=1)[:, :3]
-    blend = rng.dirichlet(np.full(3, 3.0), size=triple.sum())
+    shares3 = rng.dirichlet(np.full(3, 6.0), size=triple.sum())
     dist[triple] = 0.15 * noise[triple]
-    np.add.at(dist, (np.repeat(rows, 3), three.ravel()), 0.85 * blend.ravel())
+    np.add.at(dist, (np.repeat(rows, 3), three.ravel()), 0.85 * shares3.ravel())
 
     diffuse = kind == "diffuse"
     dist[diffuse] = rng.dirichlet(np.ones(N_CLASSES), size=diffuse.sum())
@@ -281,3 +295,100 @@ def simulate_votes(
         label[part] = np.minimum((cdf < uniform[part, None] * cdf[:, -1:]).sum(axis=1), N_CLASSES - 1)
     worker_ids = annotators["worker"].to_numpy()
     return pd.DataFrame({"task": task, "worker": worker_ids[worker_row], "label": label})
+
+
+class CrowdTable(NamedTuple):
+    """A vote table with whatever ground truth comes with it."""
+
+    votes: pd.DataFrame
+    """(task, worker, label), labels BASIC7 indices."""
+    tasks: pd.DataFrame | None
+    """Indexed by task: ``true_label``, ``difficulty`` (None for a table without truth)."""
+    workers: pd.DataFrame | None
+    """Indexed by worker: ``reliability``, ``is_spammer`` (None for a table without truth)."""
+    source: str
+    """Where the votes came from, in words."""
+
+
+def simulate_crowd(n_tasks, votes_per_task=40, spammer_fraction=0.1, n_workers=315, mean_difficulty=0.6, seed=0):
+    """Perceived emotions, annotators and votes in one call, as a :class:`CrowdTable`."""
+    seeds = np.random.SeedSequence(int(seed)).spawn(3)
+    perceived = simulate_perceived(n_tasks, mean_difficulty=mean_difficulty, rng=np.random.default_rng(seeds[0]))
+    annotators = simulate_annotators(n_workers, spammer_fraction, rng=np.random.default_rng(seeds[1]))
+    votes = simulate_votes(perceived.distribution, annotators, votes_per_task, perceived.difficulty,
+                           rng=np.random.default_rng(seeds[2]))
+    tasks = pd.DataFrame({"true_label": perceived.label, "difficulty": perceived.difficulty, "kind": perceived.kind})
+    tasks.index.name = "task"
+    source = (f"simulated: {n_tasks:,} images × {votes_per_task} votes from {n_workers} annotators "
+              f"({spammer_fraction:.0%} spammers), seed {seed}")
+    return CrowdTable(votes, tasks, annotators.set_index("worker"), source)
+
+
+def find_votes(data_root):
+    """The vote table under ``data_root``'s RAF-DB folder (``crowd/votes.csv`` of a synthetic
+    copy, or a ``votes.csv`` a user put there), or None."""
+    from fercore.datasets import locate
+
+    try:
+        folder = locate(data_root, "rafdb")
+    except FileNotFoundError:
+        return None
+    for path in (folder / "crowd" / "votes.csv", folder / "votes.csv"):
+        if path.is_file():
+            return path
+    return None
+
+
+def load_crowd_table(path) -> CrowdTable:
+    """Read a ``task, worker, label`` CSV; next to it, ``tasks.csv`` (``task``, ``true_label``,
+    ``difficulty``) and ``workers.csv`` (``worker``, ``reliability``, ``is_spammer``), as a synthetic
+    copy writes them, supply the ground truth when present."""
+    from fercore.datasets.base import read_csv_checked
+
+    path = Path(path)
+    votes = read_csv_checked(path, ["task", "worker", "label"], "vote table")[["task", "worker", "label"]]
+    tasks = workers = None
+    if (path.parent / "tasks.csv").is_file() and (path.parent / "workers.csv").is_file():
+        tasks = read_csv_checked(path.parent / "tasks.csv", ["task", "true_label", "difficulty"], "task table")
+        workers = read_csv_checked(path.parent / "workers.csv", ["worker", "reliability", "is_spammer"], "worker table")
+        tasks, workers = tasks.set_index("task"), workers.set_index("worker")
+    truth = "with ground truth" if tasks is not None else "no ground truth"
+    return CrowdTable(votes, tasks, workers, f"{path} ({len(votes):,} votes, {truth})")
+
+
+def aggregator_sweep(n_tasks, spammer_fractions, votes_per_task, seeds=(0,), n_workers=315, mean_difficulty=0.6):
+    """Label accuracy against the true labels of each aggregator as the crowd changes.
+
+    For every spammer fraction × votes per image × seed (``seeds``: an iterable of ints), simulate a crowd
+    (:func:`simulate_crowd`) and score: ``em`` (GLAD posterior, :class:`fercore.crowd.GLAD`),
+    ``majority_vote``, ``dawid_skene``, and the papers' reliability-weighted vote (argmax of
+    :func:`fercore.crowd.ground_truth_vectors`) with α clipped at 0 (``alpha_vote``) and signed
+    (``alpha_vote_signed``). Returns a long DataFrame: spammer_fraction, votes_per_task, seed,
+    method, accuracy, seconds.
+    """
+    import time
+
+    from fercore import crowd
+    from fercore.progress import progress
+
+    rows = []
+    grid = [(f, v, s) for f in spammer_fractions for v in votes_per_task for s in seeds]
+    for fraction, votes, seed in progress(grid, desc="crowd sweep"):
+        table = simulate_crowd(n_tasks, votes, fraction, n_workers, mean_difficulty,
+                               seed=seed * 1_000_003 + int(round(fraction * 1000)) * 101 + int(votes))
+        truth = table.tasks["true_label"].to_numpy()
+        scores = {}
+        for method, model in (("em", crowd.GLAD()), ("majority_vote", crowd.MajorityVote(random_state=seed)),
+                              ("dawid_skene", crowd.DawidSkene())):
+            start = time.perf_counter()
+            model.fit(table.votes)
+            scores[method] = (model.labels_.to_numpy(), time.perf_counter() - start)
+            if method == "em":
+                alphas = model.alphas_
+        for method, clip in (("alpha_vote", True), ("alpha_vote_signed", False)):
+            g = crowd.ground_truth_vectors(table.votes, alphas, clip_negative=clip).to_numpy()
+            scores[method] = (g.argmax(axis=1), np.nan)
+        for method, (labels, seconds) in scores.items():
+            rows.append({"spammer_fraction": fraction, "votes_per_task": votes, "seed": seed, "method": method,
+                         "accuracy": float((labels == truth).mean()), "seconds": seconds})
+    return pd.DataFrame(rows)

@@ -1,0 +1,277 @@
+"""DBM-DACNN: deep bi-manifold features adapted to other expression datasets (RAF-ML §5, §6.5).
+
+Algorithm 3 trains the network on labelled multi-label source batches (RAF-ML: soft
+cross-entropy + bi-manifold loss) and unlabelled target batches at once, with the multi-kernel
+MMD between the two batches' 2,000-d embeddings and, when the target is single-label (M2S), the
+entropy of the target predictions:
+
+    M2M:  L = L_c + λ L_bm + γ L_mmd          M2S:  L = L_c + λ L_bm + γ L_mmd + η L_e
+
+The source terms are :class:`fercore.deep.FeatureObjective`'s, the loop is
+:class:`fercore.train.Trainer`'s; this module adds the two-domain batches, the objective above,
+and the pieces of §6.5's protocols (JAFFE label sets, a target head for fine-tuning, the MMD
+between datasets).
+"""
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from fercore.deep import FeatureObjective, RandomCrop, image_tensor, train_feature_net
+from fercore.losses import EntropyLoss, MKMMDLoss, mk_mmd
+from fercore.nets import BaseDCNN
+from fercore.train import RandomBatches, Trainer, resolve_device
+
+MODELS = {"basedcnn": "baseDCNN", "dbm_cnn": "DBM-CNN", "dbm_dacnn": "DBM-DACNN",
+          "dbm_dacnn_entropy": "DBM-DACNN + entropy"}
+"""Model ids (used in results keys) and their names in the paper's tables."""
+
+SETTINGS = ("m2m", "m2s")
+"""Multi-label → multi-label (JAFFE) and multi-label → single-label (CK+, MMI, SFEW) transfer."""
+
+JAFFE_THRESHOLD = 3.0
+"""RAF-ML §6.5.1: an emotion is relevant when its mean 1–5 rating reaches 3."""
+
+
+def jaffe_label_sets(ratings, threshold=JAFFE_THRESHOLD):
+    """Binary label sets from JAFFE's (n, 6) ratings and the mask of images to keep.
+
+    An emotion is relevant when its rating is ≥ ``threshold``; images with every rating below
+    it are dropped (RAF-ML §6.5.1 kept 188 of the 213 images). Returns ``(labels, keep)``:
+    float32 (n, 6) 0/1 labels of all images and a boolean (n,) mask.
+    """
+    ratings = np.asarray(ratings, dtype=np.float64)
+    if ratings.ndim != 2:
+        raise ValueError(f"ratings must be (n, emotions), got shape {ratings.shape}")
+    if np.isnan(ratings).any():
+        raise ValueError("ratings contain NaN")
+    labels = (ratings >= threshold).astype(np.float32)
+    return labels, labels.any(axis=1)
+
+
+class PairedBatches:
+    """Endless ``(source_batch, target_batch)`` pairs from two :class:`fercore.train.RandomBatches`.
+
+    Each stream keeps its own seeded generator; both are saved in :meth:`state_dict`, so a
+    resumed run sees the same pairs. With ``target=None`` the target batch is ``None``.
+    """
+
+    def __init__(self, source, target=None):
+        self.source = source
+        self.target = target
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self.source), None if self.target is None else next(self.target)
+
+    def state_dict(self):
+        return {"source": self.source.state_dict(),
+                "target": None if self.target is None else self.target.state_dict()}
+
+    def load_state_dict(self, state):
+        self.source.load_state_dict(state["source"])
+        if self.target is not None:
+            self.target.load_state_dict(state["target"])
+
+
+class _Outputs:
+    """Stands in for the model inside :class:`FeatureObjective`: returns outputs already computed
+    for the source part of a joint source + target forward pass."""
+
+    def __init__(self, logits, features):
+        self.logits, self.features = logits, features
+
+    def forward_features(self, images):
+        return self.logits, self.features
+
+
+class DomainAdaptationObjective(nn.Module):
+    """The joint loss of Algorithm 3, as a ``loss_fn`` for :class:`fercore.train.Trainer`.
+
+    Batches are ``((source_images, source_labels[, label_vectors]), (target_images,) or None)``.
+    Source and target images go through the network in one pass (baseDCNN has no batch
+    normalization, so this equals two passes); the source half gets ``FeatureObjective(objective)``
+    (``"dbm"``: L_c + λ L_bm, Eq. 8; ``"soft_ce"``: L_c only), then
+
+        loss = source terms + γ · MK-MMD(source embeddings, target embeddings) + η · L_e(target logits).
+
+    ``gamma = eta = 0`` skips the target batch: plain DBM-CNN training. ``mmd`` is the
+    :class:`fercore.losses.MKMMDLoss` used (default: five Gaussian kernels, quadratic estimator).
+    Logged terms: ``loss``, ``ce``, ``locality`` (dbm), ``mmd`` and ``entropy`` (when a target is used).
+    """
+
+    def __init__(self, gamma=1.0, eta=0.0, *, objective="dbm", num_classes=6, feature_dim=2000,
+                 lam=None, k=None, variant="both", mmd=None):
+        super().__init__()
+        if gamma < 0 or eta < 0:
+            raise ValueError(f"gamma and eta must be non-negative, got gamma={gamma}, eta={eta}")
+        self.gamma, self.eta = float(gamma), float(eta)
+        self.source_objective = FeatureObjective(objective, num_classes, feature_dim, lam=lam, k=k,
+                                                 variant=variant)
+        self.mmd = MKMMDLoss() if mmd is None else mmd
+        self.entropy = EntropyLoss()
+
+    @property
+    def uses_target(self):
+        return self.gamma > 0 or self.eta > 0
+
+    def forward(self, model, batch):
+        source, target = batch
+        if not self.uses_target:
+            return self.source_objective(model, source)
+        if target is None:
+            raise ValueError("gamma or eta is positive but the batch has no target images")
+        n = len(source[0])
+        logits, features = model.forward_features(torch.cat([source[0], target[0]]))
+        terms = self.source_objective(_Outputs(logits[:n], features[:n]), source)
+        mmd = self.mmd(features[:n], features[n:])
+        entropy = self.entropy(logits[n:])
+        terms["loss"] = terms["loss"] + self.gamma * mmd + self.eta * entropy
+        terms.update(mmd=mmd, entropy=entropy)
+        return terms
+
+
+def train_adaptation(model, source_images, source_labels, target_images=None, *, gamma=1.0, eta=0.0,
+                     schedule, objective="dbm", label_vectors=None, lam=None, k=None, variant="both",
+                     batch_size=64, target_batch_size=None, mmd=None, seed=0, device="auto",
+                     checkpoint=None, checkpoint_every=0, desc=None):
+    """Train ``model`` (a :class:`fercore.nets.BaseDCNN`, fresh or pre-trained) by Algorithm 3.
+
+    ``source_images`` uint8 (n_s, 100, 100) with ``source_labels`` (n_s, C) label vectors;
+    ``target_images`` uint8 (n_t, 100, 100), unlabelled (ignored when γ = η = 0). Both get the
+    RAF input protocol of :mod:`fercore.deep` (resize to the model's input, random crops).
+    Source batches hold ``batch_size`` faces, target batches ``target_batch_size`` (default the
+    same). Weight decay per RAF-ML §6.2 (``model.parameter_groups()``). Returns
+    ``(model, history)``, the model in eval mode.
+    """
+    device = resolve_device(device)
+    labels = torch.as_tensor(np.asarray(source_labels), dtype=torch.float32)
+    if labels.ndim != 2 or labels.shape[1] != model.num_classes:
+        raise ValueError(f"source_labels must be (n, {model.num_classes}) label vectors for this model, "
+                         f"got shape {tuple(labels.shape)}")
+    loss_fn = DomainAdaptationObjective(gamma, eta, objective=objective, num_classes=model.num_classes,
+                                        feature_dim=model.feature_dim, lam=lam, k=k, variant=variant,
+                                        mmd=mmd)
+    if loss_fn.uses_target and target_images is None:
+        raise ValueError("gamma or eta is positive: pass target_images")
+    crop = RandomCrop(model.input_size)
+    tensors = [image_tensor(source_images, model.input_size).to(device), labels.to(device)]
+    if label_vectors is not None:
+        tensors.append(torch.as_tensor(np.asarray(label_vectors), dtype=torch.float32).to(device))
+    source = RandomBatches(*tensors, batch_size=batch_size, seed=seed, transform=crop)
+    target = None
+    if loss_fn.uses_target:
+        target = RandomBatches(image_tensor(target_images, model.input_size).to(device),
+                               batch_size=min(target_batch_size or batch_size, len(target_images)),
+                               seed=seed + 1, transform=crop)
+    trainer = Trainer(model, loss_fn, schedule, param_groups=model.parameter_groups(), device=device,
+                      seed=seed, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                      desc=desc or ("DBM-DACNN" if loss_fn.uses_target else objective))
+    history = trainer.fit(PairedBatches(source, target))
+    return trainer.model, history
+
+
+def replace_head(model, num_classes, seed=0):
+    """Give ``model`` a fresh last FC layer with ``num_classes`` outputs (MSRA init, zero bias),
+    for fine-tuning on a target's own labels (RAF-ML §6.5.4, SFEW in parentheses). In place."""
+    generator = torch.Generator().manual_seed(seed)
+    head = nn.Linear(model.feature_dim, num_classes)
+    with torch.no_grad():
+        std = (2.0 / model.feature_dim) ** 0.5
+        head.weight.copy_(torch.randn(head.weight.shape, generator=generator) * std)
+        head.bias.zero_()
+    device = next(model.parameters()).device
+    model.classifier = head.to(device)
+    model.num_classes = num_classes
+    return model
+
+
+def domain_mmd(source_features, target_features, *, max_samples=1000, seed=0):
+    """Squared MK-MMD (Eq. 12, unbiased, default kernels) between two feature sets, in float64.
+
+    Sets larger than ``max_samples`` are subsampled without replacement (seeded). The batch
+    bandwidth makes the value independent of the features' scale, so it compares networks.
+    """
+    rng = np.random.default_rng(seed)
+
+    def sample(x):
+        x = np.asarray(x, dtype=np.float64)
+        return x[np.sort(rng.choice(len(x), max_samples, replace=False))] if len(x) > max_samples else x
+
+    return float(mk_mmd(torch.from_numpy(sample(source_features)), torch.from_numpy(sample(target_features))))
+
+
+def _per_target(value, target):
+    return value[target] if isinstance(value, dict) else value
+
+
+def train_transfer_nets(source_images, source_labels, targets, *, source_vectors=None, gamma=1.0, eta=0.1,
+                        pretrain, adapt, lam=None, k=None, width=1.0, input_size=90, feature_dim=2000,
+                        dropout=0.3, batch_size=64, target_batch_size=None, basedcnn=True, seed=0,
+                        device="auto"):
+    """Train every network of RAF-ML §6.5 for one seed; returns ``(nets, histories)``.
+
+    ``targets`` maps a target name to ``(images, setting)``, setting ``"m2m"`` or ``"m2s"``.
+    Stage 1 trains DBM-CNN (and, if ``basedcnn``, baseDCNN: soft cross-entropy only) on the
+    source for ``pretrain`` (a :class:`fercore.train.Schedule`) with :func:`fercore.deep.train_feature_net`
+    (``pretrain=None``: no stage 1, every model starts from the same fresh network).
+    Stage 2 continues each from there for ``adapt``: the source-only models with their own
+    objective (so every model sees the same number of iterations), DBM-DACNN per target with
+    γ·L_mmd, and, for M2S targets, DBM-DACNN with γ·L_mmd + η·L_e. ``gamma`` and ``eta`` are
+    numbers or ``{target: value}`` (tuned per target). Every stage-2 run draws the same source
+    batches (one seed), so the models differ only by their objective.
+
+    ``nets[target][model_id]`` (ids from :data:`MODELS`; the source-only nets are shared by all
+    targets) and ``histories[(stage, model_id)]`` with stage ``"pretrain"``, ``"source"`` or the
+    target's name: the per-step loss terms.
+    """
+    unknown = {name: setting for name, (_, setting) in targets.items() if setting not in SETTINGS}
+    if unknown:
+        raise ValueError(f"target settings must be one of {SETTINGS}, got {unknown}")
+    net_args = dict(width=width, input_size=input_size, feature_dim=feature_dim, dropout=dropout)
+    common = dict(schedule=adapt, lam=lam, k=k, batch_size=batch_size, seed=seed, device=device)
+    objectives = {"dbm_cnn": "dbm", **({"basedcnn": "soft_ce"} if basedcnn else {})}
+    vectors = {"dbm": source_vectors, "soft_ce": None}
+    pretrained, source_only, histories = {}, {}, {}
+    for model_id, objective in objectives.items():
+        if pretrain is None:
+            torch.manual_seed(seed)
+            pretrained[model_id] = BaseDCNN(np.shape(source_labels)[1], **net_args)
+        else:
+            pretrained[model_id], histories[("pretrain", model_id)] = train_feature_net(
+                source_images, source_labels, objective, label_vectors=vectors[objective], schedule=pretrain,
+                batch_size=batch_size, lam=lam, k=k, seed=seed, device=device,
+                desc=f"{MODELS[model_id]} (pre-training)", **net_args)
+        source_only[model_id], histories[("source", model_id)] = train_adaptation(
+            copy.deepcopy(pretrained[model_id]), source_images, source_labels, gamma=0.0, eta=0.0,
+            objective=objective, label_vectors=vectors[objective], desc=MODELS[model_id], **common)
+    nets = {}
+    for target, (images, setting) in targets.items():
+        nets[target] = {m: net for m, net in source_only.items() if setting == "m2m" or m == "dbm_cnn"}
+        variants = {"dbm_dacnn": 0.0}
+        if setting == "m2s":
+            variants["dbm_dacnn_entropy"] = _per_target(eta, target)
+        for model_id, eta_value in variants.items():
+            nets[target][model_id], histories[(target, model_id)] = train_adaptation(
+                copy.deepcopy(pretrained["dbm_cnn"]), source_images, source_labels, images,
+                gamma=_per_target(gamma, target), eta=eta_value, objective="dbm", label_vectors=source_vectors,
+                target_batch_size=target_batch_size, desc=f"{MODELS[model_id]} → {target}", **common)
+    return nets, histories
+
+
+def fine_tune(net, images, labels, num_classes, *, schedule, batch_size=64, seed=0, device="auto"):
+    """A copy of ``net`` fine-tuned on a target's own labelled images (RAF-ML §6.5.4, SFEW's
+    training set): a fresh ``num_classes``-way last layer, softmax cross-entropy on int
+    ``labels``. Returns ``(net, history)``."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"labels must be class indices in [0, {num_classes}), got shape {labels.shape}")
+    one_hot = np.eye(num_classes, dtype=np.float32)[labels]
+    model = replace_head(copy.deepcopy(net), num_classes, seed=seed)
+    return train_adaptation(model, images, one_hot, gamma=0.0, eta=0.0, objective="soft_ce", schedule=schedule,
+                            batch_size=min(batch_size, len(labels)), seed=seed, device=device,
+                            desc="fine-tuning")

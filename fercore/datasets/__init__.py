@@ -1,0 +1,93 @@
+"""Loaders for the FER datasets in their own on-disk formats, real copies or synthetic ones.
+
+Every loader returns a :class:`FaceSet` (uint8 faces, labels in ``fercore.labels`` orders, files,
+splits, subjects, metadata, and the ground truth of a synthetic copy); ``FaceDataset(faceset)``
+wraps it for PyTorch. :func:`locate` finds a dataset under a data root, :func:`load` does both::
+
+    from fercore.datasets import load
+    raf = load("rafdb", "data/default", subset="basic")      # synth-rafdb, or a real RAF-DB copy
+    X, y = raf.subset(split="train").arrays()
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fercore.datasets.affectnet import load_affectnet
+from fercore.datasets.base import FaceSet
+from fercore.datasets.ckplus import load_ckplus
+from fercore.datasets.emotionet import load_emotionet
+from fercore.datasets.fer2013 import load_fer2013
+from fercore.datasets.jaffe import load_jaffe
+from fercore.datasets.mmi_oulu import load_mmi, load_oulu
+from fercore.datasets.rafdb import load_crowd, load_rafdb
+from fercore.datasets.rafml import load_rafml
+from fercore.datasets.sfew import load_sfew
+
+LOADERS = {
+    "rafdb": load_rafdb,
+    "rafml": load_rafml,
+    "affectnet": load_affectnet,
+    "fer2013": load_fer2013,
+    "ckplus": load_ckplus,
+    "jaffe": load_jaffe,
+    "sfew": load_sfew,
+    "emotionet": load_emotionet,
+    "mmi": load_mmi,
+    "oulu": load_oulu,
+}
+"""Dataset name -> loader; the synthetic copy of ``name`` lives in ``<data_root>/synth-<name>``."""
+
+REAL_FOLDER_NAMES = {
+    "rafdb": ("RAF-DB", "RAFDB", "RAF"),
+    "rafml": ("RAF-ML", "RAFML"),
+    "affectnet": ("AffectNet",),
+    "fer2013": ("fer2013", "FER-2013"),
+    "ckplus": ("CK+", "CKPlus", "CK"),
+    "jaffe": ("jaffe", "jaffedbase"),
+    "sfew": ("SFEW", "SFEW_2.0", "SFEW2"),
+    "emotionet": ("EmotioNet",),
+    "mmi": ("MMI",),
+    "oulu": ("Oulu-CASIA", "OuluCASIA", "Oulu_CASIA"),
+}
+"""Folder names a real copy may have under the data root (matched ignoring case and punctuation)."""
+
+__all__ = ["FaceSet", "FaceDataset", "LOADERS", "locate", "load", "load_crowd", *(f"load_{n}" for n in LOADERS)]
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower().replace("+", "plus"))
+
+
+def locate(data_root, name: str) -> Path:
+    """The folder of dataset ``name`` under ``data_root``: a real copy (``RAF-DB``, ``CK+``...,
+    any case) if there is one, else the synthetic ``synth-<name>``."""
+    if name not in LOADERS:
+        raise ValueError(f"unknown dataset {name!r}; known: {sorted(LOADERS)}")
+    root = Path(data_root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: data root not found (run `fercore data --profile <profile>`)")
+    wanted = {_key(n) for n in REAL_FOLDER_NAMES[name]} | {_key(name)}
+    real = sorted(p for p in root.iterdir() if p.is_dir() and _key(p.name) in wanted)
+    if real:
+        return real[0]
+    synthetic = root / f"synth-{name}"
+    if synthetic.is_dir():
+        return synthetic
+    tried = ", ".join([f"synth-{name}", *REAL_FOLDER_NAMES[name]])
+    raise FileNotFoundError(f"{root}: no {name} dataset (looked for {tried}); "
+                            "run `fercore data --profile <profile>` or copy the real dataset there")
+
+
+def load(name: str, data_root, **kwargs) -> FaceSet:
+    """Locate dataset ``name`` under ``data_root`` and load it (``kwargs`` go to its loader)."""
+    return LOADERS[name](locate(data_root, name), **kwargs) if name in LOADERS else locate(data_root, name)
+
+
+def __getattr__(attr):
+    if attr == "FaceDataset":  # imported lazily: torch is only needed by PyTorch users
+        from fercore.datasets.torch_dataset import FaceDataset
+
+        return FaceDataset
+    raise AttributeError(f"module 'fercore.datasets' has no attribute {attr!r}")

@@ -1,0 +1,357 @@
+"""The in-memory form every loader returns, and the file helpers the format modules share.
+
+A :class:`FaceSet` holds aligned grayscale faces, their labels in ``fercore.labels`` orders, and
+whatever else the dataset ships (file names, subjects, splits, landmarks, attributes) plus, for a
+synthetic copy, the generator's ground truth. ``faceset.arrays()`` feeds scikit-learn;
+``fercore.datasets.FaceDataset(faceset)`` feeds PyTorch.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from fercore.progress import progress
+
+LABEL_KINDS = ("single", "multilabel", "distribution", "au", "ratings")
+TRUTH_FILE = "truth.csv"
+"""The ground-truth sidecar a synthetic copy carries (one row per image, keyed by ``file``)."""
+
+LANDMARKS5_FILE = "landmarks5.csv"
+"""Sidecar with five landmarks per image for formats that ship none (JAFFE, SFEW frames)."""
+
+JPEG_QUALITY = 95
+PNG_COMPRESS_LEVEL = 6
+
+
+@dataclass(eq=False)
+class FaceSet:
+    """Faces, labels and metadata of one dataset (or one split of it).
+
+    ``labels`` is ``(n,)`` int64 class indices into ``class_names`` for single-label sets, or
+    ``(n, K)`` float32 for multi-label (0/1), distribution, rating and AU sets (NaN = unknown).
+    ``meta`` and ``truth`` are DataFrames aligned row by row with ``images``.
+    """
+
+    name: str
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple
+    files: np.ndarray
+    split: np.ndarray
+    label_kind: str = "single"
+    subjects: np.ndarray | None = None
+    meta: pd.DataFrame = field(default_factory=pd.DataFrame)
+    truth: pd.DataFrame | None = None
+
+    def __post_init__(self):
+        n = len(self.images)
+        if self.images.dtype != np.uint8 or self.images.ndim != 3:
+            raise ValueError(f"{self.name}: images must be uint8 (n, H, W), got {self.images.dtype} {self.images.shape}")
+        if self.label_kind not in LABEL_KINDS:
+            raise ValueError(f"{self.name}: label_kind {self.label_kind!r} is not one of {LABEL_KINDS}")
+        self.class_names = tuple(self.class_names)
+        self.files = np.asarray(self.files, dtype=object)
+        self.split = np.asarray(self.split, dtype=object)
+        if self.subjects is not None:
+            self.subjects = np.asarray(self.subjects, dtype=object)
+        if self.meta is None or len(self.meta.columns) == 0:
+            self.meta = pd.DataFrame(index=range(n))
+        for what in ("labels", "files", "split", "subjects", "meta", "truth"):
+            value = getattr(self, what)
+            if value is not None and len(value) != n:
+                raise ValueError(f"{self.name}: {what} has {len(value)} rows for {n} images")
+        if self.label_kind == "single" and self.labels.ndim != 1:
+            raise ValueError(f"{self.name}: single-label labels must be (n,), got {self.labels.shape}")
+        if self.label_kind != "single" and (self.labels.ndim != 2 or self.labels.shape[1] != len(self.class_names)):
+            raise ValueError(f"{self.name}: {self.label_kind} labels must be (n, {len(self.class_names)}), got {self.labels.shape}")
+        self.meta = self.meta.reset_index(drop=True)
+        if self.truth is not None:
+            self.truth = self.truth.reset_index(drop=True)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __repr__(self) -> str:
+        splits = {str(k): int(v) for k, v in zip(*np.unique(self.split.astype(str), return_counts=True))}
+        return (f"FaceSet({self.name!r}, {len(self)} images {self.images.shape[1:]}, {self.label_kind} labels over "
+                f"{len(self.class_names)} classes, splits {splits}, truth={'yes' if self.truth is not None else 'no'})")
+
+    @property
+    def image_size(self) -> tuple:
+        return tuple(self.images.shape[1:])
+
+    def subset(self, index=None, *, split=None) -> "FaceSet":
+        """The rows picked by a boolean mask or an index array, and/or those of one split."""
+        keep = np.ones(len(self), bool)
+        if index is not None:
+            index = np.asarray(index)
+            if index.dtype == bool:
+                if len(index) != len(self):
+                    raise ValueError(f"{self.name}: mask has {len(index)} entries for {len(self)} images")
+                keep &= index
+            else:
+                mask = np.zeros(len(self), bool)
+                mask[index] = True
+                if split is None:
+                    return self._take(index)
+                keep &= mask
+        if split is not None:
+            if split not in set(self.split):
+                raise ValueError(f"{self.name}: no split {split!r}; splits are {sorted(set(self.split))}")
+            keep &= self.split == split
+        return self._take(np.flatnonzero(keep))
+
+    def _take(self, idx) -> "FaceSet":
+        return replace(
+            self,
+            images=self.images[idx],
+            labels=self.labels[idx],
+            files=self.files[idx],
+            split=self.split[idx],
+            subjects=None if self.subjects is None else self.subjects[idx],
+            meta=self.meta.iloc[idx].reset_index(drop=True),
+            truth=None if self.truth is None else self.truth.iloc[idx].reset_index(drop=True),
+        )
+
+    def arrays(self, flat: bool = False):
+        """``(X, y)`` for scikit-learn: uint8 ``(n, H, W)`` images, or float32 ``(n, H*W)`` in [0, 1] if ``flat``."""
+        if flat:
+            return self.images.reshape(len(self), -1).astype(np.float32) / 255.0, self.labels
+        return self.images, self.labels
+
+    def class_counts(self) -> pd.Series:
+        """Images per class (single-label) or per label (multi-label / AU presence)."""
+        if self.label_kind == "single":
+            counts = np.bincount(self.labels, minlength=len(self.class_names))
+        else:
+            counts = np.nansum(self.labels > 0.5 if self.label_kind != "distribution" else self.labels, axis=0)
+        return pd.Series(counts, index=list(self.class_names), name=self.name)
+
+
+class DatasetFormatError(ValueError):
+    """A file does not follow its dataset's format; the message names the file and line."""
+
+
+def format_error(path, message, line=None) -> DatasetFormatError:
+    where = f"{path}" if line is None else f"{path}, line {line}"
+    return DatasetFormatError(f"{where}: {message}")
+
+
+def require_dir(path, what: str) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: {what} folder not found")
+    return path
+
+
+def require_file(path, what: str) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {what} not found")
+    return path
+
+
+def first_existing(folder, names, what: str) -> Path:
+    """The first of ``names`` that exists in ``folder`` (alternative spellings of one file)."""
+    for name in names:
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
+    raise FileNotFoundError(f"{Path(folder) / names[0]}: {what} not found (also tried {', '.join(names[1:]) or 'nothing else'})")
+
+
+def read_rows(path, n_fields: int | None = None, min_fields: int | None = None, sep=None):
+    """Non-empty lines of a whitespace table as ``(line_number, fields)``; checks the field count."""
+    path = Path(path)
+    rows = []
+    with open(path, encoding="utf-8-sig") as f:
+        for number, line in enumerate(f, 1):
+            fields = line.split(sep) if sep else line.split()
+            if not fields or not line.strip():
+                continue
+            if n_fields is not None and len(fields) != n_fields:
+                raise format_error(path, f"expected {n_fields} fields, found {len(fields)}: {line.strip()!r}", number)
+            if min_fields is not None and len(fields) < min_fields:
+                raise format_error(path, f"expected at least {min_fields} fields, found {len(fields)}", number)
+            rows.append((number, fields))
+    return rows
+
+
+def parse_number(text, path, line, kind=float):
+    try:
+        return kind(float(text)) if kind is int else kind(text)
+    except ValueError:
+        raise format_error(path, f"{text!r} is not a number", line) from None
+
+
+def read_csv_checked(path, required, what: str, **kwargs) -> pd.DataFrame:
+    """A CSV file that must have the ``required`` columns (error names the file and the missing ones)."""
+    path = require_file(path, what)
+    try:
+        table = pd.read_csv(path, **kwargs)
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise format_error(path, f"not a readable CSV ({e})") from None
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise format_error(path, f"missing column(s) {missing}; found {list(table.columns)}", line=1)
+    return table
+
+
+def csv_line(row_index: int) -> int:
+    """The file line of a pandas row (header is line 1)."""
+    return int(row_index) + 2
+
+
+def read_gray(path) -> np.ndarray:
+    """An image file as uint8 grayscale ``(H, W)``; errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: image not found")
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("L"), dtype=np.uint8).copy()
+    except (OSError, SyntaxError, ValueError) as e:
+        raise format_error(path, f"unreadable image ({e})") from None
+
+
+def resize_gray(image: np.ndarray, size: int) -> np.ndarray:
+    """A square ``size`` x ``size`` copy of a grayscale image (bilinear)."""
+    if image.shape == (size, size):
+        return image
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+
+
+def read_images(paths, size: int | None = None, desc: str = "images") -> np.ndarray:
+    """Stack image files into ``(n, H, W)`` uint8, resizing to ``size`` when given."""
+    images = []
+    for path in progress(paths, desc=desc, unit="img"):
+        image = read_gray(path)
+        images.append(resize_gray(image, size) if size else image)
+    if not images:
+        return np.zeros((0, size or 0, size or 0), np.uint8)
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+        raise ValueError(f"images under {Path(paths[0]).parent} differ in size {sorted(shapes)}; pass size=")
+    return np.stack(images)
+
+
+def write_gray(path, image: np.ndarray) -> None:
+    """Write a uint8 grayscale image deterministically (JPEG quality 95, PNG, TIFF by suffix)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im = Image.fromarray(np.asarray(image, dtype=np.uint8), mode="L")
+    suffix = path.suffix.lower()
+    if suffix in (".jpg", ".jpeg"):
+        im.save(path, format="JPEG", quality=JPEG_QUALITY, optimize=False, progressive=False)
+    elif suffix == ".png":
+        im.save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    elif suffix in (".tif", ".tiff"):
+        im.save(path, format="TIFF")
+    else:
+        raise ValueError(f"{path}: unsupported image suffix {suffix!r}")
+
+
+def write_lines(path, lines) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="\n") as f:
+        f.writelines(line + "\n" for line in lines)
+
+
+def write_csv(path, table: pd.DataFrame) -> None:
+    """A CSV written the same way every time (fixed float format, ``\\n`` line ends)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False, float_format="%.6g", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+
+
+def landmarks68_to_5(points: np.ndarray) -> np.ndarray:
+    """Five landmarks (eye centres, nose tip, mouth corners) from the 68-point iBUG layout."""
+    points = np.asarray(points, dtype=np.float64)
+    return np.stack([points[36:42].mean(0), points[42:48].mean(0), points[30], points[48], points[54]])
+
+
+def as_landmarks5(points: np.ndarray, path, line=None) -> np.ndarray:
+    """Accept 5 or 68 (x, y) points and return the five the aligner uses."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if len(points) == 68:
+        return landmarks68_to_5(points)
+    if len(points) == 5:
+        return points
+    raise format_error(path, f"expected 5 or 68 landmarks, found {len(points)}", line)
+
+
+def landmark_columns(k: int = 5) -> list:
+    return [f"{axis}{i}" for i in range(k) for axis in ("x", "y")]
+
+
+def landmarks_frame(points: np.ndarray) -> pd.DataFrame:
+    """``(n, 5, 2)`` landmarks as columns ``x0, y0, ..., x4, y4``."""
+    points = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
+    return pd.DataFrame(points, columns=landmark_columns(points.shape[1] // 2))
+
+
+def landmarks_array(meta: pd.DataFrame) -> np.ndarray:
+    """The ``(n, 5, 2)`` landmarks stored in a FaceSet's ``meta``."""
+    return meta[landmark_columns(5)].to_numpy(np.float64).reshape(len(meta), 5, 2)
+
+
+def read_landmarks5_sidecar(folder) -> dict | None:
+    """``landmarks5.csv`` (file, x0, y0, ..., x4, y4) as ``{file: (5, 2)}``, or None if absent."""
+    path = Path(folder) / LANDMARKS5_FILE
+    if not path.is_file():
+        return None
+    table = read_csv_checked(path, ["file", *landmark_columns(5)], "landmark sidecar")
+    points = table[landmark_columns(5)].to_numpy(np.float64).reshape(-1, 5, 2)
+    return dict(zip(table["file"].astype(str), points))
+
+
+def write_landmarks5_sidecar(folder, files, points) -> None:
+    table = landmarks_frame(points)
+    table.insert(0, "file", list(files))
+    write_csv(Path(folder) / LANDMARKS5_FILE, table)
+
+
+def align_images(images, landmarks, size: int, desc="aligning") -> np.ndarray:
+    """Align each image from its five landmarks to RAF's template (``fercore.align``)."""
+    from fercore.align import align_face
+
+    out = np.empty((len(images), size, size), np.uint8)
+    for i in progress(range(len(images)), desc=desc, unit="img"):
+        out[i] = align_face(images[i], landmarks[i], size=size)[0]
+    return out
+
+
+def read_truth(folder, files) -> pd.DataFrame | None:
+    """The ground-truth sidecar rows for ``files`` in order, or None when the copy has none."""
+    path = Path(folder) / TRUTH_FILE
+    if not path.is_file():
+        return None
+    table = read_csv_checked(path, ["file"], "ground-truth sidecar", dtype={"file": str})
+    table = table.drop_duplicates("file").set_index("file")
+    missing = [f for f in files if f not in table.index]
+    if missing:
+        raise format_error(path, f"no ground truth for {len(missing)} image(s), e.g. {missing[0]!r}")
+    return table.loc[list(files)].reset_index()
+
+
+def write_truth(folder, table: pd.DataFrame) -> None:
+    if "file" not in table.columns:
+        raise ValueError("a ground-truth table needs a 'file' column")
+    write_csv(Path(folder) / TRUTH_FILE, table)
+
+
+def split_from_name(name: str) -> str:
+    """RAF-style split from a file name prefix (``train_00001.jpg`` -> ``train``)."""
+    match = re.match(r"(train|test|val)_", name)
+    return match.group(1) if match else "all"
+
+
+def filter_split(faceset: FaceSet, split) -> FaceSet:
+    return faceset if split is None else faceset.subset(split=split)

@@ -1,0 +1,241 @@
+"""Deep features for the classical classifiers: the RAF input protocol, the training recipes of
+baseDCNN, center loss, DLP-CNN (RAF-DB §4, §6) and DBM-CNN (RAF-ML §4, §6.2), and extraction.
+
+Protocol: 100×100 aligned grayscale faces divided by 255, random square crops (90×90) in
+training, the centre crop at test. A smaller ``input_size`` first resizes the faces so the crop
+keeps the paper's 90 % of the face.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torchvision
+from torch import nn
+from torch.nn import functional as F
+
+from fercore.classifiers import evaluate_split
+from fercore.losses import BiManifoldLoss, CenterLoss, LocalityPreservingLoss, SoftCrossEntropy
+from fercore.nets import BaseDCNN
+from fercore.progress import progress
+from fercore.train import RandomBatches, Schedule, Trainer, host_to_device, resolve_device
+
+CROP_FRACTION = 0.9
+"""The paper's 90×90 crops of 100×100 faces."""
+
+OBJECTIVES = ("softmax", "center", "dlp", "soft_ce", "dbm")
+"""softmax (baseDCNN on single labels), center (+ center loss), dlp (+ locality-preserving loss),
+soft_ce (baseDCNN on multi-label vectors), dbm (+ bi-manifold loss)."""
+
+DEFAULT_WEIGHTS = {"center": {"lam": 0.003}, "dlp": {"lam": 0.003, "k": 20},
+                   "dbm": {"lam": 0.01, "k": 10}}
+"""λ and k when not given: center loss as Wen et al.'s λ; DLP as the public reimplementation
+(the paper tuned them by cross-validation and does not print them); DBM as RAF-ML §6.3.1."""
+
+PAPER_SCHEDULE = Schedule(iterations=20_000, lr=0.01, momentum=0.9, milestones=(5_000, 18_000))
+"""RAF-ML §6.2: SGD, lr 0.01 ÷ 10 at 5k and 18k iterations, stop at 20k (batch 64)."""
+
+
+def image_tensor(images, input_size=90):
+    """uint8 faces (n, H, W) as a uint8 tensor (n, 1, S, S), S = round(input_size / 0.9).
+
+    At the paper's input size (90) 100×100 faces pass unchanged.
+    """
+    images = torch.as_tensor(np.asarray(images))
+    if images.ndim != 3 or images.dtype != torch.uint8:
+        raise ValueError(f"images must be uint8 (n, H, W), got {images.dtype} {tuple(images.shape)}")
+    side = round(input_size / CROP_FRACTION)
+    x = images.unsqueeze(1)
+    if x.shape[-2:] != (side, side):
+        x = F.interpolate(x.float(), size=(side, side), mode="bilinear", antialias=True,
+                          align_corners=False).round().clamp(0, 255).to(torch.uint8)
+    return x
+
+
+def random_crops(images, size, generator=None):
+    """One random ``size``×``size`` crop per face of uint8 (n, 1, S, S), as float in [0, 1]."""
+    n, _, height, width = images.shape
+    if size > min(height, width):
+        raise ValueError(f"crop size {size} exceeds the {height}×{width} images")
+    top = host_to_device(torch.randint(0, height - size + 1, (n, 1, 1), generator=generator),
+                         images.device)
+    left = host_to_device(torch.randint(0, width - size + 1, (n, 1, 1), generator=generator),
+                          images.device)
+    steps = torch.arange(size, device=images.device)
+    rows = (top + steps.view(1, size, 1)).expand(n, size, size)
+    cols = (left + steps.view(1, 1, size)).expand(n, size, size)
+    sample = torch.arange(n, device=images.device).view(n, 1, 1)
+    return (images[sample, 0, rows, cols].unsqueeze(1).float() / 255)
+
+
+def center_crops(images, size):
+    """The central ``size``×``size`` crop of uint8 (n, 1, S, S) faces, as float in [0, 1]."""
+    height, width = images.shape[-2:]
+    if size > min(height, width):
+        raise ValueError(f"crop size {size} exceeds the {height}×{width} images")
+    top, left = (height - size) // 2, (width - size) // 2
+    return images[..., top:top + size, left:left + size].float() / 255
+
+
+class RandomCrop:
+    """Batch transform for :class:`fercore.train.RandomBatches`: random crops of the images
+    (the batch's first tensor), drawn from the batches' generator."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def __call__(self, batch, generator):
+        images, *rest = batch
+        return (random_crops(images, self.size, generator), *rest)
+
+
+class FeatureObjective(nn.Module):
+    """The loss closure of the five recipes, for :class:`fercore.train.Trainer`.
+
+    Batches are ``(images, labels)`` — labels int classes for softmax/center/dlp, label vectors
+    (n, C) for soft_ce/dbm — or ``(images, labels, label_vectors)`` for dbm, whose label
+    manifold then uses ``label_vectors`` (RAF-ML's emotion distributions) instead of the labels.
+    Returns ``loss`` = classification term + λ · locality term, and each term.
+    """
+
+    def __init__(self, objective, num_classes=7, feature_dim=2000, lam=None, k=None,
+                 variant="both"):
+        super().__init__()
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        defaults = DEFAULT_WEIGHTS.get(objective, {})
+        self.objective = objective
+        self.lam = defaults.get("lam", 0.0) if lam is None else lam
+        self.k = defaults.get("k") if k is None else k
+        self.classification = SoftCrossEntropy() if objective in ("soft_ce", "dbm") else None
+        self.locality = None
+        if objective == "center":
+            self.locality = CenterLoss(num_classes, feature_dim)
+        elif objective == "dlp":
+            self.locality = LocalityPreservingLoss(k=self.k)
+        elif objective == "dbm":
+            self.locality = BiManifoldLoss(k=self.k, variant=variant)
+
+    def forward(self, model, batch):
+        images, labels, *extra = batch
+        logits, features = model.forward_features(images)
+        if self.classification is None:
+            ce = F.cross_entropy(logits.float(), labels)
+        else:
+            ce = self.classification(logits, labels)
+        if self.locality is None:
+            return {"loss": ce, "ce": ce}
+        if self.objective == "dbm":
+            local = self.locality(features, extra[0] if extra else labels)
+        else:
+            local = self.locality(features, labels)
+        return {"loss": ce + self.lam * local, "ce": ce, "locality": local}
+
+
+def train_feature_net(images, labels, objective, *, label_vectors=None, num_classes=None,
+                      width=1.0, input_size=90,
+                      feature_dim=2000, dropout=0.3, schedule=PAPER_SCHEDULE, batch_size=64,
+                      lam=None, k=None, variant="both", seed=0, device="auto", checkpoint=None,
+                      checkpoint_every=0, desc=None):
+    """Train a :class:`fercore.nets.BaseDCNN` with one of :data:`OBJECTIVES`.
+
+    ``images`` uint8 (n, 100, 100); ``labels`` int (n,) or label vectors (n, C) for the
+    multi-label objectives (``num_classes`` defaults to C or to the largest label + 1); ``label_vectors`` (n, C) optional label-manifold coordinates for
+    dbm. Weight decay per RAF-ML §6.2 (5e-4 on the convolutions and first FC, 2.5e-3 on the
+    last). Returns ``(model, history)``, the model in eval mode on ``device``.
+    """
+    device = resolve_device(device)
+    labels = torch.as_tensor(np.asarray(labels))
+    multilabel = objective in ("soft_ce", "dbm")
+    if multilabel != (labels.ndim == 2):
+        raise ValueError(f"objective {objective!r} needs {'(n, C) label vectors' if multilabel else '(n,) class labels'},"
+                         f" got labels of shape {tuple(labels.shape)}")
+    labels = labels.float() if multilabel else labels.long()
+    if num_classes is None:
+        num_classes = labels.shape[1] if multilabel else int(labels.max()) + 1
+    tensors = [image_tensor(images, input_size).to(device), labels.to(device)]
+    if label_vectors is not None:
+        tensors.append(torch.as_tensor(np.asarray(label_vectors), dtype=torch.float32).to(device))
+    torch.manual_seed(seed)
+    model = BaseDCNN(num_classes, width=width, input_size=input_size, feature_dim=feature_dim,
+                     dropout=dropout)
+    loss_fn = FeatureObjective(objective, num_classes, feature_dim, lam=lam, k=k, variant=variant)
+    trainer = Trainer(model, loss_fn, schedule, param_groups=model.parameter_groups(),
+                      device=device, seed=seed, checkpoint=checkpoint,
+                      checkpoint_every=checkpoint_every, desc=desc or objective)
+    history = trainer.fit(RandomBatches(*tensors, batch_size=batch_size, seed=seed,
+                                        transform=RandomCrop(input_size)))
+    return trainer.model, history
+
+
+@torch.no_grad()
+def extract_features(model, images, *, batch_size=256, device=None):
+    """The deep features of uint8 faces (n, 100, 100) at the centre crop, as float32 (n, d)."""
+    device = next(model.parameters()).device if device is None else resolve_device(device)
+    was_training = model.training
+    model.eval().to(device)
+    x = image_tensor(images, model.input_size)
+    out = []
+    for start in progress(range(0, len(x), batch_size), desc="features"):
+        crops = center_crops(x[start:start + batch_size].to(device), model.input_size)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            out.append(model.features(crops).float().cpu())
+    model.train(was_training)
+    return torch.cat(out).numpy() if out else np.zeros((0, model.feature_dim), np.float32)
+
+
+PRETRAINED = {"alexnet": "alexnet", "vgg16": "vgg16"}
+"""torchvision architectures usable for RAF-DB/RAF-ML's pre-trained feature rows."""
+
+
+@torch.no_grad()
+def pretrained_features(arch, weights_path, images, *, batch_size=64, device="auto"):
+    """fc7 (penultimate, 4,096-d) features of an ImageNet network for uint8 faces (n, H, W).
+
+    ``weights_path`` is a torchvision state dict on disk (nothing is downloaded); faces are
+    resized to 224×224, replicated to three channels and normalized with ImageNet statistics.
+    """
+    if arch not in PRETRAINED:
+        raise ValueError(f"arch must be one of {tuple(PRETRAINED)}, got {arch!r}")
+    path = Path(weights_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: ImageNet weights for {arch} not found")
+    device = resolve_device(device)
+    net = getattr(torchvision.models, PRETRAINED[arch])(weights=None)
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    net.classifier = net.classifier[:-1]  # drop the 1,000-way layer: fc7 + ReLU (+ dropout, off)
+    net.eval().to(device)
+    mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 3, 1, 1)
+    images = torch.as_tensor(np.asarray(images))
+    out = []
+    for start in progress(range(0, len(images), batch_size), desc=arch):
+        x = images[start:start + batch_size].to(device).unsqueeze(1).float() / 255
+        x = F.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False)
+        out.append(net((x.expand(-1, 3, -1, -1) - mean) / std).float().cpu())
+    return torch.cat(out).numpy()
+
+
+def single_label_scores(train_features, train_labels, test_features, test_labels, class_names,
+                        classifiers):
+    """Fit each of ``classifiers`` (name → estimator) on deep features and score the test set.
+
+    Returns a long DataFrame (classifier, metric, value): ``mean_diag`` (RAF-DB's mean diagonal
+    of the confusion matrix) and the accuracy of each class in ``class_names``, as fractions.
+    """
+    rows = []
+    for name, estimator in classifiers.items():
+        scores = evaluate_split(estimator, train_features, train_labels, test_features,
+                                test_labels, len(class_names))
+        rows.append({"classifier": name, "metric": "mean_diag", "value": scores["mean_diag"]})
+        rows += [{"classifier": name, "metric": c, "value": v}
+                 for c, v in zip(class_names, scores["per_class"])]
+    return pd.DataFrame(rows)
+
+
+def seed_summary(frame, by, value="value"):
+    """Mean, sample standard deviation and number of seeds of ``value`` per group ``by``."""
+    grouped = frame.groupby(list(by), sort=False)[value]
+    out = grouped.agg(mean="mean", sd=lambda v: v.std(ddof=1) if len(v) > 1 else 0.0, n="count")
+    return out.reset_index()

@@ -1,0 +1,738 @@
+"""Single-task, classical multi-task and SJMT training of CIFAR-style nets (Pons & Masip 2018).
+
+The three setups of the paper's Figure 1, as one scikit-learn-style estimator,
+:class:`MultiTaskNet`, trained by :class:`fercore.train.Trainer`:
+
+- ``method="single"``: one net, one task, one head (softmax cross-entropy for an emotion task,
+  sigmoid cross-entropy for an AU task);
+- ``method="multitask"``: a shared trunk, one head and one loss per task, batches alternating
+  between the tasks' datasets;
+- ``method="sjmt"``: one head over the union of the tasks' labels, mixed-dataset batches, the
+  dataset-wise selective sigmoid cross-entropy (Eq. 1,
+  :class:`fercore.losses.SelectiveSigmoidCrossEntropy`).
+
+Each task is a :class:`Task` (images of one dataset plus one label space). The paper's schedule
+(§4): batch 128, SGD lr 0.05 decayed exponentially (staircase) every 10k of 80k steps, batch
+norm, padding + random-crop augmentation, every net pre-trained on FER2013 (fit a ``single``
+net on the FER2013 task and pass its :meth:`MultiTaskNet.trunk_state_dict` as ``init_from``).
+The chapter's data preparation and analyses (AU accuracy of Eq. 3, AU profiles per predicted
+emotion) are here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator
+from torch import nn
+from torch.nn import functional as F
+
+from fercore.losses.selective import SelectiveSigmoidCrossEntropy
+from fercore.nets.resnet_cifar import ResNetCIFAR
+from fercore.nets.vgg import VGG16
+from fercore.train import RandomBatches, Schedule, Trainer, resolve_device
+
+METHODS = ("single", "multitask", "sjmt")
+TASK_KINDS = ("single", "multilabel")
+MIXES = ("equal", "proportional")
+
+
+def build_trunk(net, width=1.0):
+    """A headless grayscale trunk with ``features()`` and ``feature_dim``: ``"resnet32"``,
+    ``"resnet110"`` (any ``"resnet<6n+2>"``) or ``"vgg16"`` (from scratch, batch norm)."""
+    if net.startswith("resnet") and net[6:].isdigit():
+        return ResNetCIFAR(int(net[6:]), num_classes=0, in_channels=1, width=width)
+    if net == "vgg16":
+        return VGG16(num_classes=0, in_channels=1, width=width, fc_dim=max(1, round(4096 * width)))
+    raise ValueError(f"unknown net {net!r}; use 'resnet32', 'resnet110' or 'vgg16'")
+
+
+class MultiHeadNet(nn.Module):
+    """A shared trunk and one linear head per name: ``forward(x, head)`` gives that head's logits."""
+
+    def __init__(self, trunk, heads, dropout=0.0):
+        super().__init__()
+        if not heads:
+            raise ValueError("MultiHeadNet needs at least one head")
+        self.trunk = trunk
+        self.dropout = nn.Dropout(dropout)
+        self.heads = nn.ModuleDict({name: nn.Linear(trunk.feature_dim, size) for name, size in heads.items()})
+
+    def features(self, x):
+        return self.trunk.features(x)
+
+    def forward(self, x, head=None):
+        if head is None:
+            if len(self.heads) != 1:
+                raise ValueError(f"name the head to use: {list(self.heads)}")
+            head = next(iter(self.heads))
+        if head not in self.heads:
+            raise ValueError(f"no head {head!r}; heads are {list(self.heads)}")
+        return self.heads[head](self.dropout(self.features(x)))
+
+
+@dataclass
+class Task:
+    """Faces of one dataset and their labels in one label space.
+
+    ``labels``: ``(n,)`` class indices for ``kind="single"``, ``(n, K)`` 0/1 for ``"multilabel"``
+    (NaN = not coded for that image: ignored by the losses and by :func:`au_accuracy`).
+    ``files`` and ``truth`` (optional): file names, and the generator's ground truth, row-aligned
+    with ``images``.
+    """
+
+    name: str
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple
+    kind: str = "single"
+    files: np.ndarray | None = field(default=None, repr=False)
+    truth: pd.DataFrame | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        self.class_names = tuple(self.class_names)
+        self.labels = np.asarray(self.labels)
+        if self.kind not in TASK_KINDS:
+            raise ValueError(f"task {self.name!r}: kind must be one of {TASK_KINDS}, got {self.kind!r}")
+        if self.images.dtype != np.uint8 or self.images.ndim != 3:
+            raise ValueError(f"task {self.name!r}: images must be uint8 (n, H, W), got {self.images.dtype} {self.images.shape}")
+        if len(self.labels) != len(self.images):
+            raise ValueError(f"task {self.name!r}: {len(self.labels)} labels for {len(self.images)} images")
+        k = len(self.class_names)
+        if self.kind == "single":
+            if self.labels.ndim != 1 or (len(self.labels) and not (0 <= self.labels.min() and self.labels.max() < k)):
+                raise ValueError(f"task {self.name!r}: single-label labels must be (n,) indices in 0..{k - 1}")
+            self.labels = self.labels.astype(np.int64)
+        else:
+            if self.labels.shape != (len(self.images), k) or not (np.isin(self.labels, (0, 1)) | np.isnan(self.labels)).all():
+                raise ValueError(f"task {self.name!r}: multi-label labels must be (n, {k}) of 0/1 (or NaN) values")
+            self.labels = self.labels.astype(np.float32)
+        if self.files is not None:
+            self.files = np.asarray(self.files, dtype=object)
+        for what in ("files", "truth"):
+            value = getattr(self, what)
+            if value is not None and len(value) != len(self.images):
+                raise ValueError(f"task {self.name!r}: {what} has {len(value)} rows for {len(self.images)} images")
+
+    def __len__(self):
+        return len(self.images)
+
+    @classmethod
+    def from_faceset(cls, faceset, name=None, classes=None):
+        """A task from a loader's :class:`~fercore.datasets.FaceSet`.
+
+        ``classes`` keeps only those class names (a single-label set drops the other images and
+        re-indexes; a multi-label set keeps those columns). Multi-label values are thresholded
+        at 0.5; unknown (NaN) ones stay NaN.
+        """
+        labels, names = faceset.labels, tuple(faceset.class_names)
+        keep = np.ones(len(faceset), bool)
+        if classes is not None:
+            missing = [c for c in classes if c not in names]
+            if missing:
+                raise ValueError(f"{faceset.name}: no classes {missing}; it has {names}")
+            columns = [names.index(c) for c in classes]
+            if faceset.label_kind == "single":
+                keep = np.isin(labels, columns)
+                remap = np.full(len(names), -1)
+                remap[columns] = np.arange(len(columns))
+                labels = remap[labels]
+            else:
+                labels = labels[:, columns]
+            names = tuple(classes)
+        kind = "single" if faceset.label_kind == "single" else "multilabel"
+        if kind == "multilabel":
+            labels = np.where(np.isnan(labels), np.nan, labels > 0.5).astype(np.float32)
+        index = np.flatnonzero(keep)
+        truth = None if faceset.truth is None else faceset.truth.iloc[index].reset_index(drop=True)
+        return cls(name or faceset.name, faceset.images[index], labels[index], names, kind,
+                   faceset.files[index], truth)
+
+    def subset(self, index) -> "Task":
+        """The rows picked by an index array or a boolean mask."""
+        index = np.asarray(index)
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        truth = None if self.truth is None else self.truth.iloc[index].reset_index(drop=True)
+        files = None if self.files is None else self.files[index]
+        return replace(self, images=self.images[index], labels=self.labels[index], files=files, truth=truth)
+
+    def split(self, test_size, seed=0, groups=None):
+        """Random ``(train, test)`` tasks, ``test_size`` a fraction (of the groups, when given);
+        ``groups`` (e.g. subjects) keeps each group on one side."""
+        from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
+
+        splitter = (GroupShuffleSplit if groups is not None else ShuffleSplit)(
+            n_splits=1, test_size=test_size, random_state=seed)
+        train, test = next(splitter.split(self.images, groups=groups))
+        return self.subset(np.sort(train)), self.subset(np.sort(test))
+
+
+def as_input(images, size=None):
+    """uint8 ``(n, H, W)`` (or ``(n, 1, H, W)``) faces → float ``(n, 1, size, size)`` in [0, 1]."""
+    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    if x.ndim == 3:
+        x = x[:, None]
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    if size is not None and tuple(x.shape[-2:]) != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return x
+
+
+def pad_random_crop(images, pad, generator):
+    """Zero-pad by ``pad`` pixels and crop back to the input size at a random offset per image
+    (the CIFAR augmentation Pons & Masip use); ``images`` ``(n, C, H, W)``, uint8 or float."""
+    x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
+    if pad <= 0:
+        return x
+    n, c, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad))
+    offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(x.device)
+    rows = (offsets[0][:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (offsets[1][:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    channel = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[batch, channel, rows, cols]
+
+
+class _Augment:
+    """RandomBatches transform: pad + random crop, packed as the dict the objectives read."""
+
+    def __init__(self, pad, head=None):
+        self.pad, self.head = pad, head
+
+    def __call__(self, batch, generator):
+        images, targets, *rest = batch
+        out = {"images": pad_random_crop(images, self.pad, generator), "targets": targets}
+        if self.head is not None:
+            out["head"] = self.head
+        if rest:
+            out["dataset"] = rest[0]
+        return out
+
+
+class AlternatingBatches:
+    """Round robin over several batch streams: one dataset's batch per step (classical multi-task)."""
+
+    def __init__(self, streams):
+        self.streams, self.turn = list(streams), 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        batch = next(self.streams[self.turn])
+        self.turn = (self.turn + 1) % len(self.streams)
+        return batch
+
+    def state_dict(self):
+        return {"turn": self.turn, "streams": [s.state_dict() for s in self.streams]}
+
+    def load_state_dict(self, state):
+        self.turn = state["turn"]
+        for s, st in zip(self.streams, state["streams"]):
+            s.load_state_dict(st)
+
+
+class MixedBatches(AlternatingBatches):
+    """One batch drawn from every stream, concatenated: mixed-dataset batches for SJMT."""
+
+    def __next__(self):
+        parts = [next(s) for s in self.streams]
+        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+
+class HeadObjective(nn.Module):
+    """Loss of ``single`` and ``multitask`` training on the batch's head: softmax cross-entropy for
+    a single-label task; for a multi-label one, sigmoid cross-entropy summed over the (coded)
+    classes and averaged over the batch — Eq. 1 with one label space."""
+
+    def __init__(self, sizes):
+        super().__init__()
+        self.multilabel = nn.ModuleDict({
+            head: SelectiveSigmoidCrossEntropy(torch.ones(1, size, dtype=torch.bool), ignore_nan=True)
+            for head, size in sizes.items() if size})
+
+    def forward(self, model, batch):
+        logits = model(batch["images"], batch["head"])
+        targets = batch["targets"]
+        if batch["head"] not in self.multilabel:
+            return {"loss": F.cross_entropy(logits, targets)}
+        dataset = torch.zeros(len(logits), dtype=torch.long, device=logits.device)
+        return {"loss": self.multilabel[batch["head"]](logits, targets, dataset)}
+
+
+class SelectiveObjective(nn.Module):
+    """Loss of SJMT training: Eq. 1 over the shared head's union of labels."""
+
+    def __init__(self, label_spaces, num_outputs, head="joint"):
+        super().__init__()
+        self.criterion = SelectiveSigmoidCrossEntropy(label_spaces, num_outputs, ignore_nan=True)
+        self.head = head
+
+    def forward(self, model, batch):
+        logits = model(batch["images"], self.head)
+        return {"loss": self.criterion(logits, batch["targets"], batch["dataset"])}
+
+
+class MultiTaskNet(BaseEstimator):
+    """A CIFAR-style net trained on one or several :class:`Task` s, single, multi-task or SJMT.
+
+    Parameters
+    ----------
+    method : ``"single"``, ``"multitask"`` (shared trunk, a head per task, alternating batches)
+        or ``"sjmt"`` (one head over the union of labels, mixed batches, Eq. 1).
+    net : ``"resnet32"``, ``"resnet110"`` or ``"vgg16"``; ``width`` scales its channels.
+    input_size : side the faces are resized to; ``pad`` the padding of the random crop.
+    iterations, batch_size, lr, momentum, weight_decay : SGD schedule (paper: 80k, 128, 0.05).
+    decay_every, decay_rate : staircase exponential decay ``lr · decay_rate^⌊step/decay_every⌋``
+        (paper: every 10k steps; the rate is not given, 0.5 is our choice); ``decay_every=None``
+        uses the paper's ratio, iterations / 8.
+    mix : SJMT batches with an ``"equal"`` share of every task, or ``"proportional"`` to task
+        size (all images pooled and shuffled); multi-task batches alternate.
+    dropout : before the heads (0.5 for VGG in the paper, 0 for the ResNets).
+    init_from : a trunk ``state_dict`` to start from (:meth:`trunk_state_dict` of the net
+        pre-trained on FER2013).
+    seed, device, checkpoint : passed to :class:`fercore.train.Trainer`.
+
+    After :meth:`fit`: ``model_`` (a :class:`MultiHeadNet`), ``tasks_`` (name → (kind, class
+    names)), ``outputs_`` (SJMT: the union of labels), ``history_`` (per-step log).
+    """
+
+    def __init__(self, method="sjmt", net="resnet32", width=1.0, input_size=48, pad=4,
+                 iterations=80_000, batch_size=128, lr=0.05, decay_every=10_000, decay_rate=0.5,
+                 momentum=0.9, weight_decay=1e-4, mix="equal", dropout=0.0, init_from=None,
+                 seed=0, device="auto", checkpoint=None):
+        self.method = method
+        self.net = net
+        self.width = width
+        self.input_size = input_size
+        self.pad = pad
+        self.iterations = iterations
+        self.batch_size = batch_size
+        self.lr = lr
+        self.decay_every = decay_every
+        self.decay_rate = decay_rate
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.mix = mix
+        self.dropout = dropout
+        self.init_from = init_from
+        self.seed = seed
+        self.device = device
+        self.checkpoint = checkpoint
+
+    def schedule(self):
+        """The :class:`fercore.train.Schedule`: staircase exponential decay as multi-step milestones."""
+        every = self.decay_every or max(1, self.iterations // 8)
+        return Schedule(iterations=self.iterations, lr=self.lr, momentum=self.momentum,
+                        milestones=tuple(range(every, self.iterations, every)), gamma=self.decay_rate,
+                        weight_decay=self.weight_decay)
+
+    def _check(self, tasks):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.mix not in MIXES:
+            raise ValueError(f"mix must be one of {MIXES}, got {self.mix!r}")
+        tasks = [tasks] if isinstance(tasks, Task) else list(tasks)
+        if not tasks or not all(isinstance(t, Task) for t in tasks):
+            raise ValueError("fit needs a Task or a list of Tasks")
+        names = [t.name for t in tasks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"task names must be unique, got {names}")
+        if self.method == "single" and len(tasks) != 1:
+            raise ValueError(f"method='single' trains on one task, got {len(tasks)}: {names}")
+        if self.method == "multitask" and len(tasks) < 2:
+            raise ValueError("method='multitask' needs at least two tasks")
+        empty = [t.name for t in tasks if len(t) == 0]
+        if empty:
+            raise ValueError(f"tasks without images: {empty}")
+        return tasks
+
+    def _targets(self, task, device):
+        if self.method != "sjmt":
+            dtype = torch.long if task.kind == "single" else torch.float32
+            return torch.as_tensor(task.labels, dtype=dtype, device=device)
+        columns = [self.outputs_.index(c) for c in task.class_names]
+        targets = torch.zeros(len(task), len(self.outputs_), device=device)
+        if task.kind == "single":
+            targets[torch.arange(len(task)), torch.as_tensor(columns)[task.labels]] = 1.0
+        else:
+            targets[:, columns] = torch.as_tensor(task.labels, device=device)
+        return targets
+
+    def fit(self, tasks):
+        """Train on ``tasks`` (a :class:`Task` or a list); returns ``self``."""
+        tasks = self._check(tasks)
+        device = resolve_device(self.device)
+        self.tasks_ = {t.name: (t.kind, t.class_names) for t in tasks}
+        if self.method == "sjmt":
+            self.outputs_ = tuple(dict.fromkeys(c for t in tasks for c in t.class_names))
+            heads = {"joint": len(self.outputs_)}
+        else:
+            self.outputs_ = None
+            heads = {t.name: len(t.class_names) for t in tasks}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            model = MultiHeadNet(build_trunk(self.net, self.width), heads, self.dropout)
+        if self.init_from is not None:
+            model.trunk.load_state_dict(self.init_from)
+        streams = []
+        shares = self._batch_shares(tasks)
+        generator = np.random.default_rng(self.seed)
+        for d, (task, share) in enumerate(zip(tasks, shares)):
+            images = torch.as_tensor(task.images)[:, None].to(device)
+            if tuple(images.shape[-2:]) != (self.input_size,) * 2:
+                images = (as_input(images.cpu(), self.input_size) * 255).round().to(torch.uint8).to(device)
+            extra = () if self.method != "sjmt" else (torch.full((len(task),), d, dtype=torch.long, device=device),)
+            head = None if self.method == "sjmt" else task.name
+            streams.append(RandomBatches(images, self._targets(task, device), *extra,
+                                         batch_size=min(share, len(task)),
+                                         seed=int(generator.integers(2**31)), transform=_Augment(self.pad, head)))
+        if self.method == "sjmt":
+            spaces = [[self.outputs_.index(c) for c in t.class_names] for t in tasks]
+            objective = SelectiveObjective(spaces, len(self.outputs_))
+            batches = MixedBatches(streams) if self.mix == "equal" else self._pooled(streams)
+        else:
+            objective = HeadObjective({t.name: len(t.class_names) if t.kind == "multilabel" else 0 for t in tasks})
+            batches = streams[0] if len(streams) == 1 else AlternatingBatches(streams)
+        trainer = Trainer(model, objective, self.schedule(), device=device, seed=self.seed,
+                          checkpoint=self.checkpoint, checkpoint_every=1000 if self.checkpoint else 0,
+                          desc=f"{self.method} {self.net}")
+        self.history_ = trainer.fit(batches)
+        self.model_ = trainer.model.eval()
+        return self
+
+    def _batch_shares(self, tasks):
+        """Images per batch from each task's stream."""
+        if self.method != "sjmt" or self.mix == "proportional":
+            return [self.batch_size] * len(tasks)
+        base, extra = divmod(self.batch_size, len(tasks))
+        if base == 0:
+            raise ValueError(f"batch_size {self.batch_size} is smaller than the {len(tasks)} tasks")
+        return [base + (d < extra) for d in range(len(tasks))]
+
+    def _pooled(self, streams):
+        """All tasks' images in one shuffled stream (SJMT with ``mix="proportional"``)."""
+        images, targets, dataset = (torch.cat(parts) for parts in zip(*(s.tensors for s in streams)))
+        return RandomBatches(images, targets, dataset, batch_size=min(self.batch_size, len(images)),
+                             seed=self.seed, transform=_Augment(self.pad))
+
+    def trunk_state_dict(self):
+        """The trained trunk's weights (CPU copies), for ``init_from`` of the next net."""
+        return {k: v.detach().cpu().clone() for k, v in self.model_.trunk.state_dict().items()}
+
+    def predict_scores(self, images, task, batch_size=256):
+        """Logits ``(n, K)`` of ``task``'s classes, in its class order, for uint8 faces ``images``.
+
+        A multi-task or SJMT net predicts every task it was trained on, also for images of
+        another dataset (an SFEW face gets AU scores)."""
+        if task not in self.tasks_:
+            raise ValueError(f"no task {task!r}; this net was trained on {list(self.tasks_)}")
+        head = "joint" if self.method == "sjmt" else task
+        device = next(self.model_.parameters()).device
+        out = []
+        self.model_.eval()
+        with torch.no_grad():
+            for start in range(0, len(images), batch_size):
+                x = as_input(images[start:start + batch_size], self.input_size).to(device)
+                out.append(self.model_(x, head).float().cpu())
+        logits = torch.cat(out) if out else torch.zeros(0, len(self.model_.heads[head].weight))
+        if self.method == "sjmt":
+            logits = logits[:, [self.outputs_.index(c) for c in self.tasks_[task][1]]]
+        return logits.numpy()
+
+    def predict_proba(self, images, task):
+        """Class probabilities: softmax for a single-label head, sigmoid for multi-label and SJMT."""
+        logits = torch.as_tensor(self.predict_scores(images, task))
+        if self.method != "sjmt" and self.tasks_[task][0] == "single":
+            return torch.softmax(logits, dim=1).numpy()
+        return torch.sigmoid(logits).numpy()
+
+    def predict(self, images, task):
+        """Class indices for a single-label task, 0/1 presence (σ > 0.5) for a multi-label one."""
+        proba = self.predict_proba(images, task)
+        if self.tasks_[task][0] == "single":
+            return proba.argmax(axis=1)
+        return (proba > 0.5).astype(np.float32)
+
+    def score(self, task):
+        """Accuracy on a test :class:`Task`: plain accuracy for emotions, the mean of Eq. 3 over AUs."""
+        kind, names = self.tasks_.get(task.name, (None, None))
+        if names != task.class_names:
+            raise ValueError(f"test task {task.name!r} {task.class_names} does not match a trained task "
+                             f"({ {k: v[1] for k, v in self.tasks_.items()} })")
+        predicted = self.predict(task.images, task.name)
+        if kind == "single":
+            return float(np.mean(predicted == task.labels))
+        return float(np.nanmean(au_accuracy(task.labels, predicted)))
+
+
+def au_accuracy(y_true, y_pred):
+    """Per-AU accuracy of Pons & Masip Eq. 3, ``(TP_c + TN_c) / N_c`` for each column ``c``.
+
+    ``y_true`` and ``y_pred`` are ``(N, C)`` 0/1 matrices; NaN in ``y_true`` (not coded) leaves
+    that image out of ``N_c``. The paper reports the mean over AUs (without NaN: 1 − Hamming loss)."""
+    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    if y_true.shape != y_pred.shape or y_true.ndim != 2 or not len(y_true):
+        raise ValueError(f"expected two non-empty (N, C) matrices of one shape, got {y_true.shape} and {y_pred.shape}")
+    coded = ~np.isnan(y_true)
+    true, pred = y_true > 0.5, y_pred > 0.5
+    tp = (true & pred & coded).sum(axis=0)
+    tn = (~true & ~pred & coded).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(coded.any(axis=0), (tp + tn) / coded.sum(axis=0), np.nan)
+
+
+def au_profile(groups, au_scores, group_names, au_names):
+    """Mean AU score of the images of each group (e.g. each predicted emotion): the paper's
+    Figure 2 as a ``groups × AUs`` DataFrame (groups with no image are dropped)."""
+    groups, au_scores = np.asarray(groups), np.asarray(au_scores, dtype=float)
+    if au_scores.shape != (len(groups), len(au_names)):
+        raise ValueError(f"au_scores must be ({len(groups)}, {len(au_names)}), got {au_scores.shape}")
+    rows = {name: au_scores[groups == g].mean(axis=0) for g, name in enumerate(group_names) if (groups == g).any()}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(au_names))
+
+
+def profile_correlation(predicted, truth):
+    """Pearson correlation, row by row, of two ``groups × AUs`` profiles (over the shared rows
+    and columns); NaN where a row is constant."""
+    rows = [r for r in predicted.index if r in truth.index]
+    cols = [c for c in predicted.columns if c in truth.columns]
+    a = predicted.loc[rows, cols].to_numpy(float)
+    b = truth.loc[rows, cols].to_numpy(float)
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    return pd.Series(r, index=rows, name="pearson_r")
+
+
+def top_aus(profile, k=3):
+    """The ``k`` highest-scoring AUs of each row of a profile (the paper's Table 3)."""
+    return {row: list(profile.loc[row].sort_values(ascending=False).index[:k]) for row in profile.index}
+
+
+def truth_au_matrix(truth, au_names):
+    """The generator's true AU intensities ``(n, len(au_names))`` from a truth sidecar, whose
+    columns are named like the AUs (``AU12``) or ``au12``/``au_12``."""
+    if truth is None:
+        raise ValueError("no ground truth: this is not a synthetic copy")
+    lookup = {c.lower().replace("_", ""): c for c in truth.columns}
+    missing = [a for a in au_names if a.lower() not in lookup]
+    if missing:
+        raise ValueError(f"truth sidecar has no columns for {missing}; columns are {list(truth.columns)}")
+    return truth[[lookup[a.lower()] for a in au_names]].to_numpy(float)
+
+
+def mean_sd(values):
+    """``(mean, sd)`` over seeds; sd 0 for a single value."""
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+# ------------------------------------------------------------------ the chapter's experiments
+
+PAPER_COMPOUNDS = ("angrily disgusted", "angrily surprised", "fearfully angry", "fearfully surprised",
+                   "happily disgusted", "happily surprised", "sadly angry", "sadly disgusted")
+"""The eight EmotioNet compound classes of Pons & Masip's Table 4, in its order."""
+
+
+def load_chapter_tasks(data_root, input_size=48, seed=0, emotionet_test=1000, ckplus_test=0.3,
+                       compound_per_class=15, compound_min_test=2):
+    """The chapter's tasks as ``name -> (train, test)`` :class:`Task` pairs, faces at ``input_size``.
+
+    - ``fer2013``: pre-training (train + val usages) and its test usage;
+    - ``sfew``: emotions, Train / Val (the paper tests on Val);
+    - ``emotionet``: the AU set, ``emotionet_test`` random images held out (the paper: 1,000),
+      at most half of the set;
+    - ``ckplus_emotion`` (first and peak frames, 7 classes) and ``ckplus_au`` (peak frames, the
+      EmotioNet AUs): one subject-independent split, ``ckplus_test`` of the subjects tested;
+    - ``compound``: the eight compound classes of the emotion-labelled EmotioNet subset,
+      ``compound_per_class`` training images per class (the paper: 15), keeping at least
+      ``compound_min_test`` of each class for testing; ``emotionet_for_compound``: the AU set
+      without the compound test images (the AU task SJMT trains with in Table 4; no test part).
+    """
+    from fercore.datasets import load
+
+    rng = np.random.default_rng(seed)
+    tasks = {}
+    fer = load("fer2013", data_root, size=input_size)
+    fer_task = Task.from_faceset(fer, "fer2013")
+    tasks["fer2013"] = (fer_task.subset(fer.split != "test"), fer_task.subset(fer.split == "test"))
+    sfew = load("sfew", data_root, size=input_size)
+    sfew_task = Task.from_faceset(sfew, "sfew")
+    tasks["sfew"] = (sfew_task.subset(sfew.split == "train"), sfew_task.subset(sfew.split == "val"))
+
+    au = Task.from_faceset(load("emotionet", data_root, size=input_size), "emotionet")
+    n_test = min(int(emotionet_test), len(au) // 2)
+    test = np.zeros(len(au), bool)
+    test[rng.choice(len(au), n_test, replace=False)] = True
+    tasks["emotionet"] = (au.subset(~test), au.subset(test))
+
+    emotion = load("emotionet", data_root, labels="emotion", size=input_size)
+    compound = Task.from_faceset(emotion, "compound", classes=PAPER_COMPOUNDS)
+    train = np.zeros(len(compound), bool)
+    train[sample_per_class(compound.labels, compound_per_class, seed, min_left=compound_min_test)] = True
+    tasks["compound"] = (compound.subset(train), compound.subset(~train))
+    tasks["emotionet_for_compound"] = (au.subset(~np.isin(au.files, compound.files[~train])), None)
+
+    ck = load("ckplus", data_root, frames="first_and_peak", size=input_size)
+    ck_au = load("ckplus", data_root, labels="au", size=input_size)
+    subjects = np.unique(ck.subjects)
+    n_test_subjects = max(1, round(len(subjects) * ckplus_test))
+    test_subjects = rng.choice(subjects, n_test_subjects, replace=False)
+    for name, faceset, classes in (("ckplus_emotion", ck, None), ("ckplus_au", ck_au, au.class_names)):
+        task = Task.from_faceset(faceset, name, classes=classes)
+        held_out = np.isin(faceset.subjects, test_subjects)
+        tasks[name] = (task.subset(~held_out), task.subset(held_out))
+    return tasks
+
+
+def task_sizes(tasks):
+    """Images per task and part, as a DataFrame (the chapter's data table)."""
+    rows = [{"task": name, "labels": f"{len(train.class_names)} {'AUs' if train.kind == 'multilabel' else 'classes'}",
+             "train": len(train), "test": 0 if test is None else len(test)} for name, (train, test) in tasks.items()]
+    return pd.DataFrame(rows).set_index("task")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One trained configuration: a row of a table (``table``, ``method``), the tasks it trains on
+    and tests on (keys of :func:`load_chapter_tasks`), and optionally its own nets."""
+
+    table: str
+    method: str
+    train: tuple
+    test: tuple
+    nets: tuple | None = None
+
+
+def chapter_setups(compound_nets=None):
+    """The setups of the paper's Tables 1, 2 and 4 (``compound_nets``: the nets of Table 4;
+    the paper uses ResNet-110 only)."""
+    compound_nets = None if compound_nets is None else tuple(compound_nets)
+    return (
+        Setup("table1", "single", ("sfew",), ("sfew",)),
+        Setup("table1", "single", ("ckplus_emotion",), ("ckplus_emotion",)),
+        Setup("table1", "single", ("emotionet",), ("emotionet",)),
+        Setup("table1", "single", ("ckplus_au",), ("ckplus_au",)),
+        Setup("table2", "multitask", ("sfew", "emotionet"), ("sfew", "emotionet")),
+        Setup("table2", "sjmt", ("sfew", "emotionet"), ("sfew", "emotionet")),
+        Setup("table4", "single", ("compound",), ("compound",), compound_nets),
+        Setup("table4", "sjmt", ("compound", "emotionet_for_compound"), ("compound",), compound_nets),
+    )
+
+
+def run_setups(setups, tasks, nets, seeds, params, pretrained=None):
+    """Train every setup × net × seed and score it on its test tasks.
+
+    ``params`` are :class:`MultiTaskNet` parameters shared by all runs (the VGG-16 baseline is
+    trained with ``dropout=0.5``); ``pretrained`` maps a net name to the trunk ``state_dict``
+    it starts from. Returns ``(scores, models)``: a DataFrame with one row per run and test
+    task (table, method, net, seed, dataset, accuracy, seconds) and the fitted nets keyed by
+    ``(table, method, net, seed)``.
+    """
+    import time
+
+    from fercore.progress import progress
+
+    pretrained = pretrained or {}
+    runs = [(s, net, seed) for s in setups for net in (s.nets or nets) for seed in seeds]
+    rows, models = [], {}
+    for setup, net, seed in progress(runs, desc="sjmt runs", unit="run"):
+        extra = {"dropout": 0.5} if net == "vgg16" else {}
+        model = MultiTaskNet(method=setup.method, net=net, seed=seed, init_from=pretrained.get(net),
+                             **{**params, **extra})
+        start = time.perf_counter()
+        model.fit([tasks[k][0] for k in setup.train])
+        seconds = time.perf_counter() - start
+        for key in setup.test:
+            rows.append({"table": setup.table, "method": setup.method, "net": net, "seed": seed,
+                         "dataset": key, "accuracy": model.score(tasks[key][1]), "seconds": seconds})
+        models[(setup.table, setup.method, net, seed)] = model
+    return pd.DataFrame(rows), models
+
+
+def summarize(scores):
+    """Mean, sd and number of seeds of the accuracy per (table, method, net, dataset)."""
+    grouped = scores.groupby(["table", "method", "net", "dataset"], sort=False)["accuracy"]
+    return pd.DataFrame({"mean": grouped.mean(), "sd": grouped.std(ddof=1).fillna(0.0),
+                         "n_seeds": grouped.size()})
+
+
+def per_class_table(models, task):
+    """Per-class accuracy (recall) of each model on a single-label test ``task``, averaged over
+    the models (seeds) given as ``{name: [fitted nets]}``: a classes × names DataFrame."""
+    from fercore.metrics import per_class_recall
+
+    columns = {}
+    for name, nets in models.items():
+        recalls = [per_class_recall(task.labels, net.predict(task.images, task.name), len(task.class_names))
+                   for net in nets]
+        columns[name] = np.nanmean(recalls, axis=0) if len(recalls) > 1 else recalls[0]
+    return pd.DataFrame(columns, index=list(task.class_names))
+
+
+def sample_per_class(labels, per_class, seed=0, min_left=0):
+    """Indices of ``per_class`` random images of each class, leaving at least ``min_left``
+    images of every class unpicked (for testing)."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    picks = []
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        picks.append(members[:max(0, min(per_class, len(members) - min_left))])
+    return np.sort(np.concatenate(picks)) if picks else np.zeros(0, np.int64)
+
+
+def au_profiles_by_predicted_emotion(model, emotion_task, au_task="emotionet", emotion_head=None):
+    """The paper's Figure 2 on emotion-only faces, and its check against the generator.
+
+    Groups the faces of ``emotion_task`` (e.g. SFEW Val, which has no AU labels) by the emotion
+    ``model`` predicts and averages the AU probabilities it predicts for them. Returns
+    ``(predicted, true, r)``: the predicted profile (emotions × AUs), the profile of the
+    generator's true AU presence (intensity ≥ the data world's presence threshold) of the same
+    groups — None without a truth sidecar — and the per-emotion Pearson correlation of the two.
+    """
+    from fercore.synth.writers import AU_PRESENT
+
+    emotion_head = emotion_head or emotion_task.name
+    names = model.tasks_[emotion_head][1]
+    au_names = model.tasks_[au_task][1]
+    predicted_emotion = model.predict(emotion_task.images, emotion_head)
+    scores = model.predict_proba(emotion_task.images, au_task)
+    predicted = au_profile(predicted_emotion, scores, names, au_names)
+    if emotion_task.truth is None:
+        return predicted, None, None
+    present = (truth_au_matrix(emotion_task.truth, au_names) >= AU_PRESENT).astype(float)
+    true = au_profile(predicted_emotion, present, names, au_names)
+    return predicted, true, profile_correlation(predicted, true)
+
+
+def render_au_faces(au_sets, size=100, intensity=1.0, seed=0):
+    """One face per entry of ``au_sets`` (lists of AU names like ``"AU12"``) with those AUs at
+    ``intensity`` and the others at rest, all of one identity, frontal, under lab light (the
+    py-feat AU-to-mesh renderer of the data world). Returns uint8 ``(len(au_sets), size, size)``."""
+    from dataclasses import replace as replace_fields
+
+    from fercore.labels import AUS
+    from fercore.synth import render_faces, sample_identities, sample_nuisance
+
+    rng = np.random.default_rng(seed)
+    aus = np.zeros((len(au_sets), len(AUS)), np.float32)
+    for i, names in enumerate(au_sets):
+        for name in names:
+            number = int(str(name).upper().removeprefix("AU"))
+            if number not in AUS:
+                raise ValueError(f"{name!r} is not one of the renderer's AUs {AUS}")
+            aus[i, AUS.index(number)] = intensity
+    identity = sample_identities(1, rng)[np.zeros(len(au_sets), int)]
+    nuisance = sample_nuisance("lab", 1, rng)[np.zeros(len(au_sets), int)]
+    zero = np.zeros(len(au_sets), np.float32)
+    nuisance = replace_fields(nuisance, yaw=zero, pitch=zero, roll=zero, occluder=np.zeros(len(au_sets), np.int8),
+                              noise=zero + 0.5, blur=zero + 0.4)
+    return render_faces(aus, identity, nuisance, size=size, seed=seed).aligned

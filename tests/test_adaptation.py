@@ -1,0 +1,148 @@
+"""DBM-DACNN training glue (RAF-ML §5, Algorithm 3) and the §6.5 protocol helpers."""
+
+import numpy as np
+import pytest
+import torch
+
+from fercore.adaptation import (DomainAdaptationObjective, PairedBatches, domain_mmd, jaffe_label_sets,
+                                replace_head, train_adaptation)
+from fercore.deep import FeatureObjective, extract_features
+from fercore.losses import EntropyLoss, mk_mmd
+from fercore.nets import BaseDCNN
+from fercore.train import RandomBatches, Schedule
+
+
+def tiny_net(seed=0, classes=6):
+    torch.manual_seed(seed)
+    return BaseDCNN(classes, width=0.125, input_size=16, feature_dim=32, dropout=0.0)
+
+
+def toy_domains(n=64, seed=0):
+    """Source faces and a brighter target: a shift the embedding sees at once."""
+    rng = np.random.default_rng(seed)
+    source = rng.integers(0, 200, (n, 20, 20)).astype(np.uint8)
+    target = (rng.integers(0, 200, (n, 20, 20)) + 55).astype(np.uint8)
+    labels = (rng.random((n, 6)) > 0.6).astype(np.float32)
+    labels[:, 0] = 1
+    return source, labels, target
+
+
+def test_jaffe_label_sets_threshold_at_three_and_drop_unrated():
+    ratings = np.array([[3.0, 2.9, 1.0, 4.2, 1.0, 1.0],
+                        [2.9, 2.0, 1.5, 1.0, 2.99, 1.0],
+                        [1.0, 1.0, 1.0, 1.0, 1.0, 3.01]])
+    labels, keep = jaffe_label_sets(ratings)
+    np.testing.assert_array_equal(labels, [[1, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1]])
+    np.testing.assert_array_equal(keep, [True, False, True])
+    with pytest.raises(ValueError, match="NaN"):
+        jaffe_label_sets([[np.nan] * 6])
+    with pytest.raises(ValueError, match="ratings must be"):
+        jaffe_label_sets([1.0, 2.0])
+
+
+def test_paired_batches_resume_the_same_pairs():
+    x, y = torch.arange(10.0), torch.arange(7.0)
+
+    def pairs():
+        return PairedBatches(RandomBatches(x, batch_size=3, seed=1), RandomBatches(y, batch_size=2, seed=2))
+
+    a = pairs()
+    [next(a) for _ in range(4)]
+    state = a.state_dict()
+    expected = [next(a) for _ in range(5)]
+    b = pairs()
+    b.load_state_dict(state)
+    for (s1, t1), (s2, t2) in zip(expected, [next(b) for _ in range(5)]):
+        assert torch.equal(s1[0], s2[0]) and torch.equal(t1[0], t2[0])
+    assert next(PairedBatches(RandomBatches(x, batch_size=2)))[1] is None
+
+
+def test_objective_is_the_sum_of_algorithm_3_terms():
+    g = torch.Generator().manual_seed(0)
+    model = tiny_net()
+    xs, xt = torch.rand(8, 1, 16, 16, generator=g), torch.rand(6, 1, 16, 16, generator=g) + 0.2
+    ys = (torch.rand(8, 6, generator=g) > 0.5).float()
+    ys[:, 1] = 1
+    batch = ((xs, ys), (xt,))
+    terms = DomainAdaptationObjective(gamma=0.7, eta=0.3, k=3)(model, batch)
+    source = FeatureObjective("dbm", 6, 32, k=3)(model, (xs, ys))
+    logits_t, features_t = model.forward_features(xt)
+    features_s = model.features(xs)
+    expected = source["loss"] + 0.7 * mk_mmd(features_s, features_t) + 0.3 * EntropyLoss()(logits_t)
+    torch.testing.assert_close(terms["loss"], expected)
+    assert set(terms) == {"loss", "ce", "locality", "mmd", "entropy"}
+    plain = DomainAdaptationObjective(gamma=0.0, eta=0.0, k=3)(model, ((xs, ys), None))
+    torch.testing.assert_close(plain["loss"], source["loss"])
+    with pytest.raises(ValueError, match="no target"):
+        DomainAdaptationObjective(gamma=1.0)(model, ((xs, ys), None))
+    with pytest.raises(ValueError, match="non-negative"):
+        DomainAdaptationObjective(gamma=-1.0)
+
+
+def test_target_terms_reach_the_network_through_the_target_images():
+    model = tiny_net()
+    xs, xt = torch.rand(8, 1, 16, 16), torch.rand(8, 1, 16, 16) + 0.3
+    xt.requires_grad_(True)
+    ys = torch.ones(8, 6)
+    loss = DomainAdaptationObjective(gamma=1.0, eta=1.0, k=3)(model, ((xs, ys), (xt,)))["loss"]
+    loss.backward()
+    assert xt.grad.abs().sum() > 0
+
+
+def test_mmd_term_aligns_the_domains_and_training_is_deterministic():
+    source, labels, target = toy_domains()
+    schedule = Schedule(iterations=30, lr=0.01)
+    mmd = {}
+    for gamma in (0.0, 2.0):
+        model, history = train_adaptation(tiny_net(), source, labels, target, gamma=gamma, schedule=schedule,
+                                          batch_size=16, k=3, device="cpu")
+        mmd[gamma] = domain_mmd(extract_features(model, source), extract_features(model, target))
+        assert len(history) == 30 and ("mmd" in history) == (gamma > 0)
+    assert mmd[2.0] < 0.2 * mmd[0.0]
+    a, _ = train_adaptation(tiny_net(), source, labels, target, gamma=1.0, eta=0.5, schedule=Schedule(5),
+                            batch_size=16, k=3, device="cpu", seed=3)
+    b, _ = train_adaptation(tiny_net(), source, labels, target, gamma=1.0, eta=0.5, schedule=Schedule(5),
+                            batch_size=16, k=3, device="cpu", seed=3)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path):
+    source, labels, target = toy_domains(n=32)
+    common = dict(gamma=1.0, eta=0.5, batch_size=8, k=3, device="cpu", seed=1)
+    full, _ = train_adaptation(tiny_net(), source, labels, target, schedule=Schedule(6), **common)
+    ckpt = tmp_path / "run.pt"
+    train_adaptation(tiny_net(), source, labels, target, schedule=Schedule(3), checkpoint=ckpt, **common)
+    state = torch.load(ckpt, weights_only=False)
+    assert state["step"] == 3
+    resumed, history = train_adaptation(tiny_net(), source, labels, target, schedule=Schedule(6),
+                                        checkpoint=ckpt, **common)
+    assert list(history["step"]) == list(range(6))
+    for p, q in zip(full.parameters(), resumed.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_bad_input():
+    source, labels, target = toy_domains(n=16)
+    with pytest.raises(ValueError, match="label vectors"):
+        train_adaptation(tiny_net(), source, labels[:, :5], target, schedule=Schedule(1), device="cpu")
+    with pytest.raises(ValueError, match="target_images"):
+        train_adaptation(tiny_net(), source, labels, None, gamma=1.0, schedule=Schedule(1), device="cpu")
+
+
+def test_replace_head_and_fine_tune_on_single_labels():
+    source, labels, _ = toy_domains(n=32)
+    model = replace_head(tiny_net(), 7, seed=0)
+    assert model.classifier.out_features == 7 and model.num_classes == 7
+    one_hot = np.eye(7, dtype=np.float32)[np.arange(32) % 7]
+    model, history = train_adaptation(model, source, one_hot, gamma=0.0, objective="soft_ce",
+                                      schedule=Schedule(3), batch_size=8, device="cpu")
+    assert list(history.columns[:4]) == ["step", "lr", "loss", "ce"]
+
+
+def test_domain_mmd_is_scale_free_and_subsamples():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(300, 8)), rng.normal(size=(200, 8)) + 0.5
+    assert domain_mmd(a, b) == pytest.approx(domain_mmd(10 * a, 10 * b))
+    assert domain_mmd(a, b) > 10 * abs(domain_mmd(a[:150], a[150:]))
+    assert domain_mmd(a, b, max_samples=100) != domain_mmd(a, b)

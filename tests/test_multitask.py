@@ -1,0 +1,217 @@
+"""Single-task, classical multi-task and SJMT training (fercore.multitask)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, hamming_loss
+
+from fercore.datasets.base import FaceSet
+from fercore.multitask import (
+    AlternatingBatches,
+    MixedBatches,
+    MultiHeadNet,
+    MultiTaskNet,
+    SelectiveObjective,
+    Task,
+    au_accuracy,
+    au_profile,
+    build_trunk,
+    mean_sd,
+    pad_random_crop,
+    profile_correlation,
+    sample_per_class,
+    top_aus,
+)
+from fercore.train import RandomBatches
+
+EMOTIONS = ("happy", "sad", "angry")
+AUS = ("AU6", "AU12", "AU15", "AU4")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny nets run fastest on one thread; the machine's cores are shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def toy_tasks(n=48, side=16, seed=0):
+    """An emotion task and an AU task whose labels are readable from image brightness patterns."""
+    rng = np.random.default_rng(seed)
+    emotion = rng.integers(0, 3, n)
+    images = rng.integers(0, 40, (n, side, side)).astype(np.uint8)
+    for c in range(3):  # class c lights up one horizontal band
+        images[emotion == c, c * 5:c * 5 + 5] += 200
+    aus = (rng.random((n, 4)) > 0.5).astype(np.float32)
+    au_images = rng.integers(0, 40, (n, side, side)).astype(np.uint8)
+    for a in range(4):  # AU a lights up one vertical band
+        au_images[aus[:, a] > 0, :, a * 4:a * 4 + 4] += 200
+    aus[::7, 1] = np.nan  # uncoded entries, as EmotioNet's 999
+    return (Task("emo", images, emotion, EMOTIONS),
+            Task("au", au_images, aus, AUS, kind="multilabel"))
+
+
+def small(method, **kw):
+    params = dict(net="resnet8", width=0.5, input_size=16, pad=2, iterations=60, batch_size=16,
+                  lr=0.1, decay_every=None, device="cpu", seed=0)
+    params.update(kw)
+    return MultiTaskNet(method=method, **params)
+
+
+def test_task_validation_and_from_faceset():
+    with pytest.raises(ValueError, match="indices in 0..2"):
+        Task("x", np.zeros((2, 4, 4), np.uint8), [0, 3], EMOTIONS)
+    with pytest.raises(ValueError, match="0/1"):
+        Task("x", np.zeros((2, 4, 4), np.uint8), np.full((2, 4), 0.5), AUS, kind="multilabel")
+    images = np.arange(4 * 9, dtype=np.uint8).reshape(4, 3, 3)
+    single = FaceSet("s", images, np.array([0, 2, 1, 2]), EMOTIONS, files=list("abcd"), split=["all"] * 4,
+                     truth=pd.DataFrame({"file": list("abcd"), "AU6": [0.1, 0.2, 0.3, 0.4]}))
+    task = Task.from_faceset(single, classes=("angry", "sad"))
+    assert task.labels.tolist() == [0, 1, 0] and task.class_names == ("angry", "sad")
+    assert task.truth["file"].tolist() == ["b", "c", "d"]
+    labels = np.array([[1, 0, np.nan], [0, 1, 1], [1, np.nan, 0], [0, 0, 0]], np.float32)
+    multi = FaceSet("m", images, labels, ("AU1", "AU2", "AU4"), files=list("abcd"), split=["all"] * 4, label_kind="au")
+    task = Task.from_faceset(multi, name="au", classes=("AU1", "AU4"))
+    assert task.name == "au" and task.kind == "multilabel"
+    np.testing.assert_array_equal(task.labels, [[1, np.nan], [0, 1], [1, 0], [0, 0]])
+    with pytest.raises(ValueError, match="no classes"):
+        Task.from_faceset(multi, classes=("AU9",))
+    train, test = Task("e", images, [0, 1, 2, 0], EMOTIONS).split(test_size=0.5, seed=0, groups=[1, 1, 2, 2])
+    assert len(train) == len(test) == 2 and set(train.images[:, 0, 0]) & set(test.images[:, 0, 0]) == set()
+
+
+def test_pad_random_crop_shifts_each_image_within_the_padding():
+    images = torch.arange(2 * 36, dtype=torch.uint8).reshape(2, 1, 6, 6)
+    same = pad_random_crop(images, 0, torch.Generator())
+    torch.testing.assert_close(same, images.float() / 255)
+    a = pad_random_crop(images, 2, torch.Generator().manual_seed(1))
+    b = pad_random_crop(images, 2, torch.Generator().manual_seed(1))
+    assert a.shape == (2, 1, 6, 6)
+    torch.testing.assert_close(a, b)
+    offsets = torch.randint(0, 5, (2, 2), generator=torch.Generator().manual_seed(1))
+    padded = torch.nn.functional.pad(images.float() / 255, (2, 2, 2, 2))
+    for i in range(2):
+        dy, dx = offsets[0, i], offsets[1, i]
+        torch.testing.assert_close(a[i], padded[i, :, dy:dy + 6, dx:dx + 6])
+
+
+def test_alternating_and_mixed_batches():
+    x = torch.zeros(10, 1, 4, 4, dtype=torch.uint8)
+
+    def stream(head, value, size):
+        def pack(batch, generator):
+            return {"images": batch[0], "targets": batch[1], "head": head} if head else \
+                {"images": batch[0], "targets": batch[1], "dataset": batch[2]}
+        extra = () if head else (torch.full((10,), value),)
+        return RandomBatches(x, torch.full((10,), value), *extra, batch_size=size, seed=value, transform=pack)
+
+    alternating = AlternatingBatches([stream("a", 0, 4), stream("b", 1, 4)])
+    assert [next(alternating)["head"] for _ in range(4)] == ["a", "b", "a", "b"]
+    state = alternating.state_dict()
+    follow = [next(alternating)["head"] for _ in range(3)]
+    alternating.load_state_dict(state)
+    assert [next(alternating)["head"] for _ in range(3)] == follow
+    mixed = next(MixedBatches([stream(None, 0, 3), stream(None, 1, 5)]))
+    assert mixed["dataset"].tolist() == [0] * 3 + [1] * 5 and mixed["images"].shape[0] == 8
+
+
+def test_au_accuracy_is_equation_3_per_au():
+    y_true = np.array([[1, 0], [1, 1], [0, 0], [0, 1]])
+    y_pred = np.array([[1, 1], [0, 1], [0, 0], [0, 0]])
+    # AU 0: TP 1, TN 2 of 4; AU 1: TP 1, TN 1 of 4
+    assert au_accuracy(y_true, y_pred).tolist() == [0.75, 0.5]
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 2, (50, 7)), rng.integers(0, 2, (50, 7))
+    per_au = au_accuracy(a, b)
+    assert per_au == pytest.approx([accuracy_score(a[:, j], b[:, j]) for j in range(7)])
+    assert per_au.mean() == pytest.approx(1 - hamming_loss(a, b))
+    with_nan = np.array([[1, np.nan], [0, 1], [1, 0]])
+    assert au_accuracy(with_nan, [[1, 1], [1, 1], [1, 1]]).tolist() == [pytest.approx(2 / 3), 0.5]
+    with pytest.raises(ValueError, match="same|one shape"):
+        au_accuracy(a, b[:, :3])
+
+
+def test_schedule_is_staircase_exponential_decay():
+    schedule = MultiTaskNet(iterations=80_000, lr=0.05, decay_every=10_000, decay_rate=0.5).schedule()
+    assert schedule.lr_at(9_999) == 0.05 and schedule.lr_at(10_000) == 0.025
+    assert schedule.lr_at(79_999) == pytest.approx(0.05 * 0.5 ** 7)
+    assert MultiTaskNet(iterations=800, decay_every=None).schedule().milestones == tuple(range(100, 800, 100))
+
+
+def test_selective_objective_sends_no_gradient_to_other_spaces_head_rows():
+    model = MultiHeadNet(build_trunk("resnet8", 0.5), {"joint": 7})
+    objective = SelectiveObjective([[0, 1, 2], [3, 4, 5, 6]], 7)
+    batch = {"images": torch.rand(4, 1, 12, 12), "targets": torch.eye(7)[[0, 1, 2, 0]],
+             "dataset": torch.zeros(4, dtype=torch.long)}
+    objective(model, batch)["loss"].backward()
+    grad = model.heads["joint"].weight.grad
+    assert grad[3:].abs().sum() == 0 and grad[:3].abs().sum() > 0
+
+
+@pytest.mark.parametrize("method", ["single", "multitask", "sjmt"])
+def test_each_setup_learns_a_toy_problem_deterministically(method):
+    emo, au = toy_tasks()
+    tasks = emo if method == "single" else [emo, au]
+    first = small(method).fit(tasks)
+    again = small(method).fit(tasks)
+    np.testing.assert_array_equal(first.predict_scores(emo.images, "emo"), again.predict_scores(emo.images, "emo"))
+    assert first.score(emo) > 0.8
+    assert first.history_["loss"].iloc[-5:].mean() < first.history_["loss"].iloc[:5].mean()
+    if method != "single":
+        assert first.score(au) > 0.75
+        assert first.predict_proba(emo.images, "au").shape == (len(emo), 4)  # AU scores for emotion faces
+        assert set(np.unique(first.predict(au.images, "au"))) <= {0.0, 1.0}
+
+
+def test_sjmt_shares_outputs_of_tasks_with_the_same_classes():
+    emo, au = toy_tasks(n=24)
+    other = Task("emo2", emo.images, emo.labels, EMOTIONS)
+    net = small("sjmt", iterations=2).fit([emo, au, other])
+    assert net.outputs_ == EMOTIONS + AUS
+    np.testing.assert_array_equal(net.predict_scores(emo.images, "emo"), net.predict_scores(emo.images, "emo2"))
+
+
+def test_init_from_copies_the_pretrained_trunk():
+    emo, au = toy_tasks(n=24)
+    pretrained = small("single", iterations=5).fit(au)
+    fresh = small("single", iterations=1, lr=0.0, weight_decay=0.0, seed=3,
+                  init_from=pretrained.trunk_state_dict()).fit(emo)
+    for name, p in fresh.model_.trunk.named_parameters():
+        torch.testing.assert_close(p, pretrained.model_.trunk.get_parameter(name))
+
+
+def test_bad_setups_raise_clear_errors():
+    emo, au = toy_tasks(n=24)
+    with pytest.raises(ValueError, match="one task"):
+        small("single").fit([emo, au])
+    with pytest.raises(ValueError, match="at least two"):
+        small("multitask").fit([emo])
+    with pytest.raises(ValueError, match="method must be"):
+        small("joint").fit(emo)
+    with pytest.raises(ValueError, match="unknown net"):
+        small("single", net="alexnet").fit(emo)
+    net = small("single", iterations=1).fit(emo)
+    with pytest.raises(ValueError, match="no task 'au'"):
+        net.predict(au.images, "au")
+    with pytest.raises(ValueError, match="does not match"):
+        net.score(Task("emo", emo.images, emo.labels % 2, ("a", "b")))
+
+
+def test_analysis_helpers():
+    groups = np.array([0, 0, 2, 2, 2])
+    scores = np.array([[1.0, 0.0, 0.5], [0.0, 0.0, 0.5], [0.0, 1.0, 0.2], [0.0, 1.0, 0.4], [0.0, 1.0, 0.0]])
+    profile = au_profile(groups, scores, ["happy", "sad", "angry"], ["AU6", "AU12", "AU4"])
+    assert list(profile.index) == ["happy", "angry"]
+    assert profile.loc["happy"].tolist() == [0.5, 0.0, 0.5]
+    assert profile.loc["angry"].tolist() == pytest.approx([0.0, 1.0, 0.2])
+    truth = pd.DataFrame([[1.0, 0.0, 2.0], [0.0, 3.0, 1.0]], index=["happy", "angry"], columns=["AU6", "AU12", "AU4"])
+    r = profile_correlation(profile, truth)
+    assert r["happy"] == pytest.approx(np.corrcoef([0.5, 0.0, 0.5], [1.0, 0.0, 2.0])[0, 1])
+    assert r["angry"] == pytest.approx(np.corrcoef([0.0, 1.0, 0.2], [0.0, 3.0, 1.0])[0, 1])
+    assert top_aus(profile, 2)["angry"] == ["AU12", "AU4"]
+    picks = sample_per_class([0, 0, 0, 1, 1, 2], 2, seed=0)
+    assert np.bincount(np.asarray([0, 0, 0, 1, 1, 2])[picks]).tolist() == [2, 2, 1]
+    assert mean_sd([0.5]) == (0.5, 0.0) and mean_sd([1.0, 3.0]) == (2.0, pytest.approx(2 ** 0.5))

@@ -1,0 +1,160 @@
+"""Semantic neighbourhood-aware training (Fu et al. Algorithm 1) and its evaluation helpers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch.nn import functional as F
+
+from fercore.losses.semantic import FocalLoss
+from fercore.nets.autoencoder import AsymmetricAutoencoder
+from fercore.nets.twobranch import TwoBranchNet
+from fercore.semantic import (
+    BalancedBatches,
+    NeighbourGenerator,
+    NeighbourhoodAwareClassifier,
+    NeighbourhoodAwareObjective,
+    SemanticAutoencoder,
+    mask_precision_recall,
+    sequence_failures,
+    sequence_groups,
+)
+
+SIDE = 32
+
+
+def faces(n=84, seed=0):
+    """Tiny class-dependent images: class k brightens row band k."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 7
+    X = rng.integers(0, 60, (n, SIDE, SIDE)).astype(np.uint8)
+    for k in range(7):
+        X[y == k, 4 * k:4 * k + 4, :] += 150
+    return X, y
+
+
+def test_balanced_batches_hold_every_class_equally_and_resume():
+    labels = torch.tensor([0] * 20 + [1] * 3 + [2] * 7)
+    index = torch.arange(30)
+    batches = BalancedBatches(index, labels, labels=labels, batch_size=6, seed=0)
+    for _ in range(5):
+        _, y = next(batches)
+        assert torch.bincount(y, minlength=3).tolist() == [2, 2, 2]
+    state = batches.state_dict()
+    ahead = [next(batches)[0] for _ in range(3)]
+    batches.load_state_dict(state)
+    assert all(torch.equal(a, next(batches)[0]) for a in ahead)
+    with pytest.raises(ValueError, match="multiple of the 3 classes"):
+        BalancedBatches(index, labels=labels, batch_size=7)
+    with pytest.raises(ValueError, match="no samples"):
+        BalancedBatches(index, labels=labels, batch_size=8, num_classes=4)
+
+
+def make_objective(threshold):
+    torch.manual_seed(0)
+    ae = AsymmetricAutoencoder(SIDE, width=0.25).eval()
+    return NeighbourhoodAwareObjective(FocalLoss(0.0, reduction="none"),
+                                       NeighbourGenerator(ae, 2.0), threshold)
+
+
+def test_masked_samples_contribute_zero_gradient():
+    X, y = faces(14)
+    images, labels, index = torch.from_numpy(X).unsqueeze(1), torch.from_numpy(y), torch.arange(14)
+    torch.manual_seed(0)
+    net = TwoBranchNet(7, SIDE, width=0.125).eval()  # eval: samples do not interact via batch norm
+    objective = make_objective("batch")
+    seen = []
+    forward_all = net.forward_all
+
+    def watched(x):
+        if not seen:  # the training forward; later calls are the no-grad divergence passes
+            x = x.detach().requires_grad_(True)
+            seen.append(x)
+        return forward_all(x)
+
+    net.forward_all = watched
+    objective(net, (images, labels, index))["loss"].backward()
+    _, divergence, mask, threshold = objective.records[-1]
+    assert threshold.item() == pytest.approx(divergence.mean().item())
+    assert 0 < mask.sum() < len(mask)
+    per_row = seen[0].grad.flatten(1).abs().sum(1)
+    assert torch.all(per_row[~mask] == 0) and torch.all(per_row[mask] > 0)
+    got = [p.grad.clone() for p in net.parameters()]
+    # the same gradient as the summed loss of the kept samples alone, over the batch size
+    net.zero_grad()
+    kept = mask.nonzero().flatten()
+    logits = forward_all(images[kept].float() / 255)
+    sum(F.cross_entropy(l, labels[kept], reduction="sum") for l in logits).div(len(mask)).backward()
+    for a, p in zip(got, net.parameters()):
+        assert torch.allclose(a, p.grad, atol=1e-6)
+
+
+def test_mask_log_lists_every_sample_of_every_step():
+    X, y = faces(42)
+    clf = NeighbourhoodAwareClassifier(
+        method="BT", neighbours=make_objective("batch").neighbours, batch_size=14, iterations=3,
+        input_size=SIDE, width=0.125, device="cpu", seed=0).fit(X, y)
+    log = clf.mask_log_
+    assert len(log) == 3 * 14 and sorted(log["step"].unique()) == [0, 1, 2]
+    for _, step in log.groupby("step"):
+        assert np.allclose(step["threshold"], step["divergence"].mean(), rtol=1e-5)
+        assert (step["masked"] == (step["divergence"] >= step["threshold"])).all()
+    assert clf.history_["masked_fraction"].between(0, 1).all()
+
+
+def test_autoencoder_and_classifier_fit_deterministically():
+    X, y = faces(42)
+    ae = SemanticAutoencoder(input_size=SIDE, width=0.125, pretrain_iterations=2,
+                             pretrain_batch_size=21, refine_iterations=2, refine_batch_size=14,
+                             device="cpu", seed=0)
+    ae.pretrain(X)
+    plain = ae.reconstruct(X[:4])
+    base = NeighbourhoodAwareClassifier(batch_size=14, iterations=2, input_size=SIDE, width=0.125,
+                                        device="cpu").fit(X, y)
+    ae.refine(X, perceptual_net=base.net_)
+    assert set(ae.history_) == {"pretrain", "refine"}
+    assert {"ae", "adv", "rec", "critic"} <= set(ae.history_["refine"].columns)
+    assert plain.shape == ae.reconstruct(X[:4]).shape == (4, SIDE, SIDE)
+    assert ae.transform(X).shape == (len(X), 64) and ae.code_std_.shape == (64,)
+    assert ae.neighbours(X[:4], 0.5, seed=1).dtype == np.uint8
+    runs = [NeighbourhoodAwareClassifier(method="T", neighbours=ae.neighbour_generator(0.5),
+                                         threshold=1e-3, loss="ce", balance="weighted",
+                                         batch_size=14, iterations=2, input_size=SIDE,
+                                         width=0.125, device="cpu", seed=3).fit(X, y)
+            for _ in range(2)]
+    assert np.array_equal(runs[0].predict_proba(X), runs[1].predict_proba(X))
+    assert runs[0].predict(X).shape == y.shape
+
+
+def test_classifier_rejects_bad_settings():
+    X, y = faces(14)
+    with pytest.raises(ValueError, match="method"):
+        NeighbourhoodAwareClassifier(method="median").fit(X, y)
+    with pytest.raises(ValueError, match="neighbour generator"):
+        NeighbourhoodAwareClassifier(method="BT").fit(X, y)
+    with pytest.raises(ValueError, match="input_size"):
+        NeighbourhoodAwareClassifier(method="T", neighbours=make_objective(0.1).neighbours,
+                                     input_size=48).fit(X, y)
+
+
+def test_mask_precision_and_recall_hand_case():
+    log = pd.DataFrame({"step": [0, 0, 0, 0, 1, 1, 1, 1], "sample": [0, 1, 2, 3, 0, 1, 2, 3],
+                        "masked": [True, True, False, False, True, False, False, False]})
+    noisy = np.array([True, False, True, False])
+    whole = mask_precision_recall(log, noisy).iloc[0]
+    assert whole["precision"] == pytest.approx(2 / 3) and whole["recall"] == pytest.approx(2 / 4)
+    assert whole["noise_rate"] == pytest.approx(0.5) and whole["masked_fraction"] == pytest.approx(3 / 8)
+    per_step = mask_precision_recall(log, noisy, bins=2)
+    assert per_step["precision"].tolist() == pytest.approx([0.5, 1.0])
+    assert per_step["recall"].tolist() == pytest.approx([0.5, 0.5])
+
+
+def test_sequence_groups_and_failure_cases():
+    meta = pd.DataFrame({"sequence": ["a"] * 6 + ["b"] * 3 + ["c"] * 5,
+                         "frame": [1, 2, 3, 4, 5, 6, 1, 2, 3, 5, 4, 3, 2, 1]})
+    peaks, preceding = sequence_groups(meta, before=4)
+    assert peaks.tolist() == [5, 9]  # b is too short; c's peak is its highest frame
+    assert preceding.tolist() == [[1, 2, 3, 4], [13, 12, 11, 10]]
+    predictions = np.array([[0, 0, 0, 0], [1, 0, 0, 0], [2, 2, 2, 2], [1, 2, 1, 2]])
+    labels = np.array([0, 0, 0, 0])
+    assert sequence_failures(predictions, labels) == {"fc": 3, "cfc": 1}

@@ -1,0 +1,179 @@
+"""The training engine: schedule, determinism, exact resume, NaN stop, batches."""
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from fercore.nets import BaseDCNN
+from fercore.train import RandomBatches, Schedule, Trainer, resolve_device
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny nets run fastest on one thread (and the machine is shared)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_net(seed):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3))
+
+
+def data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(96, 6, generator=g)
+    return x, (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+
+
+def jitter(batch, generator):
+    """Augmentation that draws from the batches' generator."""
+    x, y = batch
+    return x + 0.1 * torch.randn(x.shape, generator=generator), y
+
+
+def cross_entropy(model, batch):
+    x, y = batch
+    logits = model(x)
+    return {"loss": F.cross_entropy(logits, y), "accuracy": (logits.argmax(1) == y).float().mean()}
+
+
+SCHEDULE = Schedule(iterations=2000, lr=0.05, milestones=(700, 1500), weight_decay=1e-3)
+
+
+def test_resume_after_interruption_is_bit_identical(tmp_path):
+    x, y = data()
+    straight = Trainer(tiny_net(0), cross_entropy, SCHEDULE, device="cpu", seed=3)
+    straight.fit(RandomBatches(x, y, batch_size=16, seed=1, transform=jitter))
+
+    calls = 0
+
+    def interrupted_loss(model, batch):
+        nonlocal calls
+        calls += 1
+        if calls > 1000:
+            raise KeyboardInterrupt
+        return cross_entropy(model, batch)
+
+    checkpoint = tmp_path / "run.pt"
+    first = Trainer(tiny_net(0), interrupted_loss, SCHEDULE, device="cpu", seed=3,
+                    checkpoint=checkpoint, checkpoint_every=250)
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(RandomBatches(x, y, batch_size=16, seed=1, transform=jitter))
+    # a new process: fresh model (other init), fresh batches, other global RNG state
+    torch.manual_seed(12345)
+    second = Trainer(tiny_net(99), cross_entropy, SCHEDULE, device="cpu", seed=3,
+                     checkpoint=checkpoint, checkpoint_every=250)
+    history = second.fit(RandomBatches(x, y, batch_size=16, seed=1, transform=jitter))
+
+    assert second.step == 2000 and len(history) == 2000
+    for (name, a), b in zip(straight.model.state_dict().items(), second.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    pd_a, pd_b = straight.history(), history
+    assert pd_a["loss"].tolist() == pd_b["loss"].tolist()
+
+
+def test_same_seed_same_weights_other_seed_other_weights():
+    x, y = data()
+    schedule = Schedule(iterations=30, lr=0.05)
+    runs = []
+    for seed in (0, 0, 1):
+        trainer = Trainer(tiny_net(0), cross_entropy, schedule, device="cpu", seed=seed)
+        trainer.fit(RandomBatches(x, y, batch_size=16, seed=seed))
+        runs.append(torch.cat([p.flatten() for p in trainer.model.parameters()]))
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+
+
+def test_step_schedule_and_log():
+    x, y = data()
+    schedule = Schedule(iterations=10, lr=0.1, milestones=(3, 8), gamma=0.1)
+    trainer = Trainer(tiny_net(0), cross_entropy, schedule, device="cpu")
+    history = trainer.fit(RandomBatches(x, y, batch_size=8))
+    assert history["step"].tolist() == list(range(10))
+    assert history["lr"].tolist() == pytest.approx([schedule.lr_at(s) for s in range(10)])
+    assert history["lr"].tolist() == pytest.approx([0.1] * 3 + [0.01] * 5 + [0.001] * 2)
+    assert {"loss", "accuracy"} <= set(history.columns)
+    assert not trainer.model.training
+    assert Schedule(20_000, milestones=(5_000, 18_000)).scaled(400).milestones == (100, 360)
+
+
+def test_parameter_groups_keep_their_weight_decay():
+    model = BaseDCNN(width=0.125, input_size=16, feature_dim=8)
+    trainer = Trainer(model, cross_entropy, Schedule(5), param_groups=model.parameter_groups(),
+                      device="cpu")
+    decays = [g["weight_decay"] for g in trainer.optimizer.param_groups]
+    assert decays == [5e-4, 2.5e-3]
+    assert trainer.optimizer.param_groups[1]["params"] == list(model.classifier.parameters())
+
+
+def test_nan_loss_stops_naming_the_step():
+    x, y = data()
+    calls = 0
+
+    def exploding(model, batch):
+        nonlocal calls
+        calls += 1
+        terms = cross_entropy(model, batch)
+        if calls == 8:
+            terms["loss"] = terms["loss"] * float("nan")
+        return terms
+
+    trainer = Trainer(tiny_net(0), exploding, Schedule(20), device="cpu")
+    with pytest.raises(FloatingPointError, match="at step 7"):
+        trainer.fit(RandomBatches(x, y, batch_size=8))
+
+
+def test_loss_fn_must_return_loss_and_stateful_loss_is_checkpointed(tmp_path):
+    x, y = data()
+    trainer = Trainer(tiny_net(0), lambda m, b: {"ce": cross_entropy(m, b)["loss"]},
+                      Schedule(2), device="cpu")
+    with pytest.raises(ValueError, match="'loss' entry"):
+        trainer.fit(RandomBatches(x, y, batch_size=8))
+
+    class Counting(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("calls", torch.zeros(()))
+
+        def forward(self, model, batch):
+            self.calls += 1
+            return cross_entropy(model, batch)
+
+    Trainer(tiny_net(0), Counting(), Schedule(5), device="cpu",
+            checkpoint=tmp_path / "c.pt").fit(RandomBatches(x, y, batch_size=8))
+    resumed = Counting()
+    Trainer(tiny_net(0), resumed, Schedule(5), device="cpu", checkpoint=tmp_path / "c.pt").fit(
+        RandomBatches(x, y, batch_size=8))
+    assert resumed.calls.item() == 5
+
+
+def test_random_batches_cover_each_epoch_once():
+    idx = torch.arange(20)
+    batches = RandomBatches(idx, batch_size=5, seed=0)
+    epoch = torch.cat([next(batches)[0] for _ in range(4)])
+    assert sorted(epoch.tolist()) == list(range(20))
+    state = batches.state_dict()
+    ahead = [next(batches)[0] for _ in range(6)]
+    batches.load_state_dict(state)
+    assert all(torch.equal(a, next(batches)[0]) for a in ahead)
+    with pytest.raises(ValueError, match="differ in length"):
+        RandomBatches(idx, idx[:3], batch_size=2)
+    with pytest.raises(ValueError, match="batch_size"):
+        RandomBatches(idx, batch_size=50)
+
+
+def test_devices_and_bad_input(tmp_path):
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="milestones"):
+        Schedule(10, milestones=(5, 2))
+    trainer = Trainer(tiny_net(0), cross_entropy, Schedule(2), device="cpu")
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        trainer.load(tmp_path / "missing.pt")
