@@ -19,15 +19,17 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logsumexp
+from scipy import sparse
+from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
 
 from fercore.labels import BASIC7, COMPOUND11, COMPOUND_COMPONENTS
 
 NEUTRAL = BASIC7.index("neutral")
 LOG_BETA_BOUND = 10.0
-"""log β is kept in [-10, 10] (matters only without a prior on log β, where it can diverge)."""
+"""ln β is kept in [-10, 10] (matters only without a prior on ln β, where it can diverge)."""
 MAX_NEWTON_STEP = 2.0
+"""Largest change of one α or ln β in one Newton step."""
 
 
 class Votes(NamedTuple):
@@ -163,7 +165,8 @@ class DawidSkene(BaseEstimator):
     """Dawid & Skene (1979): one full confusion matrix per worker, fitted by EM.
 
     The same algorithm as crowd-kit's ``DawidSkene`` (initialized from the vote fractions, confusion
-    counts clipped at 1e-10 then normalized per true class, class priors re-estimated), vectorized.
+    counts clipped at 1e-10 then normalized per true class over the labels the worker used, class
+    priors re-estimated), vectorized.
     ``errors_[w, k, c]`` = p(worker w votes k | true class c); ``loss_history_`` is the negative
     marginal log-likelihood per vote after each iteration.
     """
@@ -179,19 +182,18 @@ class DawidSkene(BaseEstimator):
         counts = votes.counts()
         probas = counts / counts.sum(axis=1, keepdims=True)
         cell = votes.worker * K + votes.label
+        # one row per task, one column per (worker, label): task j's votes as a sparse indicator
+        indicator = sparse.csr_matrix((np.ones(len(cell)), (votes.task, cell)), shape=(votes.n_tasks, W * K))
+        used = (np.bincount(cell, minlength=W * K) > 0).reshape(W, K, 1)
         self.loss_history_ = []
         previous = np.inf
         for iteration in range(self.n_iter):
             priors = probas.mean(axis=0)
-            errors = np.stack(
-                [np.bincount(cell, probas[votes.task, c], minlength=W * K) for c in range(K)], axis=-1
-            ).reshape(W, K, K)
-            errors = np.clip(errors, 1e-10, None)
+            errors = np.asarray(indicator.T @ probas).reshape(W, K, K)
+            errors = np.where(used, np.clip(errors, 1e-10, None), 0.0)
             errors /= errors.sum(axis=1, keepdims=True)
-            log_errors = np.log(errors)[votes.worker, votes.label]
-            logits = np.log(np.clip(priors, 1e-10, None)) + np.stack(
-                [np.bincount(votes.task, log_errors[:, c], minlength=votes.n_tasks) for c in range(K)], axis=1
-            )
+            log_errors = np.log(np.where(used, errors, 1.0)).reshape(W * K, K)
+            logits = np.log(np.clip(priors, 1e-10, None)) + indicator @ log_errors
             marginal = logsumexp(logits, axis=1, keepdims=True)
             probas = np.exp(logits - marginal)
             loss = -marginal.sum() / len(votes.task)
@@ -293,20 +295,19 @@ def glad_m_step_gradient(votes, alpha, log_beta, posterior):
 class GLAD(BaseEstimator):
     """GLAD (Whitehill et al. 2009) fitted by EM, as in RAF-DB Algorithm 1 / RAF-ML §3.2.
 
-    Model (RAF-ML §3.2, joint-probability equation): p(t_ij = y_j) = σ(α_i β_j), α_i the
-    reliability of annotator i, 1/β_j the difficulty of image j (β_j > 0), a wrong vote uniform over
-    the other K−1 classes; class prior ``labels_priors`` (uniform by default, fixed).
+    Model: p(t_ij = y_j) = σ(α_i β_j), α_i the reliability of annotator i, 1/β_j the difficulty
+    of image j (β_j > 0), a wrong vote uniform over the other K − 1 classes, class prior
+    ``labels_priors`` (uniform by default, fixed).
 
-    * E-step: posterior of the hidden label Q_j(c) ∝ p(c) Π_i p(t_ij | c); since
-      log σ(x) − log(1 − σ(x)) = x, ln Q_j(c) = ln p(c) + Σ_{i: t_ij = c} (α_i β_j + ln(K−1)) + const.
-    * M-step: ascent on the expected complete log-likelihood
-      Q(α, b) = Σ_votes [p_v ln σ(x_v) + (1 − p_v)(ln(1 − σ(x_v)) − ln(K−1))] + log-priors,
-      x_v = α_i e^{b_j}, b = ln β, p_v = Q_j(t_ij); gradients ∂Q/∂α_i = Σ_j (p_v − σ_v) β_j and
-      ∂Q/∂b_j = Σ_i (p_v − σ_v) α_i β_j. Each M-step takes ``m_step_iter`` rounds of a diagonal
-      Newton step on α (Q is separable and concave in α given β) then on b, each step halved where
-      it would lower that worker's / task's term, so every EM iteration increases the log posterior.
-    * Priors (as crowd-kit): α_i ~ N(μ, s²) and ln β_j ~ N(μ, s²) with ``alpha_prior`` and
-      ``log_beta_prior`` = (μ, s); crowd-kit's are (1, 1). ``None`` = no prior (maximum likelihood).
+    * E-step: :func:`glad_e_step`.
+    * M-step: ascent on the expected complete log-likelihood plus log-priors in α and ln β
+      (gradient: :func:`glad_m_step_gradient`). Each M-step takes ``m_step_iter`` rounds of a
+      diagonal Newton step on α (separable and concave given β), one on ln β, each halved where it
+      would lower that worker's / task's term, and a move along α e^s, ln β − s (which leaves the
+      likelihood unchanged) to the priors' optimum. Every EM iteration increases the log posterior.
+    * Priors (as crowd-kit): α_i ~ N(μ, s²), ln β_j ~ N(μ, s²) with ``alpha_prior`` and
+      ``log_beta_prior`` = (μ, s); crowd-kit's are (1, 1). ``None`` = no prior (maximum
+      likelihood; ln β is then kept in [−10, 10], where unanimous images would otherwise diverge).
 
     Initializations (``init``):
 
@@ -316,11 +317,13 @@ class GLAD(BaseEstimator):
     * ``"inverse_entropy"``: the consistent alternative, same but 1/β_j = H_j.
     * ``"crowdkit"``: crowd-kit's α_i = 1, ln β_j = 1, starting with an E-step.
 
-    H_j is floored at ``entropy_floor`` (unanimous images have H = 0).
+    H_j is floored at ``entropy_floor`` (unanimous images have H = 0). EM stops when an iteration
+    changes the log posterior per vote by less than ``tol``, or after ``n_iter`` iterations.
 
     Attributes: ``alphas_`` (Series per worker), ``betas_`` (Series per task: β itself; crowd-kit's
     ``betas_`` holds ln β), ``probas_`` (posteriors, task × class), ``labels_``, ``loss_history_``
-    (negative log posterior per vote after each iteration, decreasing), ``n_iter_``, ``converged_``.
+    (negative log posterior per vote, at the start and after each iteration; decreasing),
+    ``n_iter_``, ``converged_``.
     """
 
     def __init__(

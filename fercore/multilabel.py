@@ -461,29 +461,29 @@ def reconstruction_weights(X, k, reg=1e-3):
     return scipy.sparse.csr_matrix((w.ravel(), neighbours.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
 
 
-def label_manifold(W, Y, margin=1.0, C=1.0):
-    """ML² step 1 (Hou et al. 2016): numerical labels ``μ`` that are smooth on the feature
-    manifold and agree in sign with the logical labels.
+def label_manifold(W, Y, margin=1.0, ridge=1e-3):
+    """ML² step 1 (Hou, Geng & Zhang 2016): numerical labels ``μ`` that keep the feature
+    manifold's local structure and agree in sign with the logical labels.
 
-    Minimizes, per label, ``Σ_i (μ_i − Σ_j W_ij μ_j)² + C·Σ_i max(0, λ − y_i μ_i)²`` with
-    ``y ∈ {−1, +1}`` and ``λ = margin`` — the paper's constraint ``y_i μ_i ≥ λ`` with a squared
-    slack penalty of weight ``C`` (a smooth stand-in for its linear slack), by L-BFGS.
+    Per label, the quadratic programme ``min_μ Σ_i (μ_i − Σ_j W_ij μ_j)² + ridge·‖μ‖²`` subject
+    to ``y_i μ_i ≥ λ`` (``y ∈ {−1, +1}``, ``λ = margin``), solved by L-BFGS-B (the constraints
+    are bounds). The small ridge term (not in the paper) makes the solution unique where the
+    reconstruction leaves directions free (e.g. linear functions when ``k`` exceeds the
+    feature dimension).
     """
     n, L = Y.shape
     signs = 2.0 * Y - 1.0
     A = scipy.sparse.identity(n, format="csr") - W
-    M = (A.T @ A).tocsr()
+    M = (A.T @ A + ridge * scipy.sparse.identity(n)).tocsr()
+
+    def objective(m):
+        Mm = M @ m
+        return m @ Mm, 2 * Mm
+
     mu = np.empty((n, L))
     for j in range(L):
-        y = signs[:, j]
-
-        def objective(m, y=y):
-            slack = np.maximum(0.0, margin - y * m)
-            Mm = M @ m
-            return m @ Mm + C * slack @ slack, 2 * Mm - 2 * C * slack * y
-
-        mu[:, j] = minimize(objective, margin * y, jac=True, method="L-BFGS-B",
-                            options={"maxiter": 500}).x
+        bounds = [(margin, None) if y > 0 else (None, -margin) for y in signs[:, j]]
+        mu[:, j] = minimize(objective, margin * signs[:, j], jac=True, method="L-BFGS-B", bounds=bounds).x
     return mu
 
 
@@ -491,11 +491,12 @@ class ML2(_Standardized, _MultiLabel):
     """Multi-label manifold learning, ML² (Hou, Geng & Zhang 2016), simplified.
 
     Step 1 reconstructs each instance from its ``k`` nearest neighbours (locally linear weights)
-    and transfers that structure to numerical labels ``μ`` (:func:`label_manifold`, margin
-    ``λ``, slack weight ``C1``). Step 2 regresses ``μ`` on the features with an RBF ε-SVR per
-    label (``C = C2``); a label is on when its predicted ``μ`` is positive. The paper learns the
-    regression for all labels jointly (one multi-output SVR); per-label SVRs are the
-    simplification.
+    and transfers that structure to numerical labels ``μ`` with ``y·μ ≥ λ``
+    (:func:`label_manifold`). Step 2 regresses ``μ`` on the features; a label is on when its
+    predicted ``μ`` is positive. The paper's step 2 is one multi-output SVR (MSVR, ε-insensitive
+    on the whole label vector, weight ``C1``) plus a sign-consistency penalty (weight ``C2``);
+    here it is an RBF ε-SVR per label with ``C = C1``, and the ``C2`` term is left out (the
+    parameter is kept so the paper's setting can be stated).
     """
 
     def __init__(self, k=7, C1=1.0, C2=1.0, margin=1.0, gamma_scale=1.0):
@@ -510,9 +511,9 @@ class ML2(_Standardized, _MultiLabel):
         if not 1 <= self.k < len(X):
             raise ValueError(f"k must be between 1 and n_samples − 1 = {len(X) - 1}; got {self.k}")
         Z = self._standardize_fit(X)
-        self.mu_ = label_manifold(reconstruction_weights(Z, self.k), Y, self.margin, self.C1)
+        self.mu_ = label_manifold(reconstruction_weights(Z, self.k), Y, self.margin)
         K = rbf_kernel_from_distances(squared_distances(Z, Z), self.gamma_)
-        self.regressors_ = [SVR(kernel="precomputed", C=self.C2).fit(K, self.mu_[:, j]) for j in range(Y.shape[1])]
+        self.regressors_ = [SVR(kernel="precomputed", C=self.C1).fit(K, self.mu_[:, j]) for j in range(Y.shape[1])]
         return self
 
     def decision_function(self, X):

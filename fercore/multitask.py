@@ -293,7 +293,7 @@ class MultiTaskNet(BaseEstimator):
         uses the paper's ratio, iterations / 8.
     mix : SJMT batches with an ``"equal"`` share of every task, or ``"proportional"`` to task
         size (all images pooled and shuffled); multi-task batches alternate.
-    dropout : before the heads (0.5 for VGG in the paper, 0 for the ResNets).
+    dropout : before the heads; default (None) 0.5 for VGG-16, as in the paper, 0 for the ResNets.
     init_from : a trunk ``state_dict`` to start from (:meth:`trunk_state_dict` of the net
         pre-trained on FER2013).
     seed, device, checkpoint : passed to :class:`fercore.train.Trainer`.
@@ -304,7 +304,7 @@ class MultiTaskNet(BaseEstimator):
 
     def __init__(self, method="sjmt", net="resnet32", width=1.0, input_size=48, pad=4,
                  iterations=80_000, batch_size=128, lr=0.05, decay_every=10_000, decay_rate=0.5,
-                 momentum=0.9, weight_decay=1e-4, mix="equal", dropout=0.0, init_from=None,
+                 momentum=0.9, weight_decay=1e-4, mix="equal", dropout=None, init_from=None,
                  seed=0, device="auto", checkpoint=None):
         self.method = method
         self.net = net
@@ -377,7 +377,8 @@ class MultiTaskNet(BaseEstimator):
             heads = {t.name: len(t.class_names) for t in tasks}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            model = MultiHeadNet(build_trunk(self.net, self.width), heads, self.dropout)
+            dropout = self.dropout if self.dropout is not None else (0.5 if self.net == "vgg16" else 0.0)
+            model = MultiHeadNet(build_trunk(self.net, self.width), heads, dropout)
         if self.init_from is not None:
             model.trunk.load_state_dict(self.init_from)
         streams = []
@@ -528,11 +529,6 @@ def truth_au_matrix(truth, au_names):
     return truth[[lookup[a.lower()] for a in au_names]].to_numpy(float)
 
 
-def mean_sd(values):
-    """``(mean, sd)`` over seeds; sd 0 for a single value."""
-    values = np.asarray(values, dtype=float)
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
-
 
 # ------------------------------------------------------------------ the chapter's experiments
 
@@ -630,9 +626,8 @@ def chapter_setups(compound_nets=None):
 def run_setups(setups, tasks, nets, seeds, params, pretrained=None):
     """Train every setup × net × seed and score it on its test tasks.
 
-    ``params`` are :class:`MultiTaskNet` parameters shared by all runs (the VGG-16 baseline is
-    trained with ``dropout=0.5``); ``pretrained`` maps a net name to the trunk ``state_dict``
-    it starts from. Returns ``(scores, models)``: a DataFrame with one row per run and test
+    ``params`` are :class:`MultiTaskNet` parameters shared by all runs; ``pretrained`` maps a
+    net name to the trunk ``state_dict`` it starts from. Returns ``(scores, models)``: a DataFrame with one row per run and test
     task (table, method, net, seed, dataset, accuracy, seconds) and the fitted nets keyed by
     ``(table, method, net, seed)``.
     """
@@ -644,9 +639,7 @@ def run_setups(setups, tasks, nets, seeds, params, pretrained=None):
     runs = [(s, net, seed) for s in setups for net in (s.nets or nets) for seed in seeds]
     rows, models = [], {}
     for setup, net, seed in progress(runs, desc="sjmt runs", unit="run"):
-        extra = {"dropout": 0.5} if net == "vgg16" else {}
-        model = MultiTaskNet(method=setup.method, net=net, seed=seed, init_from=pretrained.get(net),
-                             **{**params, **extra})
+        model = MultiTaskNet(method=setup.method, net=net, seed=seed, init_from=pretrained.get(net), **params)
         start = time.perf_counter()
         model.fit([tasks[k][0] for k in setup.train])
         seconds = time.perf_counter() - start
@@ -664,17 +657,13 @@ def summarize(scores):
                          "n_seeds": grouped.size()})
 
 
-def per_class_table(models, task):
-    """Per-class accuracy (recall) of each model on a single-label test ``task``, averaged over
-    the models (seeds) given as ``{name: [fitted nets]}``: a classes × names DataFrame."""
+def per_class_recalls(nets, task):
+    """Per-class accuracy (recall, the paper's Table 4) of each fitted net on a single-label test
+    ``task``: an array ``(len(nets), n_classes)``, NaN for a class absent from the test set."""
     from fercore.metrics import per_class_recall
 
-    columns = {}
-    for name, nets in models.items():
-        recalls = [per_class_recall(task.labels, net.predict(task.images, task.name), len(task.class_names))
-                   for net in nets]
-        columns[name] = np.nanmean(recalls, axis=0) if len(recalls) > 1 else recalls[0]
-    return pd.DataFrame(columns, index=list(task.class_names))
+    return np.array([per_class_recall(task.labels, net.predict(task.images, task.name), len(task.class_names))
+                     for net in nets])
 
 
 def sample_per_class(labels, per_class, seed=0, min_left=0):
@@ -736,3 +725,135 @@ def render_au_faces(au_sets, size=100, intensity=1.0, seed=0):
     nuisance = replace_fields(nuisance, yaw=zero, pitch=zero, roll=zero, occluder=np.zeros(len(au_sets), np.int8),
                               noise=zero + 0.5, blur=zero + 0.4)
     return render_faces(aus, identity, nuisance, size=size, seed=seed).aligned
+
+
+# ------------------------------------------------------------------ the paper's numbers and our records
+
+PAPER_ACCURACY = {
+    **{f"sjmt.{d}.single.{net}.accuracy": v
+       for net, values in {"vgg16": (0.375, 0.930, 0.932, 0.950), "resnet32": (0.378, 0.980, 0.932, 0.990),
+                           "resnet110": (0.413, 0.990, 0.939, 0.991)}.items()
+       for d, v in zip(("sfew", "ckplus_emotion", "emotionet", "ckplus_au"), values)},
+    "sjmt.sfew.multitask.resnet32.accuracy": 0.394, "sjmt.emotionet.multitask.resnet32.accuracy": 0.937,
+    "sjmt.sfew.multitask.resnet110.accuracy": 0.403, "sjmt.emotionet.multitask.resnet110.accuracy": 0.936,
+    "sjmt.sfew.sjmt.resnet32.accuracy": 0.406, "sjmt.emotionet.sjmt.resnet32.accuracy": 0.935,
+    "sjmt.sfew.sjmt.resnet110.accuracy": 0.459, "sjmt.emotionet.sjmt.resnet110.accuracy": 0.939,
+    "sjmt.compound.single.resnet110.accuracy": 0.434, "sjmt.compound.sjmt.resnet110.accuracy": 0.731,
+    "sjmt.compound.single.mean": 0.349, "sjmt.compound.sjmt.mean": 0.594,
+}
+"""Pons & Masip's Tables 1, 2 and 4 (fractions) under the results keys of our analogs."""
+
+PAPER_COMPOUND = pd.DataFrame(
+    {"images": [19, 25, 19, 17, 486, 36, 15, 105],
+     "single": [0.158, 0.360, 0.158, 0.588, 0.476, 0.611, 0.133, 0.314],
+     "sjmt": [0.421, 0.640, 0.631, 0.706, 0.786, 0.722, 0.200, 0.647]},
+    index=list(PAPER_COMPOUNDS))
+"""Pons & Masip's Table 4: images per compound class and per-class accuracy of ResNet-110."""
+
+PAPER_TOP_AUS = {"anger": ("AU4", "AU9", "AU25"), "disgust": ("AU1", "AU4", "AU6"), "fear": ("AU5", "AU25"),
+                 "happiness": ("AU6", "AU12", "AU25"), "sadness": ("AU12", "AU17"),
+                 "surprise": ("AU2", "AU25", "AU26")}
+"""Pons & Masip's Table 3: the AUs their SJMT net predicts for SFEW faces of each emotion."""
+
+DATASET_COLUMNS = {"sfew": "SFEW (emotion)", "ckplus_emotion": "CK+ (emotion)", "emotionet": "EmotioNet (AUs)",
+                   "ckplus_au": "CK+ (AUs)", "compound": "EmotioNet compound"}
+
+
+def result_key(dataset, method, net):
+    """``sjmt.<dataset>.<method>.<net>.accuracy``."""
+    return f"sjmt.{dataset}.{method}.{net}.accuracy"
+
+
+def summary_records(summary):
+    """Results keys of a :func:`summarize` table: the mean accuracy, its ``.sd`` and ``.n_seeds``."""
+    records = {}
+    for (_, method, net, dataset), row in summary.iterrows():
+        key = result_key(dataset, method, net)
+        records.update({key: row["mean"], f"{key}.sd": row["sd"], f"{key}.n_seeds": row["n_seeds"]})
+    return records
+
+
+def comparison_table(summary, tables, datasets=None, percent=True):
+    """Our accuracy (mean ± sd over seeds) beside the paper's, rows (method, net), two columns
+    (ours, paper) per dataset; ``tables`` one table name or several, ``datasets`` to keep."""
+    tables = [tables] if isinstance(tables, str) else list(tables)
+    rows = {}
+    for (_, method, net, dataset), r in summary.loc[tables].iterrows():
+        if datasets is not None and dataset not in datasets:
+            continue
+        paper = PAPER_ACCURACY.get(result_key(dataset, method, net))
+        scale = 100 if percent else 1
+        ours = f"{r['mean'] * scale:.1f} ± {r['sd'] * scale:.1f}" if r["n_seeds"] > 1 else f"{r['mean'] * scale:.1f}"
+        column = DATASET_COLUMNS.get(dataset, dataset)
+        rows.setdefault((method, net), {})[f"{column}: ours"] = ours
+        rows[(method, net)][f"{column}: paper"] = "–" if paper is None else f"{paper * scale:.1f}"
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.names = ["method", "net"]
+    return frame
+
+
+def au_truth_correlations(models, emotion_task, au_task="emotionet"):
+    """How well the AUs each net predicts for emotion-only faces match the generator's.
+
+    For each fitted net, :func:`au_profiles_by_predicted_emotion`; then per predicted emotion
+    the Pearson r of the predicted and the true profile, raw and *centered* (each AU's mean
+    over the emotions removed from both profiles first, so a net that predicts only the AUs'
+    overall frequencies scores 0). Returns a DataFrame (emotion × seed-averaged ``r``,
+    ``r_centered``, ``images``) and the per-net mean ``r`` and ``r_centered``.
+    """
+    per_emotion, per_net = [], []
+    for net in models:
+        predicted, true, r = au_profiles_by_predicted_emotion(net, emotion_task, au_task)
+        if true is None:
+            raise ValueError(f"{emotion_task.name}: no ground-truth AUs to compare with (not a synthetic copy)")
+        centered = profile_correlation(predicted - predicted.mean(), true - true.mean())
+        groups = net.predict(emotion_task.images, emotion_task.name)
+        names = net.tasks_[emotion_task.name][1]
+        counts = pd.Series(np.bincount(groups, minlength=len(names)), index=list(names))
+        per_emotion.append(pd.DataFrame({"r": r, "r_centered": centered, "images": counts[r.index]}))
+        per_net.append({"r": float(np.nanmean(r)), "r_centered": float(np.nanmean(centered))})
+    table = pd.concat(per_emotion).groupby(level=0, sort=False).mean()
+    return table, pd.DataFrame(per_net)
+
+
+def compound_table(recalls, train_task, test_task, percent=True):
+    """The paper's Table 4 beside ours: training and test images per class, our per-class
+    accuracy per method (mean over seeds of ``recalls[method]``, from :func:`per_class_recalls`),
+    the paper's; then the mean over classes and the accuracy over all test images."""
+    scale = 100 if percent else 1
+    names = list(test_task.class_names)
+    frame = pd.DataFrame({"train": np.bincount(train_task.labels, minlength=len(names)),
+                          "test": np.bincount(test_task.labels, minlength=len(names))}, index=names)
+    counts = frame["test"].to_numpy()
+    for method, r in recalls.items():
+        frame.loc[names, f"ours {method}"] = np.nanmean(r, axis=0) * scale
+        frame.loc["Mean compounds", f"ours {method}"] = np.nanmean(np.nanmean(r, axis=1)) * scale
+        overall = np.nansum(r * counts, axis=1) / counts.sum()
+        frame.loc["All images", f"ours {method}"] = overall.mean() * scale
+    paper = PAPER_COMPOUND.reindex(names)
+    frame.loc[names, "paper images"] = paper["images"]
+    for method in ("single", "sjmt"):
+        frame.loc[names, f"paper {method}"] = paper[method] * scale
+        frame.loc["Mean compounds", f"paper {method}"] = PAPER_ACCURACY[f"sjmt.compound.{method}.mean"] * scale
+        frame.loc["All images", f"paper {method}"] = PAPER_ACCURACY[f"sjmt.compound.{method}.resnet110.accuracy"] * scale
+    frame.loc["All images", "paper images"] = 722
+    frame.loc[["Mean compounds", "All images"], ["train", "test"]] = [[np.nan, np.nan], [frame["train"].sum(), counts.sum()]]
+    return frame.round(1)
+
+
+def plot_method_comparison(scores, dataset, ax=None, title=None):
+    """Accuracy on ``dataset`` of every method and net: one dot per seed, a bar at the mean."""
+    import matplotlib.pyplot as plt
+
+    part = scores[scores["dataset"] == dataset]
+    groups = list(dict.fromkeys(zip(part["method"], part["net"])))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.3 * len(groups) + 2, 3.5))
+    for x, (method, net) in enumerate(groups):
+        values = part[(part["method"] == method) & (part["net"] == net)]["accuracy"].to_numpy() * 100
+        ax.bar(x, values.mean(), color="#c9d6ea", edgecolor="#2f6db5", width=0.6)
+        ax.scatter(np.full(len(values), x), values, color="#2f6db5", zorder=3, s=18)
+    ax.set_xticks(range(len(groups)), [f"{m}\n{n}" for m, n in groups])
+    ax.set_ylabel(f"{DATASET_COLUMNS.get(dataset, dataset)} accuracy (%)")
+    ax.set_title(title or DATASET_COLUMNS.get(dataset, dataset))
+    return ax

@@ -37,11 +37,11 @@ GENERATOR_SOURCES = ("synth/*.py", "datasets/*.py", "align.py", "crowd.py", "lab
 """The code whose change regenerates the world (hashed into every manifest)."""
 
 UNIT_SIZE_KEYS = {
-    "raf": ("raf_tasks", "raf_workers", "raf_votes_per_task", "raf_spammer_fraction", "raf_originals"),
+    "raf": ("raf_tasks", "raf_workers", "raf_votes_per_task", "raf_spammer_fraction"),
     "affectnet": ("affectnet_train", "affectnet_val", "affectnet_flip_rate"),
     "fer2013": ("fer2013_images",),
     "ckplus": ("ckplus_subjects", "ckplus_frames"),
-    "jaffe": ("jaffe_poses",),
+    "jaffe": ("jaffe_subjects", "jaffe_poses"),
     "sfew": ("sfew_train", "sfew_val"),
     "emotionet": ("emotionet_images", "emotionet_emotion_fraction"),
     "mmi": ("mmi_subjects", "mmi_sequences", "mmi_frames"),
@@ -216,7 +216,7 @@ def hog_svm_mean_diagonal(train, test, seed: int = 0) -> float:
     from fercore.features import HOGTransformer
 
     hog = HOGTransformer()
-    svm = SVMClassifier(kernel="linear", C_grid=(0.001, 0.01, 0.1), cv=3, seed=seed)
+    svm = SVMClassifier(kernel="linear", C_grid=(0.0001, 0.001, 0.01), cv=3, seed=seed)
     svm.fit(hog.transform(train.images), train.labels)
     predicted = svm.predict(hog.transform(test.images))
     return metrics.mean_diagonal(test.labels, predicted, len(train.class_names))

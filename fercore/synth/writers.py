@@ -47,12 +47,14 @@ EMOTIONET_COMPOUND_SHARES = {"happily disgusted": 0.45, "sadly disgusted": 0.12,
 """Compound mixture of the emotion-labelled EmotioNet subset (happily disgusted dominates, SJMT Table 4)."""
 AU_PRESENT = 0.25
 """An AU counts as present (EmotioNet 1, CK+ FACS coded) at or above this intensity."""
-WILD_CALIBRATION = {"expression_gain": 1.3, "pose_scale": 0.85, "max_blur": 1.2, "max_low_res": 1.6,
+WILD_CALIBRATION = {"expression_gain": 1.55, "pose_scale": 0.75, "max_blur": 1.2, "max_low_res": 1.6,
                     "noise_scale": 0.6}
 """How the world's wild faces depart from :mod:`fercore.synth.nuisance` / ``expressions`` defaults so
 that HOG + linear SVM on synth-rafdb lands near RAF-DB's 58.5% (the ``data`` chapter measures it):
 blend weights times ``expression_gain`` (stronger AUs), head pose scaled, blur and resolution
 loss compressed to at most ``max_blur`` / ``max_low_res``, sensor noise scaled."""
+RAF_MEAN_DIFFICULTY = 0.45
+"""Mean intrinsic difficulty of RAF faces; image quality adds up to 0.5 (:func:`nuisance_severity`)."""
 RAW_CANVAS = (128, 176)
 RAW_IOD = (36.0, 52.0)
 """Side and inter-ocular distance (pixels) of the unaligned originals the world writes: small
@@ -211,7 +213,7 @@ def write_raf(rafdb_dir, rafml_dir, sizes, seed) -> dict:
     """
     rng = np.random.default_rng(seed)
     n = int(sizes["raf_tasks"])
-    perceived = crowd_sim.simulate_perceived(n, mean_difficulty=float(sizes.get("raf_mean_difficulty", 0.45)), rng=rng)
+    perceived = crowd_sim.simulate_perceived(n, mean_difficulty=RAF_MEAN_DIFFICULTY, rng=rng)
     nuisance = world_nuisance("wild", n, rng)
     difficulty = perceived.difficulty + 0.5 * nuisance_severity(nuisance)
     workers = crowd_sim.simulate_annotators(int(sizes["raf_workers"]), float(sizes["raf_spammer_fraction"]), rng)
@@ -230,9 +232,8 @@ def write_raf(rafdb_dir, rafml_dir, sizes, seed) -> dict:
     weights /= weights.max(axis=1, keepdims=True)
     aus = wild_aus(weights, rng, au_gain=identities.au_gain[identity])
     chosen = np.flatnonzero((single >= 0) | (compound >= 0) | keep_ml)
-    originals = bool(sizes.get("raf_originals", True))
     aligned, points, raw, raw_points = render(aus[chosen], identities[identity[chosen]], nuisance[chosen], rng,
-                                              raw=originals, desc="raf")
+                                              raw=True, desc="raf")
     row = {task: i for i, task in enumerate(chosen)}
     attribute_codes = np.stack([identities.gender, identities.race, identities.age], 1)[identity]
     true_label = np.array(BASIC7, dtype=object)[perceived.distribution.argmax(1)]
@@ -251,8 +252,7 @@ def write_raf(rafdb_dir, rafml_dir, sizes, seed) -> dict:
         r = [row[t] for t in tasks]
         rafdb.write_rafdb_subset(
             rafdb_dir, subset, names, labels[tasks], aligned[r], distributions=g[tasks],
-            landmarks=raw_points[r] if originals else points[r], attributes=attribute_codes[tasks],
-            originals=[raw[i] for i in r] if originals else None)
+            landmarks=raw_points[r], attributes=attribute_codes[tasks], originals=[raw[i] for i in r])
         given = np.array(names_of, dtype=object)[labels[tasks]]
         truth_rows.append(truth_table([f"{subset}/{name}" for name in names], "wild", identity[tasks], aus[tasks],
                                       weights[tasks], nuisance[tasks], true_label[tasks], given, task=tasks,
@@ -451,15 +451,18 @@ def write_mmi(folder, sizes, seed) -> dict:
 
 
 def write_jaffe(folder, sizes, seed) -> dict:
-    """JAFFE-like: ten subjects (JAFFE's initials) pose the seven expressions ``jaffe_poses``
-    times each in lab conditions; 256 x 256 style originals with a landmark sidecar; semantic
+    """JAFFE-like: ``jaffe_subjects`` (10 in JAFFE, with its subjects' initials) pose the seven
+    expressions ``jaffe_poses`` times each in lab conditions; 256 x 256 style originals with a landmark sidecar; semantic
     ratings as the mean of simulated raters' 1-5 scores of the six emotions."""
     rng = np.random.default_rng(seed)
     poses = int(sizes["jaffe_poses"])
     identities = sample_identities(len(JAFFE_SUBJECTS), rng, gender_p=(0, 1, 0), race_p=(0, 0, 1),
                                    age_p=(0, 0, 1, 0, 0))
-    expressions = [e for e in BASIC7]
-    rows = [(s, e, k) for s in range(len(JAFFE_SUBJECTS)) for e in expressions for k in range(1, poses + 1)]
+    expressions = list(BASIC7)
+    n_subjects = int(sizes["jaffe_subjects"])
+    if not 1 <= n_subjects <= len(JAFFE_SUBJECTS):
+        raise ValueError(f"jaffe_subjects must be in 1..{len(JAFFE_SUBJECTS)}, got {n_subjects}")
+    rows = [(s, e, k) for s in range(n_subjects) for e in expressions for k in range(1, poses + 1)]
     subjects = np.array([r[0] for r in rows])
     posed = np.array([r[1] for r in rows], dtype=object)
     n = len(rows)
