@@ -3,7 +3,7 @@
 import os
 import sys
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 
 def progress_enabled() -> bool:
