@@ -14,13 +14,19 @@ between datasets).
 """
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
+from sklearn.base import clone
+from sklearn.model_selection import GroupKFold, KFold
 from torch import nn
 
-from fercore.deep import FeatureObjective, RandomCrop, image_tensor, train_feature_net
+from fercore import classifiers
+from fercore.deep import FeatureObjective, RandomCrop, extract_features, image_tensor, train_feature_net
 from fercore.losses import EntropyLoss, MKMMDLoss, mk_mmd
+from fercore.multilabel import evaluate_multilabel, make_multilabel
 from fercore.nets import BaseDCNN
 from fercore.train import RandomBatches, Trainer, resolve_device
 
@@ -275,3 +281,166 @@ def fine_tune(net, images, labels, num_classes, *, schedule, batch_size=64, seed
     return train_adaptation(model, images, one_hot, gamma=0.0, eta=0.0, objective="soft_ce", schedule=schedule,
                             batch_size=min(batch_size, len(labels)), seed=seed, device=device,
                             desc="fine-tuning")
+
+
+TABLE5_METRICS = ("hamming_loss", "one_error", "coverage", "ranking_loss", "average_precision")
+"""The criteria of RAF-ML Table 5, in its row order (results-key names of :mod:`fercore.metrics`)."""
+
+
+@dataclass
+class Target:
+    """One target dataset under its §6.5 protocol.
+
+    ``labels``: (n, 6) 0/1 label sets (M2M) or int classes (M2S); ``groups``: subjects for
+    subject-independent folds, or ``None``; ``train``: boolean mask of a fixed training split
+    (SFEW's Train vs Val), or ``None`` for cross-validation.
+    """
+
+    name: str
+    setting: str
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple
+    groups: np.ndarray | None = None
+    train: np.ndarray | None = None
+
+    def __len__(self):
+        return len(self.images)
+
+
+TARGET_LOADING = {"jaffe": {"labels": "ratings"}, "ckplus": {"frames": "peak"}, "mmi": {"frames": "peaks"},
+                  "sfew": {}}
+"""Loader arguments of each target for RAF-ML §6.5's protocols."""
+
+
+def load_targets(data_root, names=tuple(TARGET_LOADING)):
+    """The §6.5 targets found under ``data_root`` (synthetic ``synth-*`` or real copies).
+
+    JAFFE: label sets from the ratings (:func:`jaffe_label_sets`), 5-fold CV; CK+: the peak frame
+    of each labelled sequence (contempt dropped); MMI: the three peak frames of each sequence,
+    both with subject-independent folds; SFEW: Train for training, Val for testing. A target
+    whose dataset is not under ``data_root`` is skipped. Returns ``{name: Target}``.
+    """
+    from pathlib import Path
+
+    from fercore.datasets import LOADERS, locate
+
+    if not Path(data_root).is_dir():
+        raise FileNotFoundError(f"{data_root}: data root not found (run `fercore data --profile <profile>`)")
+    out = {}
+    for name in names:
+        if name not in TARGET_LOADING:
+            raise ValueError(f"unknown target {name!r}; choose from {tuple(TARGET_LOADING)}")
+        try:
+            folder = locate(data_root, name)
+        except FileNotFoundError:
+            continue
+        faces = LOADERS[name](folder, **TARGET_LOADING[name])
+        if name == "jaffe":
+            label_sets, keep = jaffe_label_sets(faces.labels)
+            faces = faces.subset(keep)
+            labels, setting = label_sets[keep], "m2m"
+        else:
+            labels, setting = faces.labels, "m2s"
+        out[name] = Target(
+            name=name, setting=setting, images=faces.images, labels=labels, class_names=faces.class_names,
+            groups=faces.subjects if name in ("ckplus", "mmi") else None,
+            train=(faces.split == "train") if name == "sfew" else None)
+    return out
+
+
+def linear_svm(seed=0):
+    """RAF-ML §6.5.2's classifier: a linear SVM (LibSVM, one-vs-one), C by 3-fold CV."""
+    return classifiers.make_classifier("linear_svm", C_grid=(0.01, 0.1, 1.0), cv=3, seed=seed)
+
+
+def m2s_scores(target, features, *, n_folds=5, seed=0, classifier=None):
+    """Single-label recognition on deep ``features`` of an M2S target (RAF-ML §6.5.2).
+
+    A fixed split (``target.train``) trains on it and tests on the rest; otherwise
+    subject-independent ``n_folds``-fold CV (fewer folds when there are fewer subjects), the
+    test predictions pooled. Returns :func:`fercore.classifiers.scores_from_predictions`'s dict
+    (``accuracy``, ``mean_diag``, ``confusion``…).
+    """
+    classifier = linear_svm(seed) if classifier is None else classifier
+    n_classes = len(target.class_names)
+    if target.train is not None:
+        train = target.train
+        return classifiers.evaluate_split(classifier, features[train], target.labels[train], features[~train],
+                                          target.labels[~train], n_classes)
+    n_splits = min(n_folds, len(np.unique(target.groups)))
+    if n_splits < 2:
+        raise ValueError(f"{target.name}: subject-independent folds need at least 2 subjects")
+    folds = GroupKFold(n_splits, shuffle=True, random_state=seed)
+    return classifiers.evaluate_cv(classifier, features, target.labels, folds, n_classes, groups=target.groups)
+
+
+def m2m_scores(target, features, classifier_names, *, n_folds=5, seed=0):
+    """Multi-label recognition on deep ``features`` of an M2M target (RAF-ML §6.5.1): each named
+    classifier of :mod:`fercore.multilabel` under ``n_folds``-fold CV, the metrics of Table 5
+    averaged over folds. Returns ``{(classifier, metric): value}``.
+    """
+    folds = list(KFold(n_folds, shuffle=True, random_state=seed).split(features))
+    out = {}
+    for name in classifier_names:
+        per_fold = []
+        for train, test in folds:
+            params = {"k": min(100, len(train) - 1)} if name == "mlknn" else {}
+            estimator = make_multilabel(name, **params)
+            per_fold.append(evaluate_multilabel(estimator, features[train], target.labels[train], features[test],
+                                                target.labels[test]))
+        out.update({(name, m): float(np.mean([r[m] for r in per_fold])) for m in TABLE5_METRICS})
+    return out
+
+
+def run_transfer(source_images, source_labels, targets, *, source_vectors=None, held_out_images, seed=0,
+                 training, finetune=None, multilabel_classifiers=("clr", "rakel", "mlknn", "mlloc", "lift", "ml2"),
+                 n_folds=5, mmd_samples=1000, keep_features=False):
+    """One seed of RAF-ML §6.5: train every network (:func:`train_transfer_nets`, ``training``
+    its keyword arguments), extract the embeddings and evaluate each target's protocol.
+
+    ``held_out_images``: source faces not used in training (RAF-ML's test split), the source
+    side of the MMD between datasets and of the embeddings. ``finetune``: a
+    :class:`fercore.train.Schedule` to also fine-tune each SFEW model on SFEW's training set
+    (model ids get a ``_finetuned`` suffix), or ``None``.
+
+    Returns a dict of tidy DataFrames — ``accuracy`` (seed, target, model, accuracy, mean_diag),
+    ``multilabel`` (seed, model, classifier, metric, value), ``mmd`` (seed, target, model, mmd) —
+    and ``histories`` (:func:`train_transfer_nets`'s) plus, if ``keep_features``,
+    ``features[(target, model)] = (held-out source features, target features)``.
+    """
+    nets, histories = train_transfer_nets(source_images, source_labels,
+                                          {n: (t.images, t.setting) for n, t in targets.items()},
+                                          source_vectors=source_vectors, seed=seed, **training)
+    accuracy, multilabel, mmd, features = [], [], [], {}
+    for name, target in targets.items():
+        models = dict(nets[name])
+        if name == "sfew" and finetune is not None:
+            train = target.train
+            for model_id in list(models):
+                models[f"{model_id}_finetuned"], _ = fine_tune(
+                    models[model_id], target.images[train], target.labels[train], len(target.class_names),
+                    schedule=finetune, batch_size=training.get("batch_size", 64), seed=seed,
+                    device=training.get("device", "auto"))
+        for model_id, net in models.items():
+            source_features = extract_features(net, held_out_images)
+            target_features = extract_features(net, target.images)
+            if keep_features:
+                features[(name, model_id)] = (source_features, target_features)
+            mmd.append({"seed": seed, "target": name, "model": model_id,
+                        "mmd": domain_mmd(source_features, target_features, max_samples=mmd_samples, seed=seed)})
+            if target.setting == "m2s":
+                scores = m2s_scores(target, target_features, n_folds=n_folds, seed=seed)
+                accuracy.append({"seed": seed, "target": name, "model": model_id, "accuracy": scores["accuracy"],
+                                 "mean_diag": scores["mean_diag"]})
+            else:
+                scores = m2m_scores(target, target_features, multilabel_classifiers, n_folds=n_folds, seed=seed)
+                multilabel += [{"seed": seed, "model": model_id, "classifier": c, "metric": m, "value": v}
+                               for (c, m), v in scores.items()]
+    out = {"accuracy": pd.DataFrame(accuracy, columns=["seed", "target", "model", "accuracy", "mean_diag"]),
+           "multilabel": pd.DataFrame(multilabel, columns=["seed", "model", "classifier", "metric", "value"]),
+           "mmd": pd.DataFrame(mmd, columns=["seed", "target", "model", "mmd"]),
+           "histories": histories}
+    if keep_features:
+        out["features"] = features
+    return out

@@ -23,7 +23,6 @@ from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
 from fercore import metrics
-from fercore.progress import progress
 
 
 def _features(X, name="X"):
@@ -207,12 +206,12 @@ class UniformRandomClassifier(ClassifierMixin, BaseEstimator):
 
 
 CLASSIFIERS = {
-    "msvm": lambda **kw: SVMClassifier(kernel="rbf", **kw),
+    "svm": lambda **kw: SVMClassifier(kernel="rbf", **kw),
     "linear_svm": lambda **kw: SVMClassifier(kernel="linear", **kw),
     "lda": LDANearestNeighbor,
     "random": UniformRandomClassifier,
 }
-"""Classifiers by the names used in results keys: ``msvm`` (RBF, the papers' mSVM),
+"""Classifiers by the names used in results keys: ``svm`` (RBF, the papers' mSVM),
 ``linear_svm``, ``lda`` (LDA+NN), ``random`` (the naive detector)."""
 
 
@@ -254,7 +253,16 @@ def evaluate_cv(estimator, X, y, cv, n_classes, groups=None) -> dict:
     return scores_from_predictions(y, predictions, n_classes)
 
 
-def evaluate_many(estimators: dict, X, y, cv, n_classes, groups=None) -> dict:
-    """:func:`evaluate_cv` for each named estimator, with a progress bar."""
-    return {name: evaluate_cv(est, X, y, cv, n_classes, groups)
-            for name, est in progress(estimators.items(), desc="classifiers")}
+def stratified_subsample(y, size, seed=0) -> np.ndarray:
+    """Sorted indices of a random subset of ``size`` samples with ``y``'s class proportions
+    (largest remainders), e.g. to balance two databases' sizes (RAF-DB §3.2)."""
+    y = np.asarray(y)
+    if not 0 < size <= len(y):
+        raise ValueError(f"size must be between 1 and {len(y)}; got {size}")
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    quota = counts * size / len(y)
+    take = np.floor(quota).astype(int)
+    take[np.argsort(-(quota - take), kind="stable")[: size - take.sum()]] += 1
+    rng = np.random.default_rng(seed)
+    picked = [rng.choice(np.flatnonzero(inverse == c), size=take[c], replace=False) for c in range(len(classes))]
+    return np.sort(np.concatenate(picked))

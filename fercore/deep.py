@@ -6,6 +6,7 @@ training, the centre crop at test. A smaller ``input_size`` first resizes the fa
 keeps the paper's 90 % of the face.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from torch.nn import functional as F
 
 from fercore.classifiers import evaluate_split
 from fercore.losses import BiManifoldLoss, CenterLoss, LocalityPreservingLoss, SoftCrossEntropy
+from fercore.multilabel import evaluate_multilabel
 from fercore.nets import BaseDCNN
 from fercore.progress import progress
 from fercore.train import RandomBatches, Schedule, Trainer, host_to_device, resolve_device
@@ -35,6 +37,11 @@ DEFAULT_WEIGHTS = {"center": {"lam": 0.003}, "dlp": {"lam": 0.003, "k": 20},
 
 PAPER_SCHEDULE = Schedule(iterations=20_000, lr=0.01, momentum=0.9, milestones=(5_000, 18_000))
 """RAF-ML §6.2: SGD, lr 0.01 ÷ 10 at 5k and 18k iterations, stop at 20k (batch 64)."""
+
+
+def paper_schedule(iterations=20_000, lr=0.01):
+    """:data:`PAPER_SCHEDULE` scaled to ``iterations`` (milestones at 25 % and 90 %), at ``lr``."""
+    return replace(PAPER_SCHEDULE, lr=lr).scaled(iterations)
 
 
 def image_tensor(images, input_size=90):
@@ -169,6 +176,13 @@ def train_feature_net(images, labels, objective, *, label_vectors=None, num_clas
     return trainer.model, history
 
 
+def train_and_extract(images, labels, objective, extract, **kwargs):
+    """:func:`train_feature_net`, then the deep features of each image set in ``extract``
+    (name → uint8 faces). Returns ``({name: features}, history)``."""
+    model, history = train_feature_net(images, labels, objective, **kwargs)
+    return {name: extract_features(model, faces) for name, faces in extract.items()}, history
+
+
 @torch.no_grad()
 def extract_features(model, images, *, batch_size=256, device=None):
     """The deep features of uint8 faces (n, 100, 100) at the centre crop, as float32 (n, d)."""
@@ -234,8 +248,27 @@ def single_label_scores(train_features, train_labels, test_features, test_labels
     return pd.DataFrame(rows)
 
 
+def multilabel_scores(train_features, train_labels, test_features, test_labels, classifiers):
+    """The nine RAF-ML criteria of each multi-label classifier (name → estimator) on deep
+    features, as a long DataFrame (classifier, metric, value)."""
+    rows = []
+    for name, estimator in classifiers.items():
+        report = evaluate_multilabel(estimator, train_features, train_labels, test_features,
+                                     test_labels)
+        rows += [{"classifier": name, "metric": m, "value": v} for m, v in report.items()]
+    return pd.DataFrame(rows)
+
+
 def seed_summary(frame, by, value="value"):
     """Mean, sample standard deviation and number of seeds of ``value`` per group ``by``."""
     grouped = frame.groupby(list(by), sort=False)[value]
     out = grouped.agg(mean="mean", sd=lambda v: v.std(ddof=1) if len(v) > 1 else 0.0, n="count")
     return out.reset_index()
+
+
+def mean_sd_text(summary, scale=1.0, digits=3):
+    """``"mean ± sd"`` strings of a :func:`seed_summary` (``mean`` alone for a single seed)."""
+    def text(row):
+        mean = f"{row['mean'] * scale:.{digits}f}"
+        return mean if row["n"] < 2 else f"{mean} ± {row['sd'] * scale:.{digits}f}"
+    return summary.apply(text, axis=1)

@@ -89,3 +89,13 @@ def test_bad_input():
         classifiers.LDANearestNeighbor().fit(X[:, 0], y)
     with pytest.raises(ValueError, match="unknown classifier"):
         classifiers.make_classifier("knn")
+
+
+def test_stratified_subsample_keeps_proportions():
+    y = np.repeat([0, 1, 2], [600, 300, 100])
+    idx = classifiers.stratified_subsample(y, 100, seed=1)
+    assert len(idx) == 100 and len(np.unique(idx)) == 100
+    np.testing.assert_array_equal(np.bincount(y[idx]), [60, 30, 10])
+    np.testing.assert_array_equal(idx, classifiers.stratified_subsample(y, 100, seed=1))
+    with pytest.raises(ValueError, match="size"):
+        classifiers.stratified_subsample(y, 0)

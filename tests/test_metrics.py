@@ -127,3 +127,21 @@ def test_multilabel_report_keys_and_bad_input():
         metrics.coverage(y, s[:, :3])
     with pytest.raises(ValueError, match="NaN"):
         metrics.ranking_loss(y, np.full(y.shape, np.nan))
+
+
+# ------------------------------------------------------------------ label statistics
+
+
+def test_label_cardinality_and_cooccurrence():
+    y = np.array([[1, 1, 0], [1, 0, 1], [1, 1, 1], [0, 0, 0]])
+    np.testing.assert_array_equal(metrics.label_cardinality_counts(y), [1, 0, 2, 1])
+    np.testing.assert_array_equal(metrics.label_cooccurrence(y), [[3, 2, 2], [2, 2, 1], [2, 1, 2]])
+
+
+def test_occurrence_rates_by_group():
+    presence = np.array([[1, 0], [1, 1], [0, 1], [0, 0]])
+    rates = metrics.occurrence_rates(presence, [0, 0, 1, 1], 3)
+    np.testing.assert_allclose(rates[:2], [[1.0, 0.5], [0.0, 0.5]])
+    assert np.isnan(rates[2]).all()
+    with pytest.raises(ValueError, match="entries"):
+        metrics.occurrence_rates(presence, [0, 1], 2)

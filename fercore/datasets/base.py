@@ -126,6 +126,24 @@ class FaceSet:
             return self.images.reshape(len(self), -1).astype(np.float32) / 255.0, self.labels
         return self.images, self.labels
 
+    def per_class(self, k: int, seed: int = 0) -> "FaceSet":
+        """Up to ``k`` random images of each class, class by class (single-label sets)."""
+        if self.label_kind != "single":
+            raise ValueError(f"{self.name}: per_class needs single labels, not {self.label_kind}")
+        rng = np.random.default_rng(seed)
+        picks = [rng.permutation(np.flatnonzero(self.labels == c))[:k] for c in range(len(self.class_names))]
+        return self._take(np.concatenate(picks).astype(int))
+
+    def label_names(self) -> list:
+        """Each image's label as text: its class (the most likely one for a distribution), or its
+        labels joined by '+' (multi-label, AU presence, JAFFE ratings above 3)."""
+        if self.label_kind == "single":
+            return [self.class_names[c] for c in self.labels]
+        if self.label_kind == "distribution":
+            return [self.class_names[c] for c in np.argmax(self.labels, axis=1)]
+        threshold = 3.0 if self.label_kind == "ratings" else 0.5
+        return ["+".join(n for n, v in zip(self.class_names, row) if v > threshold) or "none" for row in self.labels]
+
     def class_counts(self) -> pd.Series:
         """Images per class (single-label) or per label (multi-label / AU presence)."""
         if self.label_kind == "single":

@@ -62,9 +62,9 @@ RAF_AU_DISPARITY = {
 
 RARE_P = 0.05
 """Occurrence assumed for an empty Table-1 cell (the paper: "less than 10%")."""
-EXTRA_AU_P = {"lab": 0.01, "film": 0.04, "wild": 0.07}
+EXTRA_AU_P = {"lab": 0.01, "film": 0.03, "wild": 0.05}
 """Per-AU probability of an unrelated, weak AU (talking, blinking, idiosyncrasies)."""
-EXPRESSION_STRENGTH = {"lab": (0.9, 1.1), "film": (0.6, 1.05), "wild": (0.45, 1.1)}
+EXPRESSION_STRENGTH = {"lab": (0.9, 1.1), "film": (0.6, 1.05), "wild": (0.6, 1.15)}
 """Uniform range of each image's overall expression strength per domain."""
 AU_JITTER = {"lab": 0.08, "film": 0.2, "wild": 0.3}
 """Relative standard deviation of each active AU's intensity around its base value."""

@@ -78,10 +78,10 @@ _SETTINGS = {
                  elevation=(-10, 50), intensity=(0.5, 0.9), ambient=(0.15, 0.4),
                  clutter=(0.15, 0.6), occluder_p=(0.88, 0.07, 0.02, 0.03), blur=(0.4, 1.5),
                  noise=(1.5, 6.0), jpeg=(60, 95), low_res=1.8),
-    "wild": dict(pose_sd=(15, 10, 10), pose_max=(45, 30, 35), azimuth=(0, 50),
-                 elevation=(-25, 65), intensity=(0.4, 1.0), ambient=(0.1, 0.45),
-                 clutter=(0.2, 1.0), occluder_p=(0.78, 0.11, 0.06, 0.05), blur=(0.4, 1.8),
-                 noise=(1.5, 8.0), jpeg=(40, 95), low_res=2.5),
+    "wild": dict(pose_sd=(12, 9, 9), pose_max=(45, 30, 35), azimuth=(0, 45),
+                 elevation=(-20, 60), intensity=(0.45, 1.0), ambient=(0.12, 0.45),
+                 clutter=(0.2, 1.0), occluder_p=(0.82, 0.09, 0.05, 0.04), blur=(0.4, 1.6),
+                 noise=(1.5, 7.0), jpeg=(40, 95), low_res=2.2),
 }
 
 
