@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, KFold
 from torch import nn
 
@@ -215,17 +214,38 @@ def _per_target(value, target):
     return value[target] if isinstance(value, dict) else value
 
 
+def pretrain_source_nets(source_images, source_labels, *, source_vectors=None, pretrain, lam=None, k=None,
+                         width=1.0, input_size=90, feature_dim=2000, dropout=0.3, batch_size=64, basedcnn=True,
+                         seed=0, device="auto"):
+    """Stage 1 of :func:`train_transfer_nets`: DBM-CNN (and, if ``basedcnn``, baseDCNN: soft
+    cross-entropy only) trained on the source for ``pretrain`` (a :class:`fercore.train.Schedule`)
+    with :func:`fercore.deep.train_feature_net`; ``pretrain=None`` gives fresh networks (one seed,
+    so every model starts from the same weights). Returns ``({model_id: net}, {model_id: history})``.
+    """
+    net_args = dict(width=width, input_size=input_size, feature_dim=feature_dim, dropout=dropout)
+    objectives = {"dbm_cnn": "dbm", **({"basedcnn": "soft_ce"} if basedcnn else {})}
+    nets, histories = {}, {}
+    for model_id, objective in objectives.items():
+        if pretrain is None:
+            torch.manual_seed(seed)
+            nets[model_id] = BaseDCNN(np.shape(source_labels)[1], **net_args)
+            continue
+        nets[model_id], histories[model_id] = train_feature_net(
+            source_images, source_labels, objective, label_vectors=source_vectors if objective == "dbm" else None,
+            schedule=pretrain, batch_size=batch_size, lam=lam, k=k, seed=seed, device=device,
+            desc=f"{MODELS[model_id]} (pre-training)", **net_args)
+    return nets, histories
+
+
 def train_transfer_nets(source_images, source_labels, targets, *, source_vectors=None, gamma=1.0, eta=0.1,
-                        pretrain, adapt, lam=None, k=None, width=1.0, input_size=90, feature_dim=2000,
-                        dropout=0.3, batch_size=64, target_batch_size=None, basedcnn=True, seed=0,
-                        device="auto"):
+                        pretrain=None, pretrained=None, adapt, lam=None, k=None, width=1.0, input_size=90,
+                        feature_dim=2000, dropout=0.3, batch_size=64, target_batch_size=None, basedcnn=True,
+                        seed=0, device="auto"):
     """Train every network of RAF-ML §6.5 for one seed; returns ``(nets, histories)``.
 
     ``targets`` maps a target name to ``(images, setting)``, setting ``"m2m"`` or ``"m2s"``.
-    Stage 1 trains DBM-CNN (and, if ``basedcnn``, baseDCNN: soft cross-entropy only) on the
-    source for ``pretrain`` (a :class:`fercore.train.Schedule`) with :func:`fercore.deep.train_feature_net`
-    (``pretrain=None``: no stage 1, every model starts from the same fresh network).
-    Stage 2 continues each from there for ``adapt``: the source-only models with their own
+    Stage 1 is :func:`pretrain_source_nets` (skipped when ``pretrained``, its first result, is
+    given). Stage 2 continues from there for ``adapt``: the source-only models with their own
     objective (so every model sees the same number of iterations), DBM-DACNN per target with
     γ·L_mmd, and, for M2S targets, DBM-DACNN with γ·L_mmd + η·L_e. ``gamma`` and ``eta`` are
     numbers or ``{target: value}`` (tuned per target). Every stage-2 run draws the same source
@@ -238,23 +258,20 @@ def train_transfer_nets(source_images, source_labels, targets, *, source_vectors
     unknown = {name: setting for name, (_, setting) in targets.items() if setting not in SETTINGS}
     if unknown:
         raise ValueError(f"target settings must be one of {SETTINGS}, got {unknown}")
-    net_args = dict(width=width, input_size=input_size, feature_dim=feature_dim, dropout=dropout)
+    histories = {}
+    if pretrained is None:
+        pretrained, stage1 = pretrain_source_nets(
+            source_images, source_labels, source_vectors=source_vectors, pretrain=pretrain, lam=lam, k=k,
+            width=width, input_size=input_size, feature_dim=feature_dim, dropout=dropout, batch_size=batch_size,
+            basedcnn=basedcnn, seed=seed, device=device)
+        histories.update({("pretrain", m): h for m, h in stage1.items()})
     common = dict(schedule=adapt, lam=lam, k=k, batch_size=batch_size, seed=seed, device=device)
-    objectives = {"dbm_cnn": "dbm", **({"basedcnn": "soft_ce"} if basedcnn else {})}
-    vectors = {"dbm": source_vectors, "soft_ce": None}
-    pretrained, source_only, histories = {}, {}, {}
-    for model_id, objective in objectives.items():
-        if pretrain is None:
-            torch.manual_seed(seed)
-            pretrained[model_id] = BaseDCNN(np.shape(source_labels)[1], **net_args)
-        else:
-            pretrained[model_id], histories[("pretrain", model_id)] = train_feature_net(
-                source_images, source_labels, objective, label_vectors=vectors[objective], schedule=pretrain,
-                batch_size=batch_size, lam=lam, k=k, seed=seed, device=device,
-                desc=f"{MODELS[model_id]} (pre-training)", **net_args)
+    source_only = {}
+    for model_id, net in pretrained.items():
+        objective = "dbm" if model_id == "dbm_cnn" else "soft_ce"
         source_only[model_id], histories[("source", model_id)] = train_adaptation(
-            copy.deepcopy(pretrained[model_id]), source_images, source_labels, gamma=0.0, eta=0.0,
-            objective=objective, label_vectors=vectors[objective], desc=MODELS[model_id], **common)
+            copy.deepcopy(net), source_images, source_labels, gamma=0.0, eta=0.0, objective=objective,
+            label_vectors=source_vectors if objective == "dbm" else None, desc=MODELS[model_id], **common)
     nets = {}
     for target, (images, setting) in targets.items():
         nets[target] = {m: net for m, net in source_only.items() if setting == "m2m" or m == "dbm_cnn"}
@@ -262,11 +279,20 @@ def train_transfer_nets(source_images, source_labels, targets, *, source_vectors
         if setting == "m2s":
             variants["dbm_dacnn_entropy"] = _per_target(eta, target)
         for model_id, eta_value in variants.items():
-            nets[target][model_id], histories[(target, model_id)] = train_adaptation(
-                copy.deepcopy(pretrained["dbm_cnn"]), source_images, source_labels, images,
-                gamma=_per_target(gamma, target), eta=eta_value, objective="dbm", label_vectors=source_vectors,
-                target_batch_size=target_batch_size, desc=f"{MODELS[model_id]} → {target}", **common)
+            nets[target][model_id], histories[(target, model_id)] = adapt_to_target(
+                pretrained["dbm_cnn"], source_images, source_labels, images, source_vectors=source_vectors,
+                gamma=_per_target(gamma, target), eta=eta_value, target_batch_size=target_batch_size,
+                desc=f"{MODELS[model_id]} → {target}", **common)
     return nets, histories
+
+
+def adapt_to_target(pretrained, source_images, source_labels, target_images, *, source_vectors=None, gamma, eta,
+                    schedule, desc=None, **kwargs):
+    """DBM-DACNN for one target: a copy of the pre-trained DBM-CNN trained by Algorithm 3
+    (:func:`train_adaptation` with the ``dbm`` source objective). Returns ``(net, history)``."""
+    return train_adaptation(copy.deepcopy(pretrained), source_images, source_labels, target_images, gamma=gamma,
+                            eta=eta, objective="dbm", label_vectors=source_vectors, schedule=schedule,
+                            desc=desc or f"DBM-DACNN (γ={gamma:g}, η={eta:g})", **kwargs)
 
 
 def fine_tune(net, images, labels, num_classes, *, schedule, batch_size=64, seed=0, device="auto"):
@@ -394,13 +420,14 @@ def m2m_scores(target, features, classifier_names, *, n_folds=5, seed=0):
 
 
 def run_transfer(source_images, source_labels, targets, *, source_vectors=None, held_out_images, seed=0,
-                 training, finetune=None, multilabel_classifiers=("clr", "rakel", "mlknn", "mlloc", "lift", "ml2"),
+                 training, pretrained=None, finetune=None, multilabel_classifiers=("clr", "rakel", "mlknn", "mlloc", "lift", "ml2"),
                  n_folds=5, mmd_samples=1000, keep_features=False):
     """One seed of RAF-ML §6.5: train every network (:func:`train_transfer_nets`, ``training``
     its keyword arguments), extract the embeddings and evaluate each target's protocol.
 
     ``held_out_images``: source faces not used in training (RAF-ML's test split), the source
-    side of the MMD between datasets and of the embeddings. ``finetune``: a
+    side of the MMD between datasets and of the embeddings. ``pretrained``: stage-1 networks of
+    this seed (:func:`pretrain_source_nets`) if already trained. ``finetune``: a
     :class:`fercore.train.Schedule` to also fine-tune each SFEW model on SFEW's training set
     (model ids get a ``_finetuned`` suffix), or ``None``.
 
@@ -411,7 +438,8 @@ def run_transfer(source_images, source_labels, targets, *, source_vectors=None, 
     """
     nets, histories = train_transfer_nets(source_images, source_labels,
                                           {n: (t.images, t.setting) for n, t in targets.items()},
-                                          source_vectors=source_vectors, seed=seed, **training)
+                                          source_vectors=source_vectors, pretrained=pretrained, seed=seed,
+                                          **training)
     accuracy, multilabel, mmd, features = [], [], [], {}
     for name, target in targets.items():
         models = dict(nets[name])
@@ -444,3 +472,119 @@ def run_transfer(source_images, source_labels, targets, *, source_vectors=None, 
     if keep_features:
         out["features"] = features
     return out
+
+
+
+def protocol_score(target, features, *, n_folds=5, seed=0, multilabel_classifiers=("mlknn",)):
+    """One number per target protocol, higher is better: the M2S accuracy, or for M2M the
+    average precision averaged over ``multilabel_classifiers``."""
+    if target.setting == "m2s":
+        return m2s_scores(target, features, n_folds=n_folds, seed=seed)["accuracy"]
+    scores = m2m_scores(target, features, multilabel_classifiers, n_folds=n_folds, seed=seed)
+    return float(np.mean([v for (_, metric), v in scores.items() if metric == "average_precision"]))
+
+
+def select_weights(pretrained, source_images, source_labels, targets, *, source_vectors=None, gamma_grid,
+                   eta_grid, training, seed=0, n_folds=5, multilabel_classifiers=("mlknn",)):
+    """γ and η per target as RAF-ML §6.5.3 sets them: k and λ fixed, γ chosen first (η = 0),
+    then, for M2S targets, η with that γ, each by the target's cross-validated
+    :func:`protocol_score` of a DBM-DACNN adapted from ``pretrained["dbm_cnn"]``.
+
+    The folds are those the results use, so, as in the paper, the selection sees the target's
+    labels and the selected scores are optimistic. ``training``: :func:`run_transfer`'s.
+    Returns ``(choice, scores)``: ``{target: (γ, η)}`` and a DataFrame (target, gamma, eta, score).
+    """
+    keys = ("schedule", "lam", "k", "batch_size", "target_batch_size", "device")
+    args = {key: training[key if key != "schedule" else "adapt"] for key in keys
+            if (key if key != "schedule" else "adapt") in training}
+    rows, choice = [], {}
+
+    def score(target, gamma, eta):
+        net, _ = adapt_to_target(pretrained["dbm_cnn"], source_images, source_labels, target.images,
+                                 source_vectors=source_vectors, gamma=gamma, eta=eta, seed=seed, **args)
+        value = protocol_score(target, extract_features(net, target.images), n_folds=n_folds, seed=seed,
+                               multilabel_classifiers=multilabel_classifiers)
+        rows.append({"target": target.name, "gamma": gamma, "eta": eta, "score": value})
+        return value
+
+    for name, target in targets.items():
+        gamma = max(gamma_grid, key=lambda g: score(target, g, 0.0))
+        eta = max(eta_grid, key=lambda e: score(target, gamma, e)) if target.setting == "m2s" else 0.0
+        choice[name] = (gamma, eta)
+    return choice, pd.DataFrame(rows, columns=["target", "gamma", "eta", "score"])
+
+PAPER_TABLE6 = {
+    ("ckplus", "dbm_cnn"): 0.9427, ("ckplus", "dbm_dacnn"): 0.9518, ("ckplus", "dbm_dacnn_entropy"): 0.9646,
+    ("sfew", "dbm_cnn"): 0.5012, ("sfew", "dbm_dacnn"): 0.5146, ("sfew", "dbm_dacnn_entropy"): 0.5233,
+    ("sfew", "dbm_cnn_finetuned"): 0.5261, ("sfew", "dbm_dacnn_finetuned"): 0.5379,
+    ("sfew", "dbm_dacnn_entropy_finetuned"): 0.5481,
+    ("mmi", "dbm_cnn"): 0.7861, ("mmi", "dbm_dacnn"): 0.7890, ("mmi", "dbm_dacnn_entropy"): 0.7925,
+}
+"""RAF-ML Table 6: accuracy of a linear SVM on the deep features, ``(target, model)`` → fraction."""
+
+_TABLE5_ROWS = {  # metric → model → (CLR, RAkEL, MLkNN, LIFT)
+    "hamming_loss": {"basedcnn": (0.173, 0.148, 0.202, 0.164), "dbm_cnn": (0.168, 0.146, 0.169, 0.152),
+                     "dbm_dacnn": (0.162, 0.142, 0.161, 0.147)},
+    "one_error": {"basedcnn": (0.191, 0.154, 0.175, 0.163), "dbm_cnn": (0.132, 0.117, 0.138, 0.126),
+                  "dbm_dacnn": (0.124, 0.109, 0.127, 0.113)},
+    "coverage": {"basedcnn": (1.521, 1.436, 1.563, 1.473), "dbm_cnn": (1.345, 1.399, 1.415, 1.401),
+                 "dbm_dacnn": (1.236, 1.247, 1.369, 1.341)},
+    "ranking_loss": {"basedcnn": (0.109, 0.096, 0.119, 0.106), "dbm_cnn": (0.078, 0.084, 0.089, 0.075),
+                     "dbm_dacnn": (0.062, 0.075, 0.082, 0.072)},
+    "average_precision": {"basedcnn": (0.863, 0.884, 0.857, 0.872), "dbm_cnn": (0.901, 0.899, 0.891, 0.896),
+                          "dbm_dacnn": (0.936, 0.913, 0.906, 0.911)},
+}
+PAPER_TABLE5 = {(model, classifier, metric): value
+                for metric, rows in _TABLE5_ROWS.items() for model, values in rows.items()
+                for classifier, value in zip(("clr", "rakel", "mlknn", "lift"), values)}
+"""RAF-ML Table 5 (JAFFE, deep-feature rows): ``(model, classifier, metric)`` → value. The paper
+prints CLR, RAkEL, MLkNN and LIFT only."""
+
+
+def over_seeds(frame, by, value):
+    """``mean``, ``sd`` (sample sd; 0 for a single seed) and ``n`` seeds of ``value`` per group."""
+    out = frame.groupby(list(by), sort=False)[value].agg(mean="mean", sd="std", n="count").reset_index()
+    out["sd"] = out["sd"].fillna(0.0)
+    return out
+
+
+def paired_gains(frame, better, worse, *, by=("target",), value="accuracy"):
+    """Seed-by-seed difference ``value(better) − value(worse)`` per group of ``by``: ``mean``,
+    ``sd``, ``n`` seeds and ``wins`` (seeds where ``better`` scored higher)."""
+    wide = frame.pivot_table(index=[*by, "seed"], columns="model", values=value).reset_index()
+    wide = wide.dropna(subset=[better, worse])
+    wide["gain"] = wide[better] - wide[worse]
+    out = over_seeds(wide, by, "gain")
+    out["wins"] = wide.assign(win=wide["gain"] > 0).groupby(list(by), sort=False)["win"].sum().to_numpy()
+    return out
+
+
+def mean_sd_text(mean, sd, n, digits=3, scale=1.0):
+    """``"0.812 ± 0.013"`` (``"0.812"`` for one seed), values times ``scale``."""
+    text = f"{mean * scale:.{digits}f}"
+    return f"{text} ± {sd * scale:.{digits}f}" if n > 1 else text
+
+
+def record_over_seeds(key, mean, sd, n):
+    """Record ``key`` (mean over seeds), ``key.sd`` and ``key.n_seeds`` in :mod:`fercore.results`."""
+    from fercore import results
+
+    results.record(key, mean)
+    results.record(f"{key}.sd", sd)
+    results.record(f"{key}.n_seeds", n)
+
+
+def domain_embedding(source_features, target_features, *, method="umap", max_points=400, seed=0):
+    """2-D coordinates of source and target features embedded together
+    (:func:`fercore.plots.embed_2d`), each side subsampled to ``max_points`` (seeded). Returns
+    ``(coords, domain)`` with domain 0 for source rows and 1 for target rows."""
+    from fercore.plots import embed_2d
+
+    rng = np.random.default_rng(seed)
+
+    def sample(x):
+        return x[np.sort(rng.choice(len(x), max_points, replace=False))] if len(x) > max_points else x
+
+    source, target = sample(np.asarray(source_features)), sample(np.asarray(target_features))
+    coords = embed_2d(np.vstack([source, target]), method=method, seed=seed)
+    return coords, np.repeat([0, 1], [len(source), len(target)])

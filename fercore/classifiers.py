@@ -13,6 +13,8 @@ All are scikit-learn estimators over feature matrices ``(n, d)`` with integer cl
 diagonal, the accuracy and the confusion matrix in percent.
 """
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.decomposition import PCA
@@ -108,10 +110,11 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         sq = squared_distances(Z, Z) if self.kernel == "rbf" else None
         self.cv_scores_ = {}
         if self.cv > 1 and len(grid) > 1:
-            n_splits = min(self.cv, np.bincount(np.unique(y, return_inverse=True)[1]).min())
-            if n_splits < 2:
-                raise ValueError("every class needs at least 2 training samples for the grid search")
-            folds = list(StratifiedKFold(n_splits, shuffle=True, random_state=self.seed).split(Z, y))
+            smallest = np.bincount(np.unique(y, return_inverse=True)[1]).min()
+            n_splits = min(self.cv, max(2, smallest))
+            with warnings.catch_warnings():  # a class rarer than the folds just misses some folds
+                warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+                folds = list(StratifiedKFold(n_splits, shuffle=True, random_state=self.seed).split(Z, y))
             for gamma in gammas:
                 K = self._gram(Z, Z, gamma, sq)
                 for C in self.C_grid:
@@ -251,6 +254,21 @@ def evaluate_cv(estimator, X, y, cv, n_classes, groups=None) -> dict:
     """
     predictions = cross_val_predict(estimator, X, y, groups=groups, cv=cv)
     return scores_from_predictions(y, predictions, n_classes)
+
+
+def evaluate_protocol(estimator, X, y, n_classes, *, cv=None, groups=None, train_mask=None) -> dict:
+    """One protocol call for the papers' three: a fixed train/test split (``train_mask``, the
+    rest is the test set; RAF-DB), or cross-validation ``cv`` with subject ``groups`` (CK+'s
+    person-independent folds, JAFFE's leave-one-subject-out). Returns
+    :func:`scores_from_predictions` of the test predictions."""
+    if (cv is None) == (train_mask is None):
+        raise ValueError("give exactly one of cv (cross-validation) or train_mask (train/test split)")
+    if train_mask is not None:
+        train_mask = np.asarray(train_mask, dtype=bool)
+        if train_mask.shape != (len(y),) or train_mask.all() or not train_mask.any():
+            raise ValueError("train_mask must be a boolean mask over the samples with both train and test samples")
+        return evaluate_split(estimator, X[train_mask], y[train_mask], X[~train_mask], y[~train_mask], n_classes)
+    return evaluate_cv(estimator, X, y, cv, n_classes, groups=groups)
 
 
 def stratified_subsample(y, size, seed=0) -> np.ndarray:

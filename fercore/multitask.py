@@ -248,7 +248,12 @@ class MixedBatches(AlternatingBatches):
 class HeadObjective(nn.Module):
     """Loss of ``single`` and ``multitask`` training on the batch's head: softmax cross-entropy for
     a single-label task; for a multi-label one, sigmoid cross-entropy summed over the (coded)
-    classes and averaged over the batch — Eq. 1 with one label space."""
+    classes and averaged over the batch — Eq. 1 with one label space.
+
+    The other heads join the graph with weight zero, so each step gives them a zero gradient
+    rather than none: their momentum and weight decay act every step, on the CPU as under the
+    fused CUDA SGD (which rejects parameters whose gradient appears only from a later step on).
+    """
 
     def __init__(self, sizes):
         super().__init__()
@@ -257,12 +262,17 @@ class HeadObjective(nn.Module):
             for head, size in sizes.items() if size})
 
     def forward(self, model, batch):
-        logits = model(batch["images"], batch["head"])
-        targets = batch["targets"]
-        if batch["head"] not in self.multilabel:
-            return {"loss": F.cross_entropy(logits, targets)}
-        dataset = torch.zeros(len(logits), dtype=torch.long, device=logits.device)
-        return {"loss": self.multilabel[batch["head"]](logits, targets, dataset)}
+        head, targets = batch["head"], batch["targets"]
+        logits = model(batch["images"], head)
+        if head in self.multilabel:
+            dataset = torch.zeros(len(logits), dtype=torch.long, device=logits.device)
+            loss = self.multilabel[head](logits, targets, dataset)
+        else:
+            loss = F.cross_entropy(logits, targets)
+        idle = [p.sum() for name, layer in model.heads.items() if name != head for p in layer.parameters()]
+        if idle:
+            loss = loss + 0.0 * torch.stack(idle).sum()
+        return {"loss": loss}
 
 
 class SelectiveObjective(nn.Module):
@@ -356,13 +366,13 @@ class MultiTaskNet(BaseEstimator):
         if self.method != "sjmt":
             dtype = torch.long if task.kind == "single" else torch.float32
             return torch.as_tensor(task.labels, dtype=dtype, device=device)
-        columns = [self.outputs_.index(c) for c in task.class_names]
-        targets = torch.zeros(len(task), len(self.outputs_), device=device)
+        columns = torch.as_tensor([self.outputs_.index(c) for c in task.class_names])
+        targets = torch.zeros(len(task), len(self.outputs_))
         if task.kind == "single":
-            targets[torch.arange(len(task)), torch.as_tensor(columns)[task.labels]] = 1.0
+            targets[torch.arange(len(task)), columns[task.labels]] = 1.0
         else:
-            targets[:, columns] = torch.as_tensor(task.labels, device=device)
-        return targets
+            targets[:, columns] = torch.as_tensor(task.labels)
+        return targets.to(device)
 
     def fit(self, tasks):
         """Train on ``tasks`` (a :class:`Task` or a list); returns ``self``."""

@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from torch import nn
 from torch.nn import functional as F
 
+from fercore import results
 from fercore.losses.semantic import (
     FocalLoss,
     MultiScaleReconstructionLoss,
@@ -36,6 +37,7 @@ from fercore.losses.semantic import (
     class_weights,
     symmetric_kl,
 )
+from fercore.metrics import accuracy, mean_diagonal
 from fercore.nets.autoencoder import AsymmetricAutoencoder, Critic
 from fercore.nets.twobranch import TwoBranchNet
 from fercore.train import RandomBatches, Schedule, Trainer
@@ -45,6 +47,20 @@ LOSSES = ("ce", "focal")
 BALANCES = ("none", "weighted", "batch")
 LR_MILESTONES = (0.2, 0.4, 0.6, 0.8)
 """÷10 every 10 of 50 epochs (§IV-B), as fractions of the run."""
+
+ABLATION = {
+    "ce_bb": {"loss": "ce", "balance": "batch", "method": "none"},
+    "focal_none": {"loss": "focal", "balance": "none", "method": "none"},
+    "focal_weighted": {"loss": "focal", "balance": "weighted", "method": "none"},
+    "without": {"loss": "focal", "balance": "batch", "method": "none"},
+    "T": {"loss": "focal", "balance": "batch", "method": "T"},
+    "BT": {"loss": "focal", "balance": "batch", "method": "BT"},
+}
+"""The settings of Table VIII: loss, balance strategy and method (``without`` is FL + BB, the
+baseline every group shares)."""
+
+TABLE6_LR_FACTORS = {63: 1.0, 35: 1 / 2, 14: 1 / 4, 7: 1 / 8}
+"""Table VI: the learning-rate factor the paper used with each batch size."""
 
 PAPER_RESULTS = {
     "table3.affectnet.baseline": 61.3, "table3.affectnet.ours": 62.7,
@@ -631,3 +647,110 @@ def sequence_failures(predictions, labels):
     wrong = predictions != labels[:, None]
     consistent = (predictions == predictions[:, :1]).all(axis=1)
     return {"fc": int(wrong.any(axis=1).sum()), "cfc": int((wrong.all(axis=1) & consistent).sum())}
+
+
+def mean_divergence(classifier, X, neighbours, seed=0, batch_size=256):
+    """Mean Div(P, P^tr) (Eq. 13) of a trained classifier over faces ``X`` and one neighbour
+    each — the experimental estimate of the fixed threshold T of Eq. 11 used in the chapter."""
+    net, device = classifier.net_.eval(), classifier.device_
+    neighbours = neighbours.to(device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    x = image_tensor(X, classifier.input_size)
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            faces = as_float(x[start:start + batch_size].to(device))
+            total += symmetric_kl(net(faces), net(neighbours(faces, generator))).sum().item()
+    return total / max(len(x), 1)
+
+
+def evaluate(classifier, X, y, y_true=None):
+    """Accuracy and mean diagonal against the given labels ``y``, and accuracy against the true
+    labels ``y_true`` where known (entries < 0, e.g. faces whose true class is outside the
+    label set, are left out)."""
+    predicted = classifier.predict(X)
+    k = max(len(classifier.classes_), int(np.max(y)) + 1)
+    scores = {"accuracy": accuracy(y, predicted), "mean_diag": mean_diagonal(y, predicted, k)}
+    if y_true is not None:
+        known = np.asarray(y_true) >= 0
+        scores["true_accuracy"] = accuracy(np.asarray(y_true)[known], predicted[known])
+    return scores
+
+
+def record_mean_sd(key, values):
+    """Record the mean of per-seed ``values`` under ``key``, with ``key.sd`` and ``key.n_seeds``;
+    returns ``(mean, sd)``."""
+    values = np.asarray(values, dtype=float)
+    mean, sd = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    results.record(key, mean)
+    results.record(f"{key}.sd", sd)
+    results.record(f"{key}.n_seeds", len(values))
+    return mean, sd
+
+
+def failure_cases(classifier, X, peaks, preceding, y):
+    """Table VII for one trained classifier: ``{"fc", "cfc", "frame_accuracy"}`` over the
+    sequences' test frames (``preceding`` rows of ``X``), each labelled with its peak's label."""
+    predicted = classifier.predict(X[preceding.ravel()]).reshape(preceding.shape)
+    labels = np.asarray(y)[peaks]
+    counts = sequence_failures(predicted, labels)
+    return {**counts, "frame_accuracy": float((predicted == labels[:, None]).mean())}
+
+
+def plot_mask_quality(curves, ax=None):
+    """Precision and recall of the mask at catching flipped labels over training (one line
+    each per setting), with the noise rate — the precision of a random mask — dashed.
+    ``curves``: ``{setting: mask_precision_recall(..., bins=k)}``."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    colours = plt.get_cmap("tab10").colors
+    for i, (name, table) in enumerate(curves.items()):
+        middle = (table["step_from"] + table["step_to"]) / 2
+        ax.plot(middle, 100 * table["precision"], "-o", color=colours[i], label=f"{name}: precision")
+        ax.plot(middle, 100 * table["recall"], "--s", color=colours[i], label=f"{name}: recall")
+        ax.plot(middle, 100 * table["noise_rate"], ":", color="grey",
+                label="flipped share of the batches (random mask's precision)" if i == 0 else None)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("% of samples")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8, loc="best")
+    return ax
+
+
+def label_truth(faceset):
+    """``(true, flipped)`` of a FaceSet with a ground-truth sidecar: the true class of each face
+    as an index into its ``class_names`` (−1 where the true class is outside them, e.g. contempt
+    in a 7-class AffectNet) and whether its given label was flipped; ``(None, None)`` without
+    ground truth (a real dataset copy)."""
+    truth = faceset.truth
+    if truth is None or not {"true_label", "flipped"} <= set(truth.columns):
+        return None, None
+    names = list(faceset.class_names)
+    true = np.array([names.index(t) if t in names else -1 for t in truth["true_label"]])
+    return true, truth["flipped"].to_numpy(bool)
+
+
+def run_setting(setting, seeds, X, y, X_test, y_test, y_true=None, noisy=None, **params):
+    """Train one Table VIII setting (:data:`ABLATION`) once per seed and evaluate it.
+
+    ``params`` go to :class:`NeighbourhoodAwareClassifier` (sizes, schedule, ``neighbours``,
+    ``threshold``). Returns ``(table, classifiers)``: one row per seed with the scores of
+    :func:`evaluate`, the mask's precision and recall over the whole run when ``noisy`` (the
+    training faces' flipped flags) is given and the setting masks, and the seconds it took.
+    """
+    import time
+
+    rows, fitted = [], []
+    for seed in seeds:
+        start = time.perf_counter()
+        classifier = NeighbourhoodAwareClassifier(**ABLATION[setting], seed=seed, **params).fit(X, y)
+        row = {"setting": setting, "seed": seed, **evaluate(classifier, X_test, y_test, y_true)}
+        if noisy is not None and len(classifier.mask_log_):
+            whole = mask_precision_recall(classifier.mask_log_, noisy).iloc[0]
+            row.update({f"mask_{k}": whole[k] for k in ("precision", "recall", "masked_fraction", "noise_rate")})
+        row["seconds"] = time.perf_counter() - start
+        rows.append(row)
+        fitted.append(classifier)
+    return pd.DataFrame(rows), fitted

@@ -99,3 +99,22 @@ def test_stratified_subsample_keeps_proportions():
     np.testing.assert_array_equal(idx, classifiers.stratified_subsample(y, 100, seed=1))
     with pytest.raises(ValueError, match="size"):
         classifiers.stratified_subsample(y, 0)
+
+
+def test_evaluate_protocol_dispatch():
+    X, y = _blobs(n=90, seed=6)
+    est = classifiers.LDANearestNeighbor(pca_components=10)
+    mask = np.arange(90) < 60
+    split = classifiers.evaluate_protocol(est, X, y, 3, train_mask=mask)
+    np.testing.assert_array_equal(split["predictions"], clone(est).fit(X[mask], y[mask]).predict(X[~mask]))
+    folds = classifiers.evaluate_protocol(est, X, y, 3, cv=GroupKFold(3), groups=np.arange(90) % 9)
+    assert len(folds["predictions"]) == 90
+    with pytest.raises(ValueError, match="exactly one"):
+        classifiers.evaluate_protocol(est, X, y, 3)
+
+
+def test_svm_grid_search_with_a_rare_class():
+    X, y = _blobs(n=60, seed=7)
+    y[0] = 3  # a class with one training sample
+    model = classifiers.SVMClassifier(C_grid=(1.0, 10.0), gamma_grid=(1.0,), cv=3).fit(X, y)
+    assert set(model.classes_) == {0, 1, 2, 3}

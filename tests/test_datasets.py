@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from fercore import align
 from fercore.datasets import FaceDataset, FaceSet, load, locate
 from fercore.datasets import affectnet, base, ckplus, emotionet, fer2013, jaffe, mmi_oulu, rafdb, rafml, sfew
 from fercore.labels import AUS, BASIC7, COMPOUND11, EMOTIONS6
@@ -39,6 +40,9 @@ def test_faceset_subset_arrays_and_checks():
     train = fs.subset(split="train")
     assert len(train) == 4 and list(train.files) == ["f0", "f1", "f2", "f3"]
     assert list(fs.subset([5, 1]).files) == ["f5", "f1"]
+    assert list(fs.subset([5, 1], split="train").files) == ["f1"]
+    assert list(fs.subset(fs.labels > 3).files) == ["f4", "f5"]
+    assert [fs.class_names[c] for c in fs.per_class(1).labels] == list(BASIC7[:6])
     X, y = fs.arrays(flat=True)
     assert X.shape == (6, 64) and X.dtype == np.float32 and 0 <= X.min() and X.max() <= 1
     assert fs.arrays()[0].dtype == np.uint8
@@ -133,7 +137,6 @@ def test_rafdb_crowd_tables(tmp_path):
 
 
 def test_rafdb_originals_aligned_from_landmarks(tmp_path):
-    align = pytest.importorskip("fercore.align")
     image = smooth_face(3, 160)
     points = np.array([[60.0, 70], [100, 70], [80, 95], [65, 110], [95, 110]])
     rafdb.write_rafdb_subset(tmp_path, "basic", ["train_00001.jpg"], [3], [face(0)], originals=[image],
@@ -220,7 +223,6 @@ def test_fer2013_round_trip_and_errors(tmp_path):
 
 
 def write_ck_fixture(root):
-    pytest.importorskip("fercore.align")
     points = np.array([[30.0, 40], [70, 40], [50, 58], [36, 75], [64, 75]])
     for subject, sequence, emotion in [("S005", "001", "disgust"), ("S010", "002", CONTEMPT_NAME), ("S010", "004", "happiness")]:
         frames = [smooth_face(k, 120) for k in range(3)]

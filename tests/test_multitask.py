@@ -213,3 +213,14 @@ def test_analysis_helpers():
     assert top_aus(profile, 2)["angry"] == ["AU12", "AU4"]
     picks = sample_per_class([0, 0, 0, 1, 1, 2], 2, seed=0)
     assert np.bincount(np.asarray([0, 0, 0, 1, 1, 2])[picks]).tolist() == [2, 2, 1]
+
+
+def test_every_head_gets_a_gradient_each_step():
+    from fercore.multitask import HeadObjective
+
+    model = MultiHeadNet(build_trunk("resnet8", 0.5), {"emo": 3, "au": 4})
+    objective = HeadObjective({"emo": 0, "au": 4})
+    batch = {"images": torch.rand(4, 1, 12, 12), "targets": torch.tensor([0, 1, 2, 0]), "head": "emo"}
+    objective(model, batch)["loss"].backward()
+    assert model.heads["emo"].weight.grad.abs().sum() > 0
+    assert model.heads["au"].weight.grad is not None and model.heads["au"].weight.grad.abs().sum() == 0

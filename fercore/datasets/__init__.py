@@ -82,7 +82,8 @@ def locate(data_root, name: str) -> Path:
 
 def load(name: str, data_root, **kwargs) -> FaceSet:
     """Locate dataset ``name`` under ``data_root`` and load it (``kwargs`` go to its loader)."""
-    return LOADERS[name](locate(data_root, name), **kwargs) if name in LOADERS else locate(data_root, name)
+    folder = locate(data_root, name)
+    return LOADERS[name](folder, **kwargs)
 
 
 def __getattr__(attr):

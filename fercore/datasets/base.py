@@ -88,25 +88,18 @@ class FaceSet:
         return tuple(self.images.shape[1:])
 
     def subset(self, index=None, *, split=None) -> "FaceSet":
-        """The rows picked by a boolean mask or an index array, and/or those of one split."""
-        keep = np.ones(len(self), bool)
+        """The rows picked by a boolean mask or an index array (in that order), then those of ``split``."""
+        idx = np.arange(len(self))
         if index is not None:
             index = np.asarray(index)
-            if index.dtype == bool:
-                if len(index) != len(self):
-                    raise ValueError(f"{self.name}: mask has {len(index)} entries for {len(self)} images")
-                keep &= index
-            else:
-                mask = np.zeros(len(self), bool)
-                mask[index] = True
-                if split is None:
-                    return self._take(index)
-                keep &= mask
+            if index.dtype == bool and len(index) != len(self):
+                raise ValueError(f"{self.name}: mask has {len(index)} entries for {len(self)} images")
+            idx = np.flatnonzero(index) if index.dtype == bool else index.astype(int)
         if split is not None:
             if split not in set(self.split):
                 raise ValueError(f"{self.name}: no split {split!r}; splits are {sorted(set(self.split))}")
-            keep &= self.split == split
-        return self._take(np.flatnonzero(keep))
+            idx = idx[self.split[idx] == split]
+        return self._take(idx)
 
     def _take(self, idx) -> "FaceSet":
         return replace(

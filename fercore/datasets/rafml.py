@@ -6,7 +6,7 @@ layout, so this package reads the RAF family's layout::
 
     EmoLabel/distribution.txt    train_0001.jpg p_surprise p_fear p_disgust p_happiness p_sadness p_anger
     EmoLabel/multilabel.txt      train_0001.jpg 1 0 1 0 0 0
-    Image/aligned/train_0001_aligned.jpg
+    Image/aligned/train_0001_aligned.jpg                 (and Image/original/train_0001.jpg)
     Annotation/manual/train_0001_manu_attri.txt          (as RAF-DB's)
 
 Split from the ``train_`` / ``test_`` name prefix (``all`` when a name has none).
@@ -78,11 +78,15 @@ def load_rafml(root, split: str | None = None, labels: str = "multilabel", size:
     )
 
 
-def write_rafml(root, names, aligned, distributions, multilabels, landmarks=None, attributes=None) -> None:
-    """Write a RAF-ML copy: aligned images, the 6-dim distributions, the binary label sets."""
+def write_rafml(root, names, aligned, distributions, multilabels, landmarks=None, attributes=None,
+                originals=None) -> None:
+    """Write a RAF-ML copy: aligned images, the 6-dim distributions, the binary label sets and,
+    optionally, originals and attribute files (landmarks in original-image coordinates)."""
     root = Path(root)
     for name, im in zip(names, aligned):
         write_gray(root / "Image" / "aligned" / aligned_name(name), im)
+    for name, im in zip(names, originals if originals is not None else []):
+        write_gray(root / "Image" / "original" / name, im)
     write_lines(root / "EmoLabel" / DISTRIBUTION_FILE,
                 [f"{n} " + " ".join(f"{p:.4f}" for p in d) for n, d in zip(names, distributions)])
     write_lines(root / "EmoLabel" / MULTILABEL_FILE,

@@ -8,7 +8,8 @@ contempt unilateral 12+14. Adjustments forced by py-feat's 20-AU mesh model
 (:mod:`fercore.synth.mesh`): AU16 (lower-lip depressor) is not modelled, so disgust uses the
 Investigator's Guide alternative 9/10 with 17; contempt is bilateral (the model has no
 sides); jaw-drop expressions add AU25 (lips part), which accompanies AU26 in posed faces
-(Du, Tao & Martinez, PNAS 2014, Table 1). Intensities are on py-feat's 0–1 scale.
+(Du, Tao & Martinez, PNAS 2014, Table 1). Intensities are expression intensities: 1 is a
+clear posed action, the scale of :meth:`fercore.synth.mesh.FaceModel.expression_mesh`.
 
 **Compound and blended expressions.** Du, Tao & Martinez (2014) show that a compound emotion
 (e.g. happily surprised) is produced with the union of its components' AUs; :func:`sample_aus`
@@ -17,9 +18,10 @@ two-hot weight row gives the union and unequal weights give an intensity-weighte
 
 **In the wild.** :data:`RAF_AU_OCCURRENCE` is RAF-DB's Table 1 (Li, Deng & Du, CVPR 2017:
 "Probabilities of AUs' occurrence for each expression in RAF-DB", percent; empty cells are
-below 10%), as printed in the paper's text. It is used as data: in the wild domain each AU
-of an emotion is active with that probability. AU27 (mouth stretch) is outside the mesh
-model's 20 AUs and is rendered as a strong AU26 (jaw drop).
+below 10%), as printed in the paper's text — including its happiness row, which lists 98%
+under AU7 and nothing under AU6. It is used as data: in the wild domain each AU of an emotion
+is active with that probability. AU27 (mouth stretch) is outside the mesh model's 20 AUs and
+is rendered as a strong AU26 (jaw drop).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ PROTOTYPES = {
     "neutral": {},
     "contempt": {12: 0.6, 14: 1.0},
 }
-"""EMFACS-style AU prototypes, ``{emotion: {AU number: intensity}}``; ``pd.DataFrame(PROTOTYPES)``."""
+"""EMFACS-style AU prototypes ``{emotion: {AU number: intensity}}`` (a table: ``pd.DataFrame``)."""
 
 RAF_AU_OCCURRENCE = {
     "surprise": {1: 97, 2: 97, 5: 84, 25: 98, 26: 53},
@@ -69,10 +71,11 @@ EXPRESSION_STRENGTH = {"lab": (0.9, 1.1), "film": (0.6, 1.05), "wild": (0.6, 1.1
 AU_JITTER = {"lab": 0.08, "film": 0.2, "wild": 0.3}
 """Relative standard deviation of each active AU's intensity around its base value."""
 MAX_INTENSITY = 1.5
+"""Upper clip of sampled intensities (after identity gains)."""
 
 
-def _au_table(mapping: dict, default: float = 0.0) -> np.ndarray:
-    table = np.full((len(EXPRESSIONS), len(AUS)), default, dtype=np.float64)
+def _au_table(mapping: dict) -> np.ndarray:
+    table = np.zeros((len(EXPRESSIONS), len(AUS)))
     column = {au: j for j, au in enumerate(AUS)}
     for i, emotion in enumerate(EXPRESSIONS):
         for au, value in mapping.get(emotion, {}).items():
@@ -92,16 +95,16 @@ def wild_occurrence() -> np.ndarray:
     prototype AUs missing from the row get :data:`RARE_P`; neutral has no AUs; contempt (not
     in RAF-DB) keeps its prototype AUs with probability 0.8.
     """
-    occurrence = {}
+    rates = {}
     for emotion, row in RAF_AU_OCCURRENCE.items():
         p = {au: v / 100 for au, v in row.items() if au != 27}
         if 27 in row:
             p[26] = 1 - (1 - p.get(26, 0.0)) * (1 - row[27] / 100)
         for au in PROTOTYPES[emotion]:
             p.setdefault(au, RARE_P)
-        occurrence[emotion] = p
-    occurrence[CONTEMPT] = {au: 0.8 for au in PROTOTYPES[CONTEMPT]}
-    return _au_table(occurrence)
+        rates[emotion] = p
+    rates[CONTEMPT] = {au: 0.8 for au in PROTOTYPES[CONTEMPT]}
+    return _au_table(rates)
 
 
 def occurrence(domain: str) -> np.ndarray:
@@ -179,7 +182,8 @@ def intensity(aus, t) -> np.ndarray:
         raise ValueError(f"aus must have shape (n, {len(AUS)}), got {aus.shape}")
     t = np.asarray(t, dtype=np.float32)
     if t.ndim > 1 or (t.ndim == 1 and len(t) != len(aus)):
-        raise ValueError(f"t must be a scalar or have one value per row ({len(aus)}), got {t.shape}")
+        raise ValueError(f"t must be a scalar or have one value per row ({len(aus)}), "
+                         f"got shape {t.shape}")
     if not np.isfinite(t).all() or (t < 0).any() or (t > 1).any():
         raise ValueError("t must lie in [0, 1]")
     return aus * (t[:, None] if t.ndim == 1 else t)

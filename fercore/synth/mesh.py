@@ -62,6 +62,8 @@ RIGHT_EYE_CORNERS = (362, 263)
 NOSE_TIP = 1
 MOUTH_LEFT = 61
 MOUTH_RIGHT = 291
+INNER_LIP_TOP = 13
+INNER_LIP_BOTTOM = 14
 LEFT_IRIS = (468, 469, 470, 471, 472)
 """Image-left iris: centre vertex then its 4 contour vertices."""
 RIGHT_IRIS = (473, 474, 475, 476, 477)
@@ -171,7 +173,8 @@ def load_face_model() -> FaceModel:
         intercept = npz["intercept"].astype(np.float32)
     expected = tuple(f"AU{au:02d}" for au in AUS)
     if au_columns != expected:
-        raise ValueError(f"{path}: AU columns {au_columns} differ from fercore.labels.AUS {expected}")
+        raise ValueError(f"{path}: AU columns {au_columns} differ from fercore.labels.AUS "
+                         f"{expected}")
     if coef.shape != (len(AUS) + 3, 3 * N_VERTICES):
         raise ValueError(f"{path}: coef has shape {coef.shape}, expected (23, {3 * N_VERTICES})")
     triangles = np.asarray(json.loads(_resource(TESSELLATION_FILE).read_text())["triangles"],
@@ -193,7 +196,7 @@ def _smoothstep(x):
 
 
 def _expression_coef(coef, intercept) -> np.ndarray:
-    """``coef`` with each AU row masked to its :data:`AU_ZONES` area and scaled by :data:`AU_PEAK`."""
+    """``coef`` with each AU row masked to its :data:`AU_ZONES` area, scaled by :data:`AU_PEAK`."""
     rest = intercept.reshape(3, N_VERTICES).T.astype(np.float64)
     eye_l = rest[list(LEFT_EYE_CORNERS)].mean(0)
     eye_r = rest[list(RIGHT_EYE_CORNERS)].mean(0)

@@ -182,7 +182,8 @@ def draw_background(level: float, clutter: float, shape, rng: np.random.Generato
     return np.clip(level + clutter * layers, 0, 1)
 
 
-def draw_occluder(image, kind: int, eyes, mouth, skin: float, rng: np.random.Generator) -> np.ndarray:
+def draw_occluder(image, kind: int, eyes, mouth, skin: float,
+                  rng: np.random.Generator) -> np.ndarray:
     """Paint occluder ``kind`` (index into :data:`OCCLUDERS`) onto ``image`` (h, w) in place.
 
     ``eyes`` (2, 2) image-left and image-right eye centres and ``mouth`` (2,) the mouth centre,
@@ -251,9 +252,11 @@ def degrade(image, blur: float, low_res: float, noise: float, jpeg_quality: int,
         image = ndimage.gaussian_filter(image, blur * scale, mode="nearest", truncate=3.0)
     if low_res > 1.05:
         small = (max(4, round(w / low_res)), max(4, round(h / low_res)))
-        image = np.asarray(Image.fromarray(image).resize(small, Image.BOX).resize((w, h), Image.BILINEAR))
+        image = Image.fromarray(image).resize(small, Image.BOX)
+        image = np.asarray(image.resize((w, h), Image.BILINEAR))
     spread = np.float32(noise * np.sqrt(12.0))
-    image = image * np.float32(255) + (rng.random((h, w), dtype=np.float32) - np.float32(0.5)) * spread
+    uniform = rng.random((h, w), dtype=np.float32) - np.float32(0.5)
+    image = image * np.float32(255) + uniform * spread
     out = np.clip(np.rint(image), 0, 255).astype(np.uint8)
     if jpeg_quality > 0:
         buffer = io.BytesIO()

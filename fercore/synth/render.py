@@ -7,9 +7,8 @@ RAF-DB's template (:mod:`fercore.align`) is applied to the vertices, and the mes
 directly at the output size: no unaligned image is made unless ``raw=True``.
 
 Rasterization is a z-buffer scan conversion compiled with numba (each front-facing triangle
-tests the pixels of its bounding box; the nearest surface wins); the winners' barycentric
-coordinates then interpolate per-vertex attributes, vectorized over the batch. Shading is
-Lambertian (per-vertex normals, ambient + diffuse). Albedo: the identity's skin tone
+tests the pixels of its bounding box; the nearest surface wins); a second numba kernel turns
+each covered pixel's triangle and barycentric weights into a value. Shading is Lambertian (per-vertex normals, ambient + diffuse). Albedo: the identity's skin tone
 modulated by a skin texture in the mesh's frontal (u, v) parametrization (pores, blotches,
 moles, age wrinkles, AU-driven wrinkles such as forehead lines with AU1/2 and nose wrinkles
 with AU9), darker brows, lips, lash lines and nostrils; the eye openings show sclera, iris,
@@ -37,7 +36,7 @@ from fercore.synth.nuisance import (Nuisance, degrade, draw_background, draw_occ
                                     smooth_noise)
 
 CHUNK = 64
-"""Faces rasterized together; results do not depend on it."""
+"""Faces rasterized together (a quarter of it for raw images); results do not depend on it."""
 TEXTURE = 128
 """Side of the skin-texture map in the (u, v) parametrization."""
 RAF_IOD = 60.0
@@ -117,7 +116,8 @@ def _assets() -> _Assets:
     mouth_uv[:, 0] = np.clip(np.abs(x - mid) / half_width, 0, 1)
     mouth_uv[list(M.LOWER_INNER_LIP), 1] = 1.0
     mouth_uv[[M.LOWER_INNER_LIP[0], M.LOWER_INNER_LIP[-1]], 1] = 0.5
-    lip_gap = float(np.hypot(x[13] - x[14], y[13] - y[14]))
+    top, bottom = M.INNER_LIP_TOP, M.INNER_LIP_BOTTOM
+    lip_gap = float(np.hypot(x[top] - x[bottom], y[top] - y[bottom]))
 
     wrinkles, wrinkle_aus, age_wrinkles = _wrinkle_patterns(x, y)
     f32 = np.float32
@@ -360,7 +360,8 @@ def _vertex_shading(verts, nuisance: Nuisance) -> np.ndarray:
     vn = vn.reshape(-1, n, 3).transpose(1, 0, 2)
     vn /= np.maximum(np.linalg.norm(vn, axis=2, keepdims=True), 1e-9)
     lambert = np.clip(np.einsum("nvk,nk->nv", vn, nuisance.light), 0, None)
-    return (nuisance.ambient[:, None] + nuisance.light_intensity[:, None] * lambert).astype(np.float32)
+    shade = nuisance.ambient[:, None] + nuisance.light_intensity[:, None] * lambert
+    return shade.astype(np.float32)
 
 
 @functools.lru_cache(maxsize=256)
@@ -399,7 +400,7 @@ def _open_fraction(verts, aus) -> np.ndarray:
     (lips part) barely moves them, so the rest gap is drawn as closed lips, and AU25 opens
     up to 75% of it; wider gaps (jaw drop, AU26) show the interior beyond the closed part.
     """
-    gap = np.linalg.norm(verts[:, 13] - verts[:, 14], axis=1)
+    gap = np.linalg.norm(verts[:, M.INNER_LIP_TOP] - verts[:, M.INNER_LIP_BOTTOM], axis=1)
     closed = _assets().lip_gap * (1 - 0.75 * np.clip(aus[:, AUS.index(25)], 0, 1))
     return np.clip((gap - closed) / np.maximum(gap, 1e-6), 0, 1)
 
@@ -500,7 +501,8 @@ def render_faces(aus, identities: Identities, nuisance: Nuisance, size: int = 10
                  seed: int = 0, raw: bool = False) -> RenderedFaces:
     """Render ``n`` faces as aligned ``size``×``size`` grayscale images with five landmarks.
 
-    ``aus`` (n, 20) AU intensities (``fercore.labels.AUS`` order, py-feat's 0–1 scale),
+    ``aus`` (n, 20) expression intensities (``fercore.labels.AUS`` order; 1 = a clear posed
+    action, see :meth:`fercore.synth.mesh.FaceModel.expression_mesh`),
     ``identities`` and ``nuisance`` with one row per face. Image i depends only on row i of
     the inputs and ``seed``: the same inputs give byte-identical images, in any batch.
     With ``raw=True`` each face is first rendered into an unaligned original image
@@ -514,8 +516,9 @@ def render_faces(aus, identities: Identities, nuisance: Nuisance, size: int = 10
     aligned = np.empty((n, size, size), np.uint8)
     landmarks = np.empty((n, 5, 2), np.float32)
     raws, raw_landmarks = ([], np.empty((n, 5, 2), np.float32)) if raw else (None, None)
-    for start in progress(range(0, n, CHUNK), desc="render", unit="batch"):
-        batch = slice(start, min(start + CHUNK, n))
+    chunk = CHUNK // 4 if raw else CHUNK
+    for start in progress(range(0, n, chunk), desc="render", unit="batch"):
+        batch = slice(start, min(start + chunk, n))
         b_aus, b_ids, b_nui = aus[batch], identities[batch], nuisance[batch]
         verts, lm = face_geometry(b_aus, b_ids, b_nui)
         if raw:

@@ -143,7 +143,7 @@ def generate_unit(root, unit: str, sizes: dict, seed: int, code: str) -> dict:
             shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {"seconds": seconds, "summary": summary, "rendered": summary.get("rendered", summary.get("images", 0))}
+    return summary
 
 
 @contextlib.contextmanager
@@ -161,8 +161,8 @@ def materialize(root, profile: str, seed: int = 0, sizes: dict | None = None) ->
     """Make ``<root>/synth-*`` match ``profile``'s sizes (or ``sizes``) and ``seed``.
 
     Regenerates only the units whose manifest differs; returns the world manifest (also written
-    to ``<root>/manifest.json``): profile, seed, code hash, per-dataset summaries and, for the
-    units generated now, seconds and images per second.
+    to ``<root>/manifest.json``, see :func:`world_summary`) with ``generated_now``, the units
+    this call regenerated.
     """
     from fercore.synth.writers import WRITERS
 
@@ -172,32 +172,40 @@ def materialize(root, profile: str, seed: int = 0, sizes: dict | None = None) ->
     with _locked(root):
         for stale in root.glob(".staging-*"):
             shutil.rmtree(stale, ignore_errors=True)
-        previous = _read_manifest(root) or {}
-        generated = {}
+        generated = []
         for unit in WRITERS:
-            key = unit_key(unit, sizes, seed, code)
-            if not is_current(root, unit, key):
-                generated[unit] = generate_unit(root, unit, sizes, seed, code)
-        datasets = {}
-        for unit, (names, _) in WRITERS.items():
-            for name in names:
-                manifest = _read_manifest(root / f"synth-{name}")
-                datasets[name] = {"folder": f"synth-{name}", "seconds": manifest["seconds"],
-                                  "summary": manifest["summary"].get(name, manifest["summary"])}
-        if generated or previous.get("code") != code or previous.get("seed") != seed or previous.get("sizes") != sizes:
-            rendered = sum(g["rendered"] for g in generated.values())
-            seconds = sum(g["seconds"] for g in generated.values())
-            world = {
-                "profile": profile, "seed": int(seed), "code": code, "sizes": sizes, "datasets": datasets,
-                "generated_now": sorted(generated),
-                "images": sum(_count_images(root / f"synth-{n}") for n in datasets),
-                "generation_seconds": round(seconds, 2) if generated else previous.get("generation_seconds"),
-                "images_per_second": round(rendered / seconds, 1) if generated and seconds > 0
-                else previous.get("images_per_second"),
-            }
-            write_json_atomic(root / MANIFEST, world)
-            return world
-        return previous
+            if not is_current(root, unit, unit_key(unit, sizes, seed, code)):
+                generate_unit(root, unit, sizes, seed, code)
+                generated.append(unit)
+        previous = _read_manifest(root) or {}
+        same = {"profile": profile, "seed": int(seed), "sizes": sizes, "code": code}
+        if not generated and all(previous.get(k) == v for k, v in same.items()):
+            return {**previous, "generated_now": []}
+        world = {**world_summary(root, profile, seed, sizes, code), "generated_now": generated}
+        write_json_atomic(root / MANIFEST, world)
+        return world
+
+
+def world_summary(root, profile, seed, sizes, code) -> dict:
+    """The world manifest from the datasets' own manifests: what each holds, and the generation
+    time and speed (faces rendered per second, the whole pipeline) summed over the units."""
+    from fercore.synth.writers import WRITERS
+
+    root = Path(root)
+    datasets, seconds, rendered = {}, 0.0, 0
+    for names, _ in WRITERS.values():
+        for name in names:
+            manifest = _read_manifest(root / f"synth-{name}")
+            datasets[name] = {"folder": f"synth-{name}", "seconds": manifest["seconds"],
+                              "summary": manifest["summary"].get(name, manifest["summary"])}
+        seconds += manifest["seconds"]
+        rendered += manifest["summary"].get("rendered", manifest["summary"].get("images", 0))
+    return {
+        "profile": profile, "seed": int(seed), "code": code, "sizes": sizes, "datasets": datasets,
+        "images": sum(_count_images(root / f"synth-{n}") for n in datasets),
+        "faces_rendered": rendered, "generation_seconds": round(seconds, 1),
+        "images_per_second": round(rendered / seconds, 1) if seconds > 0 else None,
+    }
 
 
 def load_manifest(root) -> dict:

@@ -1,15 +1,15 @@
 """One writer per synthetic dataset: sample faces, label them as the real dataset was labelled,
 and write them in its format (the format code lives in :mod:`fercore.datasets`).
 
-Each ``write_<name>(folder, sizes, seed)`` is deterministic in ``seed`` and returns a summary
-(images written, class counts). Every dataset also gets ``truth.csv``: for each file the
-identity, domain, blend weights, true AU intensities, pose and light, occluder, degradations,
-the true label and whether the given label differs from it.
+Each ``write_<name>(folder, sizes, seed)`` (``write_raf`` takes the RAF-DB and RAF-ML folders)
+is deterministic in ``seed`` and returns a summary of what it wrote. Every dataset also gets
+``truth.csv``: for each file the identity, domain, blend weights, true AU intensities, pose and
+light, occluder, degradations, the true label and, where a label was given by a simulated
+annotator, the given label and whether it differs (``flipped``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,8 @@ from fercore.synth.nuisance import OCCLUDERS, sample_nuisance
 RENDER_BATCH = 256
 AFFECTNET_COUNTS = {"neutral": 74874, "happiness": 134415, "sadness": 25459, "surprise": 14090, "fear": 6378,
                     "disgust": 3803, "anger": 24882, CONTEMPT: 3750}
-"""AffectNet's manually annotated training images per class (Mollahosseini et al. 2017, Table 4)."""
+"""AffectNet's manually annotated training images per class (Mollahosseini et al. 2017; the
+totals less the 500-per-class validation set)."""
 FER2013_COUNTS = {"anger": 4953, "disgust": 547, "fear": 5121, "happiness": 8989, "sadness": 6077,
                   "surprise": 4002, "neutral": 6198}
 """FER2013's images per class (35,887 in all)."""
@@ -64,17 +65,12 @@ canvases keep raw rendering as fast as aligned rendering."""
 # ---------------------------------------------------------------- shared helpers
 
 
-def one_hot(names, columns=EXPRESSIONS) -> np.ndarray:
-    weights = np.zeros((len(names), len(columns)))
-    weights[np.arange(len(names)), [columns.index(n) for n in names]] = 1.0
-    return weights
-
-
-def compound_weights(names) -> np.ndarray:
-    """Two-hot blend weights (union of the components' AUs, Du et al. 2014)."""
+def blend_weights(names) -> np.ndarray:
+    """Blend weights of basic (one-hot) or compound class names (two-hot: the union of the
+    components' AUs, Du et al. 2014)."""
     weights = np.zeros((len(names), len(EXPRESSIONS)))
     for i, name in enumerate(names):
-        for part in COMPOUND_COMPONENTS[name]:
+        for part in COMPOUND_COMPONENTS.get(name, (name,)):
             weights[i, EXPRESSIONS.index(part)] = 1.0
     return weights
 
@@ -236,49 +232,46 @@ def write_raf(rafdb_dir, rafml_dir, sizes, seed) -> dict:
                                               raw=True, desc="raf")
     row = {task: i for i, task in enumerate(chosen)}
     attribute_codes = np.stack([identities.gender, identities.race, identities.age], 1)[identity]
-    true_label = np.array(BASIC7, dtype=object)[perceived.distribution.argmax(1)]
+    top_two = np.argsort(-perceived.distribution[:, :6], axis=1)[:, :2]
+    compound_true = crowd_em.COMPOUND_PAIRS[top_two[:, 0], top_two[:, 1]]
+    true_label = {"basic": np.array(BASIC7, dtype=object)[perceived.label],
+                  "compound": np.where(compound_true >= 0, np.array(COMPOUND11, dtype=object)[compound_true], "none")}
+    files = {}
 
-    files = {"basic": np.full(n, "", dtype=object), "compound": np.full(n, "", dtype=object),
-             "rafml": np.full(n, "", dtype=object)}
-    truth_rows = []
-    for subset, labels, names_of in (("basic", single, BASIC7), ("compound", compound, COMPOUND11)):
-        tasks = np.flatnonzero(labels >= 0)
-        names = []
+    def numbered(tasks, subset):
         counter = {"train": 0, "test": 0}
+        names = []
         for t in tasks:
             counter[split[t]] += 1
-            names.append(rafdb.image_name(split[t], counter[split[t]], subset))
-        files[subset][tasks] = names
-        r = [row[t] for t in tasks]
-        rafdb.write_rafdb_subset(
-            rafdb_dir, subset, names, labels[tasks], aligned[r], distributions=g[tasks],
-            landmarks=raw_points[r], attributes=attribute_codes[tasks], originals=[raw[i] for i in r])
-        given = np.array(names_of, dtype=object)[labels[tasks]]
+            names.append(rafdb.image_name(split[t], counter[split[t]], "basic" if subset == "basic" else "compound"))
+        files[subset] = pd.Series(names, index=tasks, dtype=object)
+        return names, [row[t] for t in tasks]
+
+    truth_rows = []
+    for subset, labels, classes in (("basic", single, BASIC7), ("compound", compound, COMPOUND11)):
+        tasks = np.flatnonzero(labels >= 0)
+        names, r = numbered(tasks, subset)
+        rafdb.write_rafdb_subset(rafdb_dir, subset, names, labels[tasks], aligned[r], distributions=g[tasks],
+                                 landmarks=raw_points[r], attributes=attribute_codes[tasks],
+                                 originals=[raw[i] for i in r])
         truth_rows.append(truth_table([f"{subset}/{name}" for name in names], "wild", identity[tasks], aus[tasks],
-                                      weights[tasks], nuisance[tasks], true_label[tasks], given, task=tasks,
+                                      weights[tasks], nuisance[tasks], true_label[subset][tasks],
+                                      np.array(classes, dtype=object)[labels[tasks]], task=tasks,
                                       kind=perceived.kind[tasks]))
-    truth = pd.concat(truth_rows, ignore_index=True)
-    truth["flipped"] = truth["flipped"] & truth["file"].str.startswith("basic/")
-    write_truth(rafdb_dir, truth)
+    write_truth(rafdb_dir, pd.concat(truth_rows, ignore_index=True))
 
     tasks = np.flatnonzero(keep_ml)
-    counter = {"train": 0, "test": 0}
-    names = []
-    for t in tasks:
-        counter[split[t]] += 1
-        names.append(rafdb.image_name(split[t], counter[split[t]], "compound"))
-    files["rafml"][tasks] = names
-    r = [row[t] for t in tasks]
-    rafml.write_rafml(rafml_dir, names, aligned[r], distribution6[tasks], multilabel[tasks],
-                      landmarks=points[r], attributes=attribute_codes[tasks])
-    true_sets = [";".join(e for e, w in zip(BASIC7, d) if w > 1 / 7 and e != "neutral") for d in perceived.distribution[tasks]]
+    names, r = numbered(tasks, "rafml")
+    rafml.write_rafml(rafml_dir, names, aligned[r], distribution6[tasks], multilabel[tasks], landmarks=raw_points[r],
+                      attributes=attribute_codes[tasks], originals=[raw[i] for i in r])
+    true_sets = ["+".join(e for e, p in zip(EMOTIONS6, d) if p > 1 / 7) for d in perceived.distribution[tasks]]
     write_truth(rafml_dir, truth_table(names, "wild", identity[tasks], aus[tasks], weights[tasks], nuisance[tasks],
                                        true_sets, task=tasks, kind=perceived.kind[tasks]))
 
     task_table = pd.DataFrame({"task": np.arange(n), "kind": perceived.kind, "difficulty": np.round(difficulty, 4),
                                "identity": identity, "true_label": perceived.label, "split": split,
-                               "basic_file": files["basic"], "compound_file": files["compound"],
-                               "rafml_file": files["rafml"]})
+                               **{f"{subset}_file": files[subset].reindex(range(n), fill_value="").to_numpy()
+                                  for subset in ("basic", "compound", "rafml")}})
     for k, emotion in enumerate(BASIC7):
         task_table[f"p_{emotion}"] = np.round(perceived.distribution[:, k], 4)
     rafdb.write_crowd(rafdb_dir, rafdb.CrowdVotes(votes, task_table, workers))
@@ -308,11 +301,11 @@ def write_affectnet(folder, sizes, seed) -> dict:
     n_ids = max(2, n // 3)
     identities = sample_identities(n_ids, rng)
     identity = rng.integers(0, n_ids, n)
-    weights = one_hot(true)
+    weights = blend_weights(true)
     aus = wild_aus(weights, rng, au_gain=identities.au_gain[identity])
     nuisance = world_nuisance("wild", n, rng)
     _, _, raw, raw_points = render(aus, identities[identity], nuisance, rng, raw=True, desc="affectnet")
-    boxes = face_boxes(raw_points)
+    boxes = face_boxes(raw_points, [im.shape for im in raw])
     va = np.array([VALENCE_AROUSAL[c] for c in given]) + rng.normal(0, 0.15, (n, 2))
     files = np.array([f"{i // 1000 + 1}/{i:07d}.jpg" for i in range(n)], dtype=object)
     for s in ("train", "val"):
@@ -323,15 +316,18 @@ def write_affectnet(folder, sizes, seed) -> dict:
     return {"images": n, "train": n_train, "val": n_val, "flipped": int((given != true).sum())}
 
 
-def face_boxes(points) -> np.ndarray:
-    """Square face boxes (x, y, w, h) around five landmarks, as a face detector would give."""
+def face_boxes(points, shapes) -> np.ndarray:
+    """Square face boxes (x, y, w, h) around five landmarks, as a face detector would give,
+    kept inside images of ``shapes`` (h, w)."""
     points = np.asarray(points)
     eyes = points[:, :2].mean(1)
     mouth = points[:, 3:].mean(1)
     iod = np.linalg.norm(points[:, 1] - points[:, 0], axis=1)
-    side = 2.2 * np.maximum(iod, np.linalg.norm(mouth - eyes, axis=1) * 1.3)
-    centre = (eyes + mouth) / 2
-    return np.column_stack([centre - side[:, None] / 2, side, side])
+    heights, widths = np.asarray(shapes, dtype=float).T
+    side = np.minimum(2.2 * np.maximum(iod, 1.3 * np.linalg.norm(mouth - eyes, axis=1)), np.minimum(heights, widths))
+    corner = (eyes + mouth) / 2 - side[:, None] / 2
+    corner = np.clip(corner, 0, np.column_stack([widths, heights]) - side[:, None])
+    return np.column_stack([corner, side, side])
 
 
 # ---------------------------------------------------------------- FER2013
@@ -345,7 +341,7 @@ def write_fer2013(folder, sizes, seed) -> dict:
     n_ids = max(2, n // 3)
     identities = sample_identities(n_ids, rng)
     identity = rng.integers(0, n_ids, n)
-    weights = one_hot(true)
+    weights = blend_weights(true)
     aus = wild_aus(weights, rng, au_gain=identities.au_gain[identity])
     nuisance = world_nuisance("wild", n, rng)
     aligned, *_ = render(aus, identities[identity], nuisance, rng, size=fer2013.SIDE, desc="fer2013")
@@ -364,7 +360,7 @@ def _sequences(emotions, subjects, n_frames, domain, rng, identities, nuisance_o
     over ``n_frames`` frames from neutral to peak (and back to neutral after ``peak_hold``
     apex frames when ``peak_hold`` > 0, MMI's onset-apex-offset)."""
     n = len(emotions)
-    peak = sample_aus(one_hot(emotions), domain, rng, au_gain=identities.au_gain[subjects])
+    peak = sample_aus(blend_weights(emotions), domain, rng, au_gain=identities.au_gain[subjects])
     base = nuisance_of if nuisance_of is not None else world_nuisance(domain, n, rng)
     t = onset_apex_offset(n_frames, peak_hold) if peak_hold else ramp(n_frames)
     seq = np.repeat(np.arange(n), len(t))
@@ -386,7 +382,7 @@ def write_ckplus(folder, sizes, seed) -> dict:
     subjects = np.arange(n_seq) % n_subjects
     aus, nuisance, seq, t, peak = _sequences(emotions, subjects, n_frames, "lab", rng, identities)
     _, _, raw, raw_points = render(aus, identities[subjects[seq]], nuisance, rng, raw=True, desc="ck+")
-    files, truth = [], []
+    files = []
     numbers = np.zeros(n_subjects, int)
     subject_names = [f"S{5 + 5 * k:03d}" for k in range(n_subjects)]
     for i in range(n_seq):
@@ -395,10 +391,10 @@ def write_ckplus(folder, sizes, seed) -> dict:
         facs = {AUS[j]: int(np.clip(np.ceil(peak[i, j] / 0.3), 1, 5)) for j in np.flatnonzero(peak[i] >= AU_PRESENT)}
         files.extend(ckplus.write_ckplus_sequence(folder, subject_names[subjects[i]], f"{numbers[subjects[i]]:03d}",
                                                   [raw[r] for r in rows], raw_points[rows], emotions[i], facs))
-    weights = one_hot(emotions)[seq] * t[:, None]
+    weights = blend_weights(emotions)[seq] * t[:, None]
     labels = np.where(t > 0, emotions[seq], "neutral")
-    truth = truth_table(files, "lab", subjects[seq], aus, weights, nuisance, labels, sequence=seq, t=np.round(t, 4))
-    write_truth(folder, truth)
+    write_truth(folder, truth_table(files, "lab", subjects[seq], aus, weights, nuisance, labels, sequence=seq,
+                                    t=np.round(t, 4)))
     return {"images": len(files), "sequences": n_seq, "subjects": n_subjects}
 
 
@@ -416,7 +412,7 @@ def write_oulu(folder, sizes, seed) -> dict:
     for i in range(len(emotions)):
         rows = np.flatnonzero(seq == i)
         files.extend(mmi_oulu.write_oulu_sequence(folder, f"P{subjects[i] + 1:03d}", emotions[i], aligned[rows]))
-    write_truth(folder, truth_table(files, "lab", subjects[seq], aus, one_hot(emotions)[seq] * t[:, None], nuisance,
+    write_truth(folder, truth_table(files, "lab", subjects[seq], aus, blend_weights(emotions)[seq] * t[:, None], nuisance,
                                     np.where(t > 0, emotions[seq], "neutral"), sequence=seq, t=np.round(t, 4)))
     return {"images": len(files), "sequences": len(emotions)}
 
@@ -441,7 +437,7 @@ def write_mmi(folder, sizes, seed) -> dict:
     sessions = [f"{100 + i}" for i in range(n_seq)]
     files = mmi_oulu.write_mmi(folder, sessions, [f"{s + 1}" for s in subjects], emotions, [apex] * n_seq,
                                [aligned[seq == i] for i in range(n_seq)])
-    write_truth(folder, truth_table(files, "lab", subjects[seq], aus, one_hot(emotions)[seq] * t[:, None],
+    write_truth(folder, truth_table(files, "lab", subjects[seq], aus, blend_weights(emotions)[seq] * t[:, None],
                                     frame_nuisance, np.where(t > 0, emotions[seq], "neutral"), sequence=seq,
                                     t=np.round(t, 4)))
     return {"images": len(files), "sequences": n_seq}
@@ -452,8 +448,9 @@ def write_mmi(folder, sizes, seed) -> dict:
 
 def write_jaffe(folder, sizes, seed) -> dict:
     """JAFFE-like: ``jaffe_subjects`` (10 in JAFFE, with its subjects' initials) pose the seven
-    expressions ``jaffe_poses`` times each in lab conditions; 256 x 256 style originals with a landmark sidecar; semantic
-    ratings as the mean of simulated raters' 1-5 scores of the six emotions."""
+    expressions ``jaffe_poses`` times each in lab conditions, with weaker secondary emotions;
+    unaligned TIFF originals with a five-landmark sidecar; semantic ratings of the six emotions
+    (1-5) as the mean a rater panel would give: 1 + 4 x blend weight, plus noise."""
     rng = np.random.default_rng(seed)
     poses = int(sizes["jaffe_poses"])
     identities = sample_identities(len(JAFFE_SUBJECTS), rng, gender_p=(0, 1, 0), race_p=(0, 0, 1),
@@ -467,7 +464,7 @@ def write_jaffe(folder, sizes, seed) -> dict:
     posed = np.array([r[1] for r in rows], dtype=object)
     n = len(rows)
     secondary = rng.dirichlet(np.full(len(EXPRESSIONS), 0.4), n) * rng.uniform(0, 0.6, (n, 1))
-    weights = np.maximum(one_hot(posed) * rng.uniform(0.6, 1.0, (n, 1)), secondary)
+    weights = np.maximum(blend_weights(posed) * rng.uniform(0.6, 1.0, (n, 1)), secondary)
     weights[:, EXPRESSIONS.index(CONTEMPT)] = 0
     weights[:, EXPRESSIONS.index("neutral")] = 0
     aus = sample_aus(weights, "lab", rng, au_gain=identities.au_gain[subjects])
@@ -493,7 +490,7 @@ def write_sfew(folder, sizes, seed) -> dict:
     identities = sample_identities(n_ids, rng, age_p=(0, 0.1, 0.6, 0.27, 0.03))
     identity = rng.integers(0, n_ids, n)
     split = np.array(["train"] * n_train + ["val"] * n_val, dtype=object)
-    weights = one_hot(true)
+    weights = blend_weights(true)
     aus = sample_aus(weights, "film", rng, au_gain=identities.au_gain[identity])
     nuisance = world_nuisance("film", n, rng)
     aligned, *_ = render(aus, identities[identity], nuisance, rng, desc="sfew")
@@ -514,8 +511,7 @@ def write_emotionet(folder, sizes, seed) -> dict:
     is_compound = rng.random(n) < 0.35
     names = np.where(is_compound, draw_classes(EMOTIONET_COMPOUND_SHARES, n, rng),
                      draw_classes({e: 1 for e in BASIC7}, n, rng)).astype(object)
-    weights = np.where(is_compound[:, None], compound_weights([c if c in COMPOUND11 else "happily surprised" for c in names]),
-                       one_hot([c if c in BASIC7 else "neutral" for c in names]))
+    weights = blend_weights(names)
     n_ids = max(2, n // 3)
     identities = sample_identities(n_ids, rng)
     identity = rng.integers(0, n_ids, n)
@@ -528,7 +524,8 @@ def write_emotionet(folder, sizes, seed) -> dict:
     files = [f"{i + 1:06d}.jpg" for i in range(n)]
     labelled = np.flatnonzero(rng.random(n) < float(sizes["emotionet_emotion_fraction"]))
     emotionet.write_emotionet(folder, files, aligned, presence, [files[i] for i in labelled], names[labelled])
-    write_truth(folder, truth_table(files, "wild", identity, aus, weights, nuisance, names, emotion_labelled=np.isin(np.arange(n), labelled)))
+    write_truth(folder, truth_table(files, "wild", identity, aus, weights, nuisance, names,
+                                    emotion_labelled=np.isin(np.arange(n), labelled)))
     return {"images": n, "emotion_labelled": len(labelled)}
 
 
