@@ -24,18 +24,30 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 
 def as_image_batch(images, name="images") -> np.ndarray:
-    """``images`` as a float64 array ``(n, H, W)``; a clear ``ValueError`` otherwise."""
+    """``images`` checked as a numeric array ``(n, H, W)`` (dtype kept); ``ValueError`` otherwise."""
     arr = np.asarray(images)
     if arr.ndim != 3:
         raise ValueError(f"{name} must be an array of shape (n, height, width); got shape {arr.shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty (0 images)")
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.isfinite(arr).all():
+    if arr.dtype == bool:
+        return arr.astype(np.uint8)
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"{name} must be real-valued; got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite pixel values")
     return arr
+
+
+def _padded(images, pad_rows, pad_cols, dtype, mode="constant"):
+    """``images`` converted to ``dtype`` with ``pad_rows``/``pad_cols`` pixels added on each side:
+    zeros (``"constant"``) or any ``numpy.pad`` mode (``"symmetric"`` mirrors the border)."""
+    n, height, width = images.shape
+    if mode == "constant":
+        out = np.zeros((n, height + 2 * pad_rows, width + 2 * pad_cols), dtype=dtype)
+        out[:, pad_rows:pad_rows + height, pad_cols:pad_cols + width] = images
+        return out
+    return np.pad(images.astype(dtype, copy=False), ((0, 0), (pad_rows, pad_rows), (pad_cols, pad_cols)), mode=mode)
 
 
 def _check_divisible(shape, size, what):
@@ -107,8 +119,12 @@ def _bilinear_samples(padded, pad, k, rows, cols, row_offset, col_offset):
     dr, dc = r - r_lo, c - c_lo
     r_lo, r_hi = r_lo.astype(np.int64) + pad, r_hi.astype(np.int64) + pad
     c_lo, c_hi = c_lo.astype(np.int64) + pad, c_hi.astype(np.int64) + pad
-    top = (1 - dc) * padded[k, r_lo, c_lo] + dc * padded[k, r_lo, c_hi]
-    bottom = (1 - dc) * padded[k, r_hi, c_lo] + dc * padded[k, r_hi, c_hi]
+
+    def pixel(r, c):
+        return padded[k, r, c].astype(np.float64)
+
+    top = (1 - dc) * pixel(r_lo, c_lo) + dc * pixel(r_lo, c_hi)
+    bottom = (1 - dc) * pixel(r_hi, c_lo) + dc * pixel(r_hi, c_hi)
     return (1 - dr) * top + dr * bottom
 
 
@@ -121,9 +137,10 @@ def lbp_codes(images, n_points: int = 8, radius: float = 2.0) -> np.ndarray:
 
     Fast path: each distinct fractional offset is interpolated once per batch in float32
     (separably: a horizontal pass over all rows, then a vertical one). Where a float32
-    difference to the centre is too small to trust its sign, the pixel's bits are recomputed
-    exactly as scikit-image's ``local_binary_pattern(..., method="nri_uniform")`` does (its
-    float64 formula with position-dependent weights), so the codes are identical (tested).
+    difference to the centre is too small to trust its sign, the pixel's interpolated bits are
+    recomputed exactly as scikit-image's ``local_binary_pattern(..., method="nri_uniform")``
+    does (its float64 formula with position-dependent weights), so the codes are identical
+    (tested).
     """
     images = as_image_batch(images)
     n, height, width = images.shape
@@ -131,13 +148,13 @@ def lbp_codes(images, n_points: int = 8, radius: float = 2.0) -> np.ndarray:
     row_offsets = np.round(-radius * np.sin(angles), 5)
     col_offsets = np.round(radius * np.cos(angles), 5)
     pad = int(math.ceil(radius)) + 1
-    padded = np.pad(images.astype(np.float32), ((0, 0), (pad, pad), (pad, pad)))
+    padded = _padded(images, pad, pad, np.float32)
     centre = padded[:, pad:pad + height, pad:pad + width]
     tol = np.float32(2.0**-18 * max(1.0, float(np.abs(images).max())))
     bits = np.empty((n, height, width, n_points), dtype=bool)
     closest = np.full((n, height, width), np.inf, dtype=np.float32)
     diff = np.empty((n, height, width), dtype=np.float32)
-    horizontal = {}
+    horizontal, interpolated = {}, []
     for bit, (row_offset, col_offset) in enumerate(zip(row_offsets, col_offsets)):
         r0, c0 = int(np.floor(row_offset)), int(np.floor(col_offset))
         fr, fc = float(row_offset - r0), float(col_offset - c0)
@@ -146,6 +163,7 @@ def lbp_codes(images, n_points: int = 8, radius: float = 2.0) -> np.ndarray:
         if fr == 0 and fc == 0:
             np.greater_equal(padded[:, rows, cols], centre, out=bits[..., bit])
             continue
+        interpolated.append(bit)
         if fc not in horizontal:
             h = padded[:, :, :-1] * np.float32(1 - fc)
             h += padded[:, :, 1:] * np.float32(fc)
@@ -158,14 +176,17 @@ def lbp_codes(images, n_points: int = 8, radius: float = 2.0) -> np.ndarray:
         np.minimum(closest, np.abs(diff, out=diff), out=closest)
     k, rr, cc = np.nonzero(closest < tol)
     if len(k):
-        exact = np.pad(images, ((0, 0), (pad, pad), (pad, pad)))
-        for bit, (row_offset, col_offset) in enumerate(zip(row_offsets, col_offsets)):
-            value = _bilinear_samples(exact, pad, k, rr, cc, row_offset, col_offset)
-            bits[k, rr, cc, bit] = value - images[k, rr, cc] >= 0
+        # float32 holds small integers exactly; other images are re-padded in float64
+        exact_int = np.issubdtype(images.dtype, np.integer) and images.dtype.itemsize <= 2
+        source = padded if exact_int else _padded(images, pad, pad, np.float64)
+        centre_values = images[k, rr, cc].astype(np.float64)
+        for bit in interpolated:
+            value = _bilinear_samples(source, pad, k, rr, cc, row_offsets[bit], col_offsets[bit])
+            bits[k, rr, cc, bit] = value - centre_values >= 0
     if n_points == 8 and sys.byteorder == "little":
         # eight 0/1 bytes per pixel read as one uint64; the multiply gathers byte i's bit into
         # bit 56+i (no carries), so the top byte is the pattern with bit i = neighbour i
-        packed = (bits.view(np.uint64)[..., 0] * np.uint64(0x0102040810204080)) >> np.uint64(56)
+        packed = ((bits.view(np.uint64)[..., 0] * np.uint64(0x0102040810204080)) >> np.uint64(56)).astype(np.uint8)
     else:
         packed = (bits * (1 << np.arange(n_points, dtype=np.int64))).sum(axis=-1)
     return nri_uniform_lut(n_points)[packed]
@@ -239,15 +260,16 @@ def orientation_bins(g_row, g_col, n_bins):
     """Bin ``i`` of the unsigned gradient orientation, ``180i/n ≤ θ < 180(i+1)/n`` degrees.
 
     θ = ``arctan2(g_row, g_col)·180/π mod 180`` as scikit-image's ``hog``. Computed in float32;
-    pixels within 10⁻³° of a bin edge are recomputed in float64 so that every pixel lands in the
-    bin scikit-image gives it.
+    pixels within 10⁻³° of a bin edge (including 0°/180°) are recomputed in float64 so that
+    every pixel lands in the bin scikit-image gives it.
     """
     width = 180.0 / n_bins
-    theta = np.arctan2(g_row, g_col, dtype=np.float32)
-    theta *= np.float32(180 / np.pi)
-    theta %= np.float32(180)
-    position = theta / np.float32(width)
-    bins = np.minimum(position.astype(np.int64), n_bins - 1)
+    # position in bin units over the full circle, (0, 2n]; folding by n gives the unsigned bin
+    position = np.arctan2(g_row, g_col, dtype=np.float32)
+    position += np.float32(np.pi)
+    position *= np.float32(n_bins / np.pi)
+    bins = position.astype(np.int32)
+    bins -= n_bins * (bins >= n_bins)
     near = np.abs(position - np.rint(position)) < np.float32(1e-3 / width)
     if near.any():
         exact = np.arctan2(g_row[near].astype(np.float64), g_col[near].astype(np.float64)) * (180 / np.pi) % 180
@@ -280,7 +302,7 @@ class HOGTransformer(_ImageTransformer):
 
     def _transform_batch(self, images):
         n, height, width = images.shape
-        g_row, g_col = image_gradients(images.astype(np.float32))
+        g_row, g_col = image_gradients(images.astype(np.float32, copy=False))
         magnitude = np.sqrt(g_col * g_col + g_row * g_row)
         bins = orientation_bins(g_row, g_col, self.orientations)
         cs, b, k = self.cell_size, self.cells_per_block, self.orientations
@@ -367,8 +389,8 @@ class GaborTransformer(_ImageTransformer):
         pool_r, pool_c = height // self.grid, width // self.grid
         out = []
         for half_r, half_c, size, spectrum in self._kernel_spectra((height, width)):
-            padded = np.pad(images, ((0, 0), (half_r, half_r), (half_c, half_c)), mode="symmetric")
-            image_spectrum = scipy.fft.fft2(padded.astype(np.float32), s=size)
+            padded = _padded(images, half_r, half_c, np.float32, mode="symmetric")
+            image_spectrum = scipy.fft.fft2(padded, s=size)
             response = scipy.fft.ifft2(image_spectrum[:, None] * spectrum[None], axes=(-2, -1))
             valid = response[..., 2 * half_r:2 * half_r + height, 2 * half_c:2 * half_c + width]
             magnitude = np.abs(valid)

@@ -12,12 +12,14 @@ Two estimators, both trained by :class:`fercore.train.Trainer`:
   and without the method, with a fixed threshold T or the batch-level threshold BT (Algorithm 1).
   Which training samples were masked at every step is kept in ``mask_log_``.
 
-Plus the evaluation of the chapter: how well the mask catches flipped labels
-(:func:`mask_precision_recall`) and the failure cases on sequences (:func:`sequence_groups`,
-:func:`sequence_failures`).
+Plus the chapter's experiments: the Table VIII settings (:data:`ABLATION`, :func:`run_setting`,
+:func:`evaluate`), the fixed threshold's estimate (:func:`mean_divergence`), how well the mask
+catches flipped labels (:func:`mask_precision_recall`, :func:`plot_mask_quality`) and the failure
+cases on sequences (:func:`sequence_groups`, :func:`sequence_failures`, :func:`failure_cases`).
 """
 
 import math
+import time
 
 import numpy as np
 import pandas as pd
@@ -740,8 +742,6 @@ def run_setting(setting, seeds, X, y, X_test, y_test, y_true=None, noisy=None, *
     :func:`evaluate`, the mask's precision and recall over the whole run when ``noisy`` (the
     training faces' flipped flags) is given and the setting masks, and the seconds it took.
     """
-    import time
-
     rows, fitted = [], []
     for seed in seeds:
         start = time.perf_counter()

@@ -70,9 +70,9 @@ def test_second_call_is_a_no_op(tiny_world):
     assert {p: p.stat().st_mtime_ns for p in before} == before
 
 
-def test_same_seed_same_bytes_and_one_unit_regenerated(tiny_world, tmp_path):
+def test_same_seed_same_bytes_in_parallel_and_one_unit_regenerated(tiny_world, tmp_path):
     root, _ = tiny_world
-    world.materialize(tmp_path, "smoke", seed=3, sizes=TINY)
+    world.materialize(tmp_path, "smoke", seed=3, sizes=TINY, workers=2)
     assert file_hashes(tmp_path) == file_hashes(root)
     marker = (tmp_path / "synth-ckplus" / "manifest.json").stat().st_ino
     manifest = world.materialize(tmp_path, "smoke", seed=3, sizes={**TINY, "sfew_val": 2})

@@ -62,7 +62,8 @@ def parse_landmarks(text, path, line) -> np.ndarray:
     try:
         values = [float(v) for v in str(text).split(";") if v.strip()]
     except ValueError:
-        raise format_error(path, f"facial_landmarks {str(text)[:40]!r} is not a ';'-separated list of numbers", line) from None
+        message = f"facial_landmarks {str(text)[:40]!r} is not a ';'-separated list of numbers"
+        raise format_error(path, message, line) from None
     if len(values) % 2:
         raise format_error(path, "facial_landmarks has an odd number of coordinates", line)
     return as_landmarks5(np.asarray(values), path, line)
@@ -99,7 +100,8 @@ def load_affectnet(root, split: str | None = None, classes: str = "basic7", size
         bad = ~codes.isin(range(len(CODE_NAMES)))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise format_error(path, f"unknown expression {table['expression'].iloc[row]!r} (codes 0..10)", csv_line(row))
+            raise format_error(path, f"unknown expression {table['expression'].iloc[row]!r} (codes 0..10)",
+                               csv_line(row))
         names = codes.astype(int).map(lambda c: CODE_NAMES[c])
         table = table.assign(source_line=[csv_line(i) for i in range(len(table))], source=str(path), split_name=s,
                              class_name=names)

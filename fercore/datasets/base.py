@@ -53,7 +53,8 @@ class FaceSet:
     def __post_init__(self):
         n = len(self.images)
         if self.images.dtype != np.uint8 or self.images.ndim != 3:
-            raise ValueError(f"{self.name}: images must be uint8 (n, H, W), got {self.images.dtype} {self.images.shape}")
+            raise ValueError(f"{self.name}: images must be uint8 (n, H, W), got {self.images.dtype} "
+                             f"{self.images.shape}")
         if self.label_kind not in LABEL_KINDS:
             raise ValueError(f"{self.name}: label_kind {self.label_kind!r} is not one of {LABEL_KINDS}")
         self.class_names = tuple(self.class_names)
@@ -70,7 +71,8 @@ class FaceSet:
         if self.label_kind == "single" and self.labels.ndim != 1:
             raise ValueError(f"{self.name}: single-label labels must be (n,), got {self.labels.shape}")
         if self.label_kind != "single" and (self.labels.ndim != 2 or self.labels.shape[1] != len(self.class_names)):
-            raise ValueError(f"{self.name}: {self.label_kind} labels must be (n, {len(self.class_names)}), got {self.labels.shape}")
+            raise ValueError(f"{self.name}: {self.label_kind} labels must be (n, {len(self.class_names)}), "
+                             f"got {self.labels.shape}")
         self.meta = self.meta.reset_index(drop=True)
         if self.truth is not None:
             self.truth = self.truth.reset_index(drop=True)
@@ -127,23 +129,22 @@ class FaceSet:
         picks = [rng.permutation(np.flatnonzero(self.labels == c))[:k] for c in range(len(self.class_names))]
         return self._take(np.concatenate(picks).astype(int))
 
-    def label_names(self) -> list:
-        """Each image's label as text: its class (the most likely one for a distribution), or its
-        labels joined by '+' (multi-label, AU presence, JAFFE ratings above 3)."""
+    def present(self) -> np.ndarray:
+        """Boolean ``(n, K)``: the labels each image has (multi-label and AU 1, JAFFE ratings above
+        3, a distribution's most likely class, a single label)."""
         if self.label_kind == "single":
-            return [self.class_names[c] for c in self.labels]
+            return np.eye(len(self.class_names), dtype=bool)[self.labels]
         if self.label_kind == "distribution":
-            return [self.class_names[c] for c in np.argmax(self.labels, axis=1)]
-        threshold = 3.0 if self.label_kind == "ratings" else 0.5
-        return ["+".join(n for n, v in zip(self.class_names, row) if v > threshold) or "none" for row in self.labels]
+            return np.eye(len(self.class_names), dtype=bool)[np.argmax(self.labels, axis=1)]
+        return np.nan_to_num(self.labels, nan=0.0) > (3.0 if self.label_kind == "ratings" else 0.5)
+
+    def label_names(self) -> list:
+        """Each image's labels as text, joined by '+' when it has several (see :meth:`present`)."""
+        return ["+".join(n for n, p in zip(self.class_names, row) if p) or "none" for row in self.present()]
 
     def class_counts(self) -> pd.Series:
-        """Images per class (single-label) or per label (multi-label / AU presence)."""
-        if self.label_kind == "single":
-            counts = np.bincount(self.labels, minlength=len(self.class_names))
-        else:
-            counts = np.nansum(self.labels > 0.5 if self.label_kind != "distribution" else self.labels, axis=0)
-        return pd.Series(counts, index=list(self.class_names), name=self.name)
+        """Images per class (see :meth:`present`)."""
+        return pd.Series(self.present().sum(axis=0), index=list(self.class_names), name=self.name)
 
 
 class DatasetFormatError(ValueError):
@@ -174,7 +175,8 @@ def first_existing(folder, names, what: str) -> Path:
     for name in names:
         if (Path(folder) / name).is_file():
             return Path(folder) / name
-    raise FileNotFoundError(f"{Path(folder) / names[0]}: {what} not found (also tried {', '.join(names[1:]) or 'nothing else'})")
+    also = ", ".join(names[1:]) or "nothing else"
+    raise FileNotFoundError(f"{Path(folder) / names[0]}: {what} not found (also tried {also})")
 
 
 def read_rows(path, n_fields: int | None = None, min_fields: int | None = None, sep=None):

@@ -96,7 +96,8 @@ def load_ckplus(root, frames: str = "peak", classes: str = "basic7", labels: str
     if classes not in CLASS_SETS:
         raise ValueError(f"classes must be one of {list(CLASS_SETS)}, got {classes!r}")
     if labels not in ("emotion", "au") or (labels == "au" and frames != "peak"):
-        raise ValueError(f"labels must be 'emotion', or 'au' with frames='peak'; got labels={labels!r}, frames={frames!r}")
+        raise ValueError(f"labels must be 'emotion', or 'au' with frames='peak'; "
+                         f"got labels={labels!r}, frames={frames!r}")
     root = require_dir(root, "CK+")
     image_dir = require_dir(root / IMAGE_DIR, "CK+ images")
     class_names = CLASS_SETS[classes]
@@ -119,7 +120,8 @@ def load_ckplus(root, frames: str = "peak", classes: str = "basic7", labels: str
         stem = frame_name(row["subject"], row["sequence"].split("/")[1], row["frame"])
         raw.append(read_gray(image_dir / row["sequence"] / f"{stem}.png"))
         points.append(read_landmarks_file(root / "Landmarks" / row["sequence"] / f"{stem}_landmarks.txt"))
-    images = align_images(raw, np.asarray(points).reshape(-1, 5, 2), size) if rows else np.zeros((0, size, size), np.uint8)
+    images = (align_images(raw, np.asarray(points).reshape(-1, 5, 2), size) if rows
+              else np.zeros((0, size, size), np.uint8))
     files = [f"{r['sequence']}/{frame_name(r['subject'], r['sequence'].split('/')[1], r['frame'])}.png" for r in rows]
     meta = pd.DataFrame([{k: r[k] for k in ("sequence", "frame", "peak_frame")} for r in rows],
                         columns=["sequence", "frame", "peak_frame"])
@@ -170,7 +172,8 @@ def write_ckplus_sequence(root, subject: str, sequence: str, frames, landmarks, 
         files.append(f"{subject}/{sequence}/{stem}.png")
     peak = frame_name(subject, sequence, len(frames))
     if emotion is not None:
-        write_lines(root / "Emotion" / subject / sequence / f"{peak}_emotion.txt", [_number_line(CODE_NAMES.index(emotion))])
+        write_lines(root / "Emotion" / subject / sequence / f"{peak}_emotion.txt",
+                    [_number_line(CODE_NAMES.index(emotion))])
     if facs is not None:
         write_lines(root / "FACS" / subject / sequence / f"{peak}_facs.txt",
                     [_number_line(au, intensity) for au, intensity in sorted(facs.items())])

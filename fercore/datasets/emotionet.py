@@ -64,7 +64,8 @@ def load_emotionet(root, labels: str = "au", size: int = 100) -> FaceSet:
         bad = ~np.isin(values, (0, 1, UNKNOWN))
         if bad.any():
             row, col = np.argwhere(bad)[0]
-            raise format_error(path, f"AU value {table.iloc[row][list(columns.values())[col]]} is not 0, 1 or 999", csv_line(row))
+            value = table.iloc[row][list(columns.values())[col]]
+            raise format_error(path, f"AU value {value} is not 0, 1 or 999", csv_line(row))
         y = np.where(values == UNKNOWN, np.nan, values).astype(np.float32)
         class_names, kind = tuple(f"AU{a}" for a in columns), "au"
     else:

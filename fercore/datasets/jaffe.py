@@ -90,7 +90,8 @@ def load_jaffe(root, labels: str = "expression", size: int = 100) -> FaceSet:
         match = FILE_PATTERN.match(path.name)
         if not match or match.group(2) not in EXPRESSIONS:
             raise format_error(path, "name does not follow JAFFE's SUBJECT.EXn.serial.tiff pattern")
-        entries.append((path, match.group(1), EXPRESSIONS[match.group(2)], f"{match.group(1)}-{match.group(2)}{match.group(3)}"))
+        subject, code, index = match.group(1), match.group(2), match.group(3)
+        entries.append((path, subject, EXPRESSIONS[code], f"{subject}-{code}{index}"))
     if labels == "ratings":
         ratings_path = next((root / n for n in RATINGS_FILES if (root / n).is_file()), None)
         if ratings_path is None:

@@ -118,7 +118,8 @@ def load_mmi(root, frames: str = "peaks", size: int = 100) -> FaceSet:
         try:
             peaks = {int(v) for v in str(row.peak_frames).split(";") if v.strip()}
         except ValueError:
-            raise format_error(path, f"peak_frames {row.peak_frames!r} is not ';'-separated frame numbers", csv_line(i)) from None
+            message = f"peak_frames {row.peak_frames!r} is not ';'-separated frame numbers"
+            raise format_error(path, message, csv_line(i)) from None
         if any(not 0 <= p < len(paths) for p in peaks):
             raise format_error(path, f"peak frame outside the session's {len(paths)} frames", csv_line(i))
         for k, frame_path in enumerate(paths):

@@ -24,6 +24,7 @@ import os
 import shutil
 import time
 import zlib
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -133,7 +134,8 @@ def generate_unit(root, unit: str, sizes: dict, seed: int, code: str) -> dict:
         seconds = time.perf_counter() - start
         key = unit_key(unit, sizes, seed, code)
         for name, folder in folders.items():
-            write_json_atomic(folder / MANIFEST, {**key, "dataset": name, "summary": summary, "seconds": round(seconds, 2)})
+            write_json_atomic(folder / MANIFEST,
+                              {**key, "dataset": name, "summary": summary, "seconds": round(seconds, 2)})
         for name, folder in folders.items():
             final = root / f"synth-{name}"
             old = root / f".old-{name}-{os.getpid()}"
@@ -157,12 +159,19 @@ def _locked(root: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def materialize(root, profile: str, seed: int = 0, sizes: dict | None = None) -> dict:
+def default_workers() -> int:
+    """Units generated in parallel: one on a machine of two cores or fewer, else half the cores (at most 4)."""
+    cores = os.cpu_count() or 1
+    return 1 if cores <= 2 else min(4, cores // 2)
+
+
+def materialize(root, profile: str, seed: int = 0, sizes: dict | None = None, workers: int | None = None) -> dict:
     """Make ``<root>/synth-*`` match ``profile``'s sizes (or ``sizes``) and ``seed``.
 
-    Regenerates only the units whose manifest differs; returns the world manifest (also written
-    to ``<root>/manifest.json``, see :func:`world_summary`) with ``generated_now``, the units
-    this call regenerated.
+    Regenerates only the units whose manifest differs, ``workers`` processes at a time (default
+    :func:`default_workers`; the files do not depend on it); returns the world manifest (also
+    written to ``<root>/manifest.json``, see :func:`world_summary`) with ``generated_now``, the
+    units this call regenerated.
     """
     from fercore.synth.writers import WRITERS
 
@@ -172,11 +181,15 @@ def materialize(root, profile: str, seed: int = 0, sizes: dict | None = None) ->
     with _locked(root):
         for stale in root.glob(".staging-*"):
             shutil.rmtree(stale, ignore_errors=True)
-        generated = []
-        for unit in WRITERS:
-            if not is_current(root, unit, unit_key(unit, sizes, seed, code)):
+        generated = [unit for unit in WRITERS if not is_current(root, unit, unit_key(unit, sizes, seed, code))]
+        workers = min(default_workers() if workers is None else int(workers), len(generated)) or 1
+        if workers == 1:
+            for unit in generated:
                 generate_unit(root, unit, sizes, seed, code)
-                generated.append(unit)
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                for done in [pool.submit(generate_unit, root, unit, sizes, seed, code) for unit in generated]:
+                    done.result()
         previous = _read_manifest(root) or {}
         same = {"profile": profile, "seed": int(seed), "sizes": sizes, "code": code}
         if not generated and all(previous.get(k) == v for k, v in same.items()):
@@ -212,7 +225,8 @@ def load_manifest(root) -> dict:
     """The world manifest ``<root>/manifest.json`` written by :func:`materialize`."""
     manifest = _read_manifest(Path(root))
     if manifest is None:
-        raise FileNotFoundError(f"{Path(root) / MANIFEST}: no synthetic world here (run `fercore data --profile <profile>`)")
+        raise FileNotFoundError(f"{Path(root) / MANIFEST}: no synthetic world here "
+                                "(run `fercore data --profile <profile>`)")
     return manifest
 
 
@@ -270,11 +284,13 @@ CATALOGUE = {
     "fer2013": ("FER2013", "wild", "fer2013.csv (emotion, pixels, Usage), 48 x 48", "7 classes"),
     "ckplus": ("CK+", "lab", "cohn-kanade-images/Sxxx/yyy/*.png; Emotion/, Landmarks/, FACS/",
                "posed sequences neutral to peak; 7 emotions incl. contempt; FACS AUs at the peak"),
-    "jaffe": ("JAFFE", "lab", "KA.AN1.39.tiff; semantic_ratings.txt; landmarks5.csv", "posed 7 classes; 1-5 ratings of 6"),
+    "jaffe": ("JAFFE", "lab", "KA.AN1.39.tiff; semantic_ratings.txt; landmarks5.csv",
+              "posed 7 classes; 1-5 ratings of 6"),
     "sfew": ("SFEW 2.0", "film", "Train/<Class>/*.png, Val/<Class>/*.png (aligned faces)", "7 classes"),
     "emotionet": ("EmotioNet", "wild", "images/; au_labels.csv (0/1/999); emotion_labels.csv",
                   "12 AUs for all; basic or compound emotion for a subset"),
-    "mmi": ("MMI", "lab + accessories", "Sessions/<id>/NNN.png; mmi_labels.csv", "onset-apex-offset sequences, 6 classes"),
+    "mmi": ("MMI", "lab + accessories", "Sessions/<id>/NNN.png; mmi_labels.csv",
+            "onset-apex-offset sequences, 6 classes"),
     "oulu": ("Oulu-CASIA", "lab", "VL/Strong/Pnnn/<Class>/NNN.jpeg", "sequences neutral to peak, 6 classes"),
 }
 """Per synthetic dataset: the real dataset it mimics, its domain, on-disk layout and labels."""

@@ -412,7 +412,8 @@ def write_oulu(folder, sizes, seed) -> dict:
     for i in range(len(emotions)):
         rows = np.flatnonzero(seq == i)
         files.extend(mmi_oulu.write_oulu_sequence(folder, f"P{subjects[i] + 1:03d}", emotions[i], aligned[rows]))
-    write_truth(folder, truth_table(files, "lab", subjects[seq], aus, blend_weights(emotions)[seq] * t[:, None], nuisance,
+    weights = blend_weights(emotions)[seq] * t[:, None]
+    write_truth(folder, truth_table(files, "lab", subjects[seq], aus, weights, nuisance,
                                     np.where(t > 0, emotions[seq], "neutral"), sequence=seq, t=np.round(t, 4)))
     return {"images": len(files), "sequences": len(emotions)}
 
@@ -428,7 +429,8 @@ def write_mmi(folder, sizes, seed) -> dict:
     subjects = np.arange(n_seq) % n_subjects
     nuisance = world_nuisance("lab", n_seq, rng)
     accessory = rng.random(n_seq) < 0.2
-    nuisance.occluder[accessory] = rng.choice([OCCLUDERS.index("glasses"), OCCLUDERS.index("hat_band")], accessory.sum())
+    accessories = [OCCLUDERS.index("glasses"), OCCLUDERS.index("hat_band")]
+    nuisance.occluder[accessory] = rng.choice(accessories, accessory.sum())
     aus, frame_nuisance, seq, t, _ = _sequences(emotions, subjects, n_frames, "lab", rng, identities,
                                                 nuisance_of=nuisance, peak_hold=3)
     aligned, *_ = render(aus, identities[subjects[seq]], frame_nuisance, rng, desc="mmi")
