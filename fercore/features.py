@@ -72,10 +72,12 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64'; got {self.dtype!r}")
         images = as_image_batch(X)
         self._check_shape(images.shape[1:])
         parts = [self._transform_batch(images[s]) for s in _batches(len(images), self.batch_size)]
-        return np.concatenate(parts).astype(np.float32 if self.dtype == "float32" else np.float64)
+        return np.concatenate(parts).astype(self.dtype)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -608,24 +608,32 @@ def task_sizes(tasks):
 @dataclass(frozen=True)
 class Setup:
     """One trained configuration: a row of a table (``table``, ``method``), the tasks it trains on
-    and tests on (keys of :func:`load_chapter_tasks`), and optionally its own nets."""
+    and tests on (keys of :func:`load_chapter_tasks`), and optionally its own nets and number of
+    seeds (the first ``n_seeds`` of the run's seeds)."""
 
     table: str
     method: str
     train: tuple
     test: tuple
     nets: tuple | None = None
+    n_seeds: int | None = None
+
+    @property
+    def name(self):
+        """The training tasks joined by ``+`` (``"sfew+emotionet"``)."""
+        return "+".join(self.train)
 
 
-def chapter_setups(compound_nets=None):
+def chapter_setups(compound_nets=None, ckplus_seeds=None):
     """The setups of the paper's Tables 1, 2 and 4 (``compound_nets``: the nets of Table 4;
-    the paper uses ResNet-110 only)."""
+    the paper uses ResNet-110 only; ``ckplus_seeds``: seeds of the CK+ rows of Table 1, which
+    only set hyper-parameters in the paper — default all)."""
     compound_nets = None if compound_nets is None else tuple(compound_nets)
     return (
         Setup("table1", "single", ("sfew",), ("sfew",)),
-        Setup("table1", "single", ("ckplus_emotion",), ("ckplus_emotion",)),
+        Setup("table1", "single", ("ckplus_emotion",), ("ckplus_emotion",), n_seeds=ckplus_seeds),
         Setup("table1", "single", ("emotionet",), ("emotionet",)),
-        Setup("table1", "single", ("ckplus_au",), ("ckplus_au",)),
+        Setup("table1", "single", ("ckplus_au",), ("ckplus_au",), n_seeds=ckplus_seeds),
         Setup("table2", "multitask", ("sfew", "emotionet"), ("sfew", "emotionet")),
         Setup("table2", "sjmt", ("sfew", "emotionet"), ("sfew", "emotionet")),
         Setup("table4", "single", ("compound",), ("compound",), compound_nets),
@@ -637,16 +645,17 @@ def run_setups(setups, tasks, nets, seeds, params, pretrained=None):
     """Train every setup × net × seed and score it on its test tasks.
 
     ``params`` are :class:`MultiTaskNet` parameters shared by all runs; ``pretrained`` maps a
-    net name to the trunk ``state_dict`` it starts from. Returns ``(scores, models)``: a DataFrame with one row per run and test
-    task (table, method, net, seed, dataset, accuracy, seconds) and the fitted nets keyed by
-    ``(table, method, net, seed)``.
+    net name to the trunk ``state_dict`` it starts from. Returns ``(scores, models)``: a
+    DataFrame with one row per run and test task (table, method, train, net, seed, dataset,
+    accuracy, seconds) and the fitted nets keyed by ``(table, method, train, net, seed)``,
+    ``train`` being :attr:`Setup.name`.
     """
     import time
 
     from fercore.progress import progress
 
     pretrained = pretrained or {}
-    runs = [(s, net, seed) for s in setups for net in (s.nets or nets) for seed in seeds]
+    runs = [(s, net, seed) for s in setups for net in (s.nets or nets) for seed in list(seeds)[:s.n_seeds]]
     rows, models = [], {}
     for setup, net, seed in progress(runs, desc="sjmt runs", unit="run"):
         model = MultiTaskNet(method=setup.method, net=net, seed=seed, init_from=pretrained.get(net), **params)
@@ -654,10 +663,21 @@ def run_setups(setups, tasks, nets, seeds, params, pretrained=None):
         model.fit([tasks[k][0] for k in setup.train])
         seconds = time.perf_counter() - start
         for key in setup.test:
-            rows.append({"table": setup.table, "method": setup.method, "net": net, "seed": seed,
-                         "dataset": key, "accuracy": model.score(tasks[key][1]), "seconds": seconds})
-        models[(setup.table, setup.method, net, seed)] = model
+            rows.append({"table": setup.table, "method": setup.method, "train": setup.name, "net": net,
+                         "seed": seed, "dataset": key, "accuracy": model.score(tasks[key][1]), "seconds": seconds})
+        models[(setup.table, setup.method, setup.name, net, seed)] = model
     return pd.DataFrame(rows), models
+
+
+def fitted(models, table, method, net):
+    """The nets of one table row (over seeds, in seed order) from :func:`run_setups`' models;
+    the row must have a single training-task combination."""
+    keys = sorted(k for k in models if k[0] == table and k[1] == method and k[3] == net)
+    if not keys:
+        raise ValueError(f"no nets for {table}, {method}, {net}")
+    if len({k[2] for k in keys}) > 1:
+        raise ValueError(f"{table}, {method}, {net} was trained on several task sets: {sorted({k[2] for k in keys})}")
+    return [models[k] for k in keys]
 
 
 def summarize(scores):
@@ -821,7 +841,7 @@ def au_truth_correlations(models, emotion_task, au_task="emotionet"):
         names = net.tasks_[emotion_task.name][1]
         counts = pd.Series(np.bincount(groups, minlength=len(names)), index=list(names))
         per_emotion.append(pd.DataFrame({"r": r, "r_centered": centered, "images": counts[r.index]}))
-        per_net.append({"r": float(np.nanmean(r)), "r_centered": float(np.nanmean(centered))})
+        per_net.append({"r": r.mean(), "r_centered": centered.mean()})
     table = pd.concat(per_emotion).groupby(level=0, sort=False).mean()
     return table, pd.DataFrame(per_net)
 
@@ -847,8 +867,11 @@ def compound_table(recalls, train_task, test_task, percent=True):
         frame.loc["Mean compounds", f"paper {method}"] = PAPER_ACCURACY[f"sjmt.compound.{method}.mean"] * scale
         frame.loc["All images", f"paper {method}"] = PAPER_ACCURACY[f"sjmt.compound.{method}.resnet110.accuracy"] * scale
     frame.loc["All images", "paper images"] = 722
-    frame.loc[["Mean compounds", "All images"], ["train", "test"]] = [[np.nan, np.nan], [frame["train"].sum(), counts.sum()]]
-    return frame.round(1)
+    frame.loc["All images", ["train", "test"]] = [frame.loc[names, "train"].sum(), counts.sum()]
+    frame = frame.round(1)
+    for column in ("train", "test", "paper images"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
 
 
 def plot_method_comparison(scores, dataset, ax=None, title=None):

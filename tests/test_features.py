@@ -118,5 +118,7 @@ def test_bad_input():
         features.HOGTransformer().fit_transform(np.zeros((2, 98, 98)))
     with pytest.raises(ValueError, match="NaN"):
         features.GaborTransformer().fit_transform(np.full((1, 100, 100), np.nan))
+    with pytest.raises(ValueError, match="dtype"):
+        features.HOGTransformer(dtype="float16").fit_transform(_faces())
     with pytest.raises(ValueError, match="unknown feature"):
         features.make_features("sift")

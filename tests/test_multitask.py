@@ -224,3 +224,85 @@ def test_every_head_gets_a_gradient_each_step():
     objective(model, batch)["loss"].backward()
     assert model.heads["emo"].weight.grad.abs().sum() > 0
     assert model.heads["au"].weight.grad is not None and model.heads["au"].weight.grad.abs().sum() == 0
+
+
+@pytest.fixture(scope="module")
+def tiny_world(tmp_path_factory):
+    """The four datasets of the chapter, rendered tiny by the data world's own writers."""
+    from fercore.synth import world
+
+    root = tmp_path_factory.mktemp("world")
+    sizes = dict(sfew_train=28, sfew_val=14, emotionet_images=160, emotionet_emotion_fraction=0.6,
+                 fer2013_images=40, ckplus_subjects=6, ckplus_frames=3)
+    for unit in ("sfew", "emotionet", "fer2013", "ckplus"):
+        world.generate_unit(root, unit, sizes, 0, "test")
+    return root
+
+
+def test_load_chapter_tasks_splits_as_the_paper(tiny_world):
+    from fercore.multitask import PAPER_COMPOUNDS, load_chapter_tasks, task_sizes
+
+    tasks = load_chapter_tasks(tiny_world, input_size=24, emotionet_test=1000, compound_per_class=3,
+                               compound_min_test=1)
+    sizes = task_sizes(tasks)
+    assert sizes.loc["sfew", "train"] == 28 and sizes.loc["sfew", "test"] == 14
+    assert sizes.loc["emotionet", "test"] == 80  # at most half the AU set
+    train, test = tasks["compound"]
+    assert train.class_names == PAPER_COMPOUNDS and np.bincount(train.labels, minlength=8).max() <= 3
+    assert not set(train.files) & set(test.files)
+    assert not set(tasks["emotionet_for_compound"][0].files) & set(test.files)
+    assert tasks["ckplus_au"][0].class_names == tasks["emotionet"][0].class_names
+    for name in ("ckplus_emotion", "ckplus_au"):  # subject-independent
+        train_subjects = {f.split("/")[0] for f in tasks[name][0].files}
+        assert not train_subjects & {f.split("/")[0] for f in tasks[name][1].files}
+    assert tasks["sfew"][1].images.shape[1:] == (24, 24) and tasks["sfew"][1].truth is not None
+
+
+def test_run_setups_summaries_and_tables(tiny_world):
+    from fercore.multitask import (
+        Setup,
+        au_truth_correlations,
+        comparison_table,
+        compound_table,
+        fitted,
+        load_chapter_tasks,
+        per_class_recalls,
+        run_setups,
+        summarize,
+        summary_records,
+    )
+
+    tasks = load_chapter_tasks(tiny_world, input_size=16, compound_per_class=3, compound_min_test=1)
+    setups = (Setup("table2", "sjmt", ("sfew", "emotionet"), ("sfew", "emotionet")),
+              Setup("table4", "single", ("compound",), ("compound",), n_seeds=1))
+    params = dict(width=0.25, input_size=16, pad=1, iterations=3, batch_size=8, device="cpu")
+    scores, models = run_setups(setups, tasks, ["resnet8"], [0, 1], params)
+    assert len(scores) == 2 * 2 + 1 and set(models) == {
+        ("table2", "sjmt", "sfew+emotionet", "resnet8", 0), ("table2", "sjmt", "sfew+emotionet", "resnet8", 1),
+        ("table4", "single", "compound", "resnet8", 0)}
+    summary = summarize(scores)
+    assert summary.loc[("table2", "sjmt", "resnet8", "sfew"), "n_seeds"] == 2
+    records = summary_records(summary)
+    assert "sjmt.sfew.sjmt.resnet8.accuracy" in records and records["sjmt.compound.single.resnet8.accuracy.n_seeds"] == 1
+    table = comparison_table(summary, "table2")
+    assert list(table.columns) == ["SFEW (emotion): ours", "SFEW (emotion): paper", "EmotioNet (AUs): ours",
+                                   "EmotioNet (AUs): paper"]
+    nets = fitted(models, "table2", "sjmt", "resnet8")
+    agreement, per_net = au_truth_correlations(nets, tasks["sfew"][1])
+    assert len(per_net) == 2 and set(agreement.columns) == {"r", "r_centered", "images"}
+    recalls = per_class_recalls(fitted(models, "table4", "single", "resnet8"), tasks["compound"][1])
+    frame = compound_table({"single": recalls}, *tasks["compound"])
+    assert frame.loc["All images", "test"] == len(tasks["compound"][1])
+    assert frame.loc["Mean compounds", "paper sjmt"] == 59.4
+    with pytest.raises(ValueError, match="no nets"):
+        fitted(models, "table1", "single", "resnet8")
+
+
+def test_render_au_faces_draws_one_face_per_au_set():
+    from fercore.multitask import render_au_faces
+
+    faces = render_au_faces([[], ["AU12", "AU6"], ["AU26"]], size=48, seed=0)
+    assert faces.shape == (3, 48, 48) and faces.dtype == np.uint8
+    assert np.abs(faces[1].astype(int) - faces[0]).mean() > 0.5  # the smile changes the face
+    with pytest.raises(ValueError, match="renderer's AUs"):
+        render_au_faces([["AU99"]])

@@ -123,3 +123,22 @@ def test_manifest_json_is_readable(tiny_world):
     assert world.load_manifest(root) == manifest and len(manifest["generated_now"]) == 9
     dataset_manifest = json.loads((root / "synth-rafdb" / "manifest.json").read_text())
     assert dataset_manifest["code"] == world.code_hash() and dataset_manifest["sizes"]["raf_tasks"] == 60
+
+
+def test_posing_subjects_never_repeat_an_emotion():
+    rng = np.random.default_rng(1)
+    emotions = writers.draw_classes(writers.CKPLUS_COUNTS, 213, rng)
+    shuffled, subjects = writers.posing_subjects(emotions, 80, rng)
+    assert sorted(shuffled) == sorted(emotions)
+    pairs = list(zip(subjects, shuffled))
+    assert len(set(pairs)) == len(pairs) and np.bincount(subjects).max() - np.bincount(subjects).min() <= 1
+
+
+def test_sequence_strength_and_face_boxes():
+    t = writers.onset_apex_offset(9, apex=3)
+    assert len(t) == 9 and t[0] == 0 and t[-1] == 0 and (t == 1).sum() == 3
+    assert writers.ramp(5)[0] == 0 and writers.ramp(5)[-1] == 1 and np.all(np.diff(writers.ramp(5)) > 0)
+    points = np.array([[[10.0, 20], [30, 20], [20, 30], [12, 40], [28, 40]]])
+    x, y, w, h = writers.face_boxes(points, [(50, 60)])[0]
+    assert w == h and 0 <= x and x + w <= 60 and 0 <= y and y + h <= 50
+    assert x < 10 and x + w > 30 and y < 20 and y + h > 40

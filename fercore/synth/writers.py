@@ -176,6 +176,16 @@ def flip_labels(labels, classes, flip_rate, rng) -> np.ndarray:
     return np.array(classes, dtype=object)[np.where(flipped, np.minimum(other, len(classes) - 1), index)]
 
 
+def posing_subjects(emotions, n_subjects: int, rng):
+    """Sequences grouped by emotion and dealt to subjects in turn, then shuffled: a subject poses
+    an emotion at most once while no emotion has more sequences than there are subjects."""
+    order = np.argsort(np.asarray(emotions, dtype=str), kind="stable")
+    subjects = np.empty(len(order), int)
+    subjects[order] = np.arange(len(order)) % n_subjects
+    shuffle = rng.permutation(len(order))
+    return np.asarray(emotions, dtype=object)[shuffle], subjects[shuffle]
+
+
 def subject_split(n_identities: int, test_share: float, rng) -> np.ndarray:
     """``"train"`` / ``"test"`` per identity, so splits are subject-independent."""
     return np.where(rng.random(n_identities) < test_share, "test", "train").astype(object)
@@ -377,9 +387,8 @@ def write_ckplus(folder, sizes, seed) -> dict:
     n_subjects, n_frames = int(sizes["ckplus_subjects"]), int(sizes["ckplus_frames"])
     per_subject = sum(CKPLUS_COUNTS.values()) / 123
     n_seq = max(len(CKPLUS_COUNTS), int(round(n_subjects * per_subject)))
-    emotions = draw_classes(CKPLUS_COUNTS, n_seq, rng)
+    emotions, subjects = posing_subjects(draw_classes(CKPLUS_COUNTS, n_seq, rng), n_subjects, rng)
     identities = sample_identities(n_subjects, rng, age_p=(0, 0, 1, 0, 0))
-    subjects = np.arange(n_seq) % n_subjects
     aus, nuisance, seq, t, peak = _sequences(emotions, subjects, n_frames, "lab", rng, identities)
     _, _, raw, raw_points = render(aus, identities[subjects[seq]], nuisance, rng, raw=True, desc="ck+")
     files = []
@@ -425,8 +434,7 @@ def write_mmi(folder, sizes, seed) -> dict:
     rng = np.random.default_rng(seed)
     n_subjects, n_seq, n_frames = int(sizes["mmi_subjects"]), int(sizes["mmi_sequences"]), int(sizes["mmi_frames"])
     identities = sample_identities(n_subjects, rng, age_p=(0, 0.05, 0.75, 0.2, 0))
-    emotions = draw_classes({e: 1 for e in EMOTIONS6}, n_seq, rng)
-    subjects = np.arange(n_seq) % n_subjects
+    emotions, subjects = posing_subjects(draw_classes({e: 1 for e in EMOTIONS6}, n_seq, rng), n_subjects, rng)
     nuisance = world_nuisance("lab", n_seq, rng)
     accessory = rng.random(n_seq) < 0.2
     accessories = [OCCLUDERS.index("glasses"), OCCLUDERS.index("hat_band")]
