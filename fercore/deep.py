@@ -141,23 +141,26 @@ class FeatureObjective(nn.Module):
 
 
 def train_feature_net(images, labels, objective, *, label_vectors=None, num_classes=None,
-                      width=1.0, input_size=90,
-                      feature_dim=2000, dropout=0.3, schedule=PAPER_SCHEDULE, batch_size=64,
-                      lam=None, k=None, variant="both", seed=0, device="auto", checkpoint=None,
-                      checkpoint_every=0, desc=None):
+                      width=1.0, input_size=90, feature_dim=2000, dropout=0.3,
+                      schedule=PAPER_SCHEDULE, batch_size=64, lam=None, k=None, variant="both",
+                      seed=0, device="auto", checkpoint=None, checkpoint_every=0, desc=None):
     """Train a :class:`fercore.nets.BaseDCNN` with one of :data:`OBJECTIVES`.
 
-    ``images`` uint8 (n, 100, 100); ``labels`` int (n,) or label vectors (n, C) for the
-    multi-label objectives (``num_classes`` defaults to C or to the largest label + 1); ``label_vectors`` (n, C) optional label-manifold coordinates for
-    dbm. Weight decay per RAF-ML §6.2 (5e-4 on the convolutions and first FC, 2.5e-3 on the
-    last). Returns ``(model, history)``, the model in eval mode on ``device``.
+    ``images``: uint8 faces (n, 100, 100). ``labels``: int classes (n,), or label vectors
+    (n, C) for the multi-label objectives; ``num_classes`` defaults to C or to the largest
+    label + 1. ``label_vectors``: optional (n, C) label-manifold coordinates for dbm (RAF-ML's
+    emotion distributions). Weight decay per RAF-ML §6.2 (5e-4 on the convolutions and the
+    first FC layer, 2.5e-3 on the last). ``checkpoint``/``checkpoint_every`` as in
+    :class:`fercore.train.Trainer`. Returns ``(model, history)``, the model in eval mode on
+    ``device``.
     """
     device = resolve_device(device)
     labels = torch.as_tensor(np.asarray(labels))
     multilabel = objective in ("soft_ce", "dbm")
     if multilabel != (labels.ndim == 2):
-        raise ValueError(f"objective {objective!r} needs {'(n, C) label vectors' if multilabel else '(n,) class labels'},"
-                         f" got labels of shape {tuple(labels.shape)}")
+        wanted = "(n, C) label vectors" if multilabel else "(n,) class labels"
+        raise ValueError(f"objective {objective!r} needs {wanted}, got labels of shape "
+                         f"{tuple(labels.shape)}")
     labels = labels.float() if multilabel else labels.long()
     if num_classes is None:
         num_classes = labels.shape[1] if multilabel else int(labels.max()) + 1

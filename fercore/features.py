@@ -121,9 +121,12 @@ def _bilinear_samples(padded, pad, k, rows, cols, row_offset, col_offset):
     dr, dc = r - r_lo, c - c_lo
     r_lo, r_hi = r_lo.astype(np.int64) + pad, r_hi.astype(np.int64) + pad
     c_lo, c_hi = c_lo.astype(np.int64) + pad, c_hi.astype(np.int64) + pad
+    flat = padded.reshape(-1)  # one 1-D take per corner is much cheaper than 3-D fancy indexing
+    _, padded_h, padded_w = padded.shape
+    base = k * (padded_h * padded_w)
 
     def pixel(r, c):
-        return padded[k, r, c].astype(np.float64)
+        return flat.take(base + r * padded_w + c).astype(np.float64)
 
     top = (1 - dc) * pixel(r_lo, c_lo) + dc * pixel(r_lo, c_hi)
     bottom = (1 - dc) * pixel(r_hi, c_lo) + dc * pixel(r_hi, c_hi)
@@ -273,6 +276,16 @@ def orientation_bins(g_row, g_col, n_bins):
     bins = position.astype(np.int32)
     bins -= n_bins * (bins >= n_bins)
     near = np.abs(position - np.rint(position)) < np.float32(1e-3 / width)
+    # axis-aligned gradients (common in flat or striped regions of integer images) are exact
+    # cases: θ is 0° when g_row is 0, else ±90° when g_col is 0; give them scikit-image's bins
+    flat_row, flat_col = g_row == 0, g_col == 0
+    if flat_row.any() or flat_col.any():
+        zero, up, down = np.arctan2(np.array([0.0, 1.0, -1.0]), np.array([1.0, 0.0, 0.0])) * (180 / np.pi) % 180
+        edges = np.array([width * i for i in range(1, n_bins)])
+        bin_zero, bin_up, bin_down = np.searchsorted(edges, [zero, up, down], side="right")
+        bins[flat_col] = np.where(g_row[flat_col] > 0, bin_up, bin_down)
+        bins[flat_row] = bin_zero
+        near &= ~(flat_row | flat_col)
     if near.any():
         exact = np.arctan2(g_row[near].astype(np.float64), g_col[near].astype(np.float64)) * (180 / np.pi) % 180
         edges = np.array([width * i for i in range(1, n_bins)])

@@ -160,16 +160,6 @@ class Task:
         files = None if self.files is None else self.files[index]
         return replace(self, images=self.images[index], labels=self.labels[index], files=files, truth=truth)
 
-    def split(self, test_size, seed=0, groups=None):
-        """Random ``(train, test)`` tasks, ``test_size`` a fraction (of the groups, when given);
-        ``groups`` (e.g. subjects) keeps each group on one side."""
-        from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
-
-        splitter = (GroupShuffleSplit if groups is not None else ShuffleSplit)(
-            n_splits=1, test_size=test_size, random_state=seed)
-        train, test = next(splitter.split(self.images, groups=groups))
-        return self.subset(np.sort(train)), self.subset(np.sort(test))
-
 
 def as_input(images, size=None):
     """uint8 ``(n, H, W)`` (or ``(n, 1, H, W)``) faces → float ``(n, 1, size, size)`` in [0, 1]."""
@@ -480,6 +470,16 @@ class MultiTaskNet(BaseEstimator):
         if kind == "single":
             return float(np.mean(predicted == task.labels))
         return float(np.nanmean(au_accuracy(task.labels, predicted)))
+
+
+def majority_accuracy(train, test):
+    """Accuracy on ``test`` of always predicting ``train``'s most frequent class (single-label),
+    or each AU's more frequent value (multi-label, Eq. 3 averaged): the floor a net must beat."""
+    if train.kind == "single":
+        majority = np.bincount(train.labels, minlength=len(train.class_names)).argmax()
+        return float(np.mean(test.labels == majority))
+    present = np.nanmean(train.labels, axis=0) > 0.5
+    return float(np.nanmean(au_accuracy(test.labels, np.broadcast_to(present, test.labels.shape))))
 
 
 def au_accuracy(y_true, y_pred):

@@ -1,12 +1,15 @@
 """DBM-DACNN training glue (RAF-ML §5, Algorithm 3) and the §6.5 protocol helpers."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from fercore.adaptation import (DomainAdaptationObjective, PairedBatches, domain_mmd, jaffe_label_sets,
-                                replace_head, train_adaptation)
+from fercore.adaptation import (TABLE5_METRICS, DomainAdaptationObjective, PairedBatches, Target, domain_mmd,
+                                jaffe_label_sets, m2m_scores, m2s_scores, mean_sd_text, mmd_table, paired_gains,
+                                pretrain_source_nets, replace_head, run_transfer, select_weights, train_adaptation)
 from fercore.deep import FeatureObjective, extract_features
+from fercore.labels import EMOTIONS6
 from fercore.losses import EntropyLoss, mk_mmd
 from fercore.nets import BaseDCNN
 from fercore.train import RandomBatches, Schedule
@@ -155,3 +158,59 @@ def test_domain_mmd_is_scale_free_and_subsamples():
     assert domain_mmd(a, b) == pytest.approx(domain_mmd(10 * a, 10 * b))
     assert domain_mmd(a, b) > 10 * abs(domain_mmd(a[:150], a[150:]))
     assert domain_mmd(a, b, max_samples=100) != domain_mmd(a, b)
+
+
+def toy_target(setting, n=40, seed=0):
+    """A target whose faces carry their class as brightness: easy for any embedding."""
+    rng = np.random.default_rng(seed)
+    classes = np.arange(n) % 4
+    images = (rng.integers(0, 60, (n, 20, 20)) + 40 * classes[:, None, None]).astype(np.uint8)
+    if setting == "m2m":
+        labels = np.eye(6, dtype=np.float32)[classes]
+        labels[::3, 5] = 1
+        return Target("jaffe", "m2m", images, labels, EMOTIONS6)
+    return Target("ckplus", "m2s", images, classes, EMOTIONS6[:4], groups=np.arange(n) // 5)
+
+
+def test_protocol_scores_on_separable_features():
+    m2s = toy_target("m2s")
+    features = np.eye(4)[m2s.labels] + 0.01 * np.random.default_rng(0).normal(size=(40, 4))
+    scores = m2s_scores(m2s, features, seed=0)
+    assert scores["accuracy"] == 1.0
+    sfew = Target("sfew", "m2s", m2s.images, m2s.labels, m2s.class_names, train=np.arange(40) < 30)
+    assert m2s_scores(sfew, features)["accuracy"] == 1.0
+    m2m = toy_target("m2m")
+    table = m2m_scores(m2m, features, ["mlknn", "clr"], seed=0)
+    assert set(table) == {(c, m) for c in ("mlknn", "clr") for m in TABLE5_METRICS}
+    assert table[("mlknn", "average_precision")] > 0.8
+    with pytest.raises(ValueError, match="2 subjects"):
+        m2s_scores(Target("mmi", "m2s", m2s.images, m2s.labels, m2s.class_names, groups=np.zeros(40)), features)
+
+
+def test_run_transfer_and_weight_selection_on_toy_domains():
+    source, labels, _ = toy_domains(n=48)
+    targets = {"jaffe": toy_target("m2m"), "ckplus": toy_target("m2s")}
+    training = dict(pretrain=Schedule(4), adapt=Schedule(3), gamma=0.5, eta=0.1, k=3, width=0.125, input_size=16,
+                    feature_dim=32, batch_size=8, basedcnn=True, device="cpu")
+    out = run_transfer(source, labels, targets, held_out_images=source[:20], seed=0, training=training,
+                       multilabel_classifiers=["mlknn"], keep_features=True)
+    assert set(out["accuracy"]["model"]) == {"dbm_cnn", "dbm_dacnn", "dbm_dacnn_entropy"}
+    assert set(out["multilabel"]["model"]) == {"basedcnn", "dbm_cnn", "dbm_dacnn"}
+    assert len(out["mmd"]) == 6 and out["features"][("ckplus", "dbm_dacnn")][1].shape == (40, 32)
+    table = mmd_table(out["mmd"])
+    assert table.set_index("target").loc["jaffe", "after_entropy_n"] == 0
+    pretrained, _ = pretrain_source_nets(source, labels, pretrain=None, width=0.125, input_size=16, feature_dim=32)
+    choice, scores = select_weights(pretrained, source, labels, {"ckplus": targets["ckplus"]}, gamma_grid=[0.1, 1.0],
+                                    eta_grid=[0.0, 0.5], training=training, n_folds=2)
+    assert choice["ckplus"][0] in (0.1, 1.0) and choice["ckplus"][1] in (0.0, 0.5)
+    assert len(scores) == 4
+
+
+def test_paired_gains_and_summaries():
+    frame = pd.DataFrame({"seed": [0, 0, 1, 1], "target": "ckplus", "model": ["a", "b", "a", "b"],
+                          "accuracy": [0.8, 0.7, 0.6, 0.65]})
+    gains = paired_gains(frame, "a", "b").iloc[0]
+    assert gains["mean"] == pytest.approx(0.025) and gains["n"] == 2 and gains["wins"] == 1
+    assert gains["sd"] == pytest.approx(np.std([0.1, -0.05], ddof=1))
+    assert mean_sd_text(0.8123, 0.0123, 3, 2, 100) == "81.23 ± 1.23"
+    assert mean_sd_text(0.8123, 0.0, 1) == "0.812"

@@ -116,3 +116,25 @@ def test_seed_summary_and_single_label_scores():
     summary = seed_summary(frame, ["classifier", "metric"])
     assert summary["n"].tolist() == [2] * 4
     assert summary["sd"].iloc[0] == pytest.approx(np.std([0, 0.1], ddof=1))
+
+
+def test_pretrained_features_path_with_a_stand_in_network(tmp_path, monkeypatch):
+    """The ImageNet code path (no real weights here): a tiny stand-in with AlexNet's layout."""
+    import torchvision
+
+    class TinyImageNet(torch.nn.Module):
+        def __init__(self, weights=None):
+            super().__init__()
+            self.features = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 8, stride=8), torch.nn.ReLU(),
+                                                torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten())
+            self.classifier = torch.nn.Sequential(torch.nn.Linear(16, 6), torch.nn.ReLU(),
+                                                  torch.nn.Linear(6, 1000))
+
+        def forward(self, x):
+            return self.classifier(self.features(x))
+
+    monkeypatch.setattr(torchvision.models, "alexnet", TinyImageNet)
+    torch.save(TinyImageNet().state_dict(), tmp_path / "alexnet.pth")
+    images, _ = faces(5)
+    out = pretrained_features("alexnet", tmp_path / "alexnet.pth", images, device="cpu")
+    assert out.shape == (5, 6) and (out >= 0).all()  # the penultimate layer, after its ReLU

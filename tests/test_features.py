@@ -71,9 +71,11 @@ def test_hog_equals_scikit_image_without_block_overlap():
 
 
 def test_orientation_bins_at_edges():
-    g_row = np.array([[0.0, 1.0, 1.0, -1.0, 0.0]])
-    g_col = np.array([[1.0, 0.0, 1.0, 1.0, -1.0]])  # 0°, 90°, 45°, 135°, 180°≡0°
-    np.testing.assert_array_equal(features.orientation_bins(g_row, g_col, 10), [[0, 5, 2, 7, 0]])
+    g_row = np.array([[0.0, 1.0, -1.0, 1.0, -1.0, 0.0, 0.0]])
+    g_col = np.array([[1.0, 0.0, 0.0, 1.0, 1.0, -1.0, 0.0]])  # 0°, 90°, −90°≡90°, 45°, 135°, 180°≡0°, none
+    expected = np.searchsorted(np.arange(18, 180, 18.0), np.arctan2(g_row, g_col) * (180 / np.pi) % 180, side="right")
+    np.testing.assert_array_equal(features.orientation_bins(g_row, g_col, 10), expected)
+    np.testing.assert_array_equal(expected, [[0, 5, 5, 2, 7, 0, 0]])
 
 
 def test_gabor_equals_scikit_image_filters():

@@ -131,3 +131,13 @@ def test_bad_input():
         MKMMDLoss(multipliers=(0, 1))
     with pytest.raises(ValueError, match="bandwidth"):
         mk_mmd(torch.zeros(3, 3), torch.ones(3, 3), bandwidth=0)
+
+
+def test_full_precision_under_bf16_autocast():
+    g = torch.Generator().manual_seed(4)
+    s, t = torch.rand(32, 500, generator=g), torch.rand(32, 500, generator=g) + 0.05
+    reference = mk_mmd(s, t)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = mk_mmd(s.bfloat16(), t.bfloat16())
+    assert low.dtype == torch.float32
+    assert low.item() == pytest.approx(reference.item(), rel=0.05)

@@ -78,8 +78,8 @@ def test_task_validation_and_from_faceset():
     np.testing.assert_array_equal(task.labels, [[1, np.nan], [0, 1], [1, 0], [0, 0]])
     with pytest.raises(ValueError, match="no classes"):
         Task.from_faceset(multi, classes=("AU9",))
-    train, test = Task("e", images, [0, 1, 2, 0], EMOTIONS).split(test_size=0.5, seed=0, groups=[1, 1, 2, 2])
-    assert len(train) == len(test) == 2 and set(train.images[:, 0, 0]) & set(test.images[:, 0, 0]) == set()
+    part = Task("e", images, [0, 1, 2, 0], EMOTIONS, files=list("abcd")).subset(np.array([False, True, True, False]))
+    assert part.labels.tolist() == [1, 2] and part.files.tolist() == ["b", "c"]
 
 
 def test_pad_random_crop_shifts_each_image_within_the_padding():
@@ -131,6 +131,17 @@ def test_au_accuracy_is_equation_3_per_au():
     assert au_accuracy(with_nan, [[1, 1], [1, 1], [1, 1]]).tolist() == [pytest.approx(2 / 3), 0.5]
     with pytest.raises(ValueError, match="same|one shape"):
         au_accuracy(a, b[:, :3])
+
+
+def test_majority_accuracy_is_the_floor():
+    from fercore.multitask import majority_accuracy
+
+    train = Task("e", np.zeros((4, 2, 2), np.uint8), [1, 1, 0, 2], EMOTIONS)
+    test = Task("e", np.zeros((3, 2, 2), np.uint8), [1, 0, 1], EMOTIONS)
+    assert majority_accuracy(train, test) == pytest.approx(2 / 3)
+    aus = Task("a", np.zeros((3, 2, 2), np.uint8), [[1, 0], [1, 0], [0, np.nan]], ("AU1", "AU2"), kind="multilabel")
+    held = Task("a", np.zeros((2, 2, 2), np.uint8), [[1, 1], [0, 0]], ("AU1", "AU2"), kind="multilabel")
+    assert majority_accuracy(aus, held) == pytest.approx((0.5 + 0.5) / 2)
 
 
 def test_schedule_is_staircase_exponential_decay():

@@ -6,7 +6,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fercore.nets import BaseDCNN
-from fercore.train import RandomBatches, Schedule, Trainer, resolve_device
+from fercore.train import RandomBatches, Schedule, Trainer, ZipBatches, resolve_device
 
 
 @pytest.fixture(autouse=True)
@@ -177,3 +177,27 @@ def test_devices_and_bad_input(tmp_path):
     trainer = Trainer(tiny_net(0), cross_entropy, Schedule(2), device="cpu")
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         trainer.load(tmp_path / "missing.pt")
+
+
+def test_zip_batches_resume_both_streams(tmp_path):
+    x, y = data()
+    source = lambda: RandomBatches(x, y, batch_size=8, seed=1)  # noqa: E731
+    target = lambda: RandomBatches(x[:40], batch_size=4, seed=2)  # noqa: E731
+
+    def two_domain_loss(model, batch):
+        (xs, ys), (xt,) = batch
+        terms = cross_entropy(model, (xs, ys))
+        terms["target_mean"] = model(xt).mean()
+        return terms
+
+    straight = Trainer(tiny_net(0), two_domain_loss, Schedule(12), device="cpu")
+    straight.fit(ZipBatches(source(), target()))
+    first = Trainer(tiny_net(0), two_domain_loss, Schedule(6), device="cpu",
+                    checkpoint=tmp_path / "z.pt")
+    first.fit(ZipBatches(source(), target()))
+    second = Trainer(tiny_net(5), two_domain_loss, Schedule(12), device="cpu",
+                     checkpoint=tmp_path / "z.pt")
+    history = second.fit(ZipBatches(source(), target()))
+    assert "target_mean" in history
+    assert all(torch.equal(a, b) for a, b in zip(straight.model.parameters(),
+                                                  second.model.parameters()))

@@ -5,8 +5,9 @@ each with batch norm; LeakyReLU (0.01) and dropout 0.1 after the first three, ta
 last; a fully connected layer to the 64-d semantic code. Decoder: a fully connected layer back
 to 80×7×7, then transposed 3×3 convolutions that double the side (64, 32, 16, 16 channels), each
 with batch norm and ReLU and followed by two residual blocks (He et al.), and an output transposed convolution to
-one channel followed by one residual block — nine residual blocks in all. Table I prints stride 2
-for the output layer, whose output keeps the 112×112 size; it is a stride-1 layer here.
+one channel followed by one residual block — nine residual blocks in all — and a sigmoid, so
+images live in [0, 1]. Table I prints stride 2 for the output layer, whose output keeps the
+112×112 size; it is a stride-1 layer here. The critic's architecture is not given in the paper.
 
 The decoder also returns its intermediate maps at the encoder's scales, which the multi-scale
 reconstruction loss (Eq. 4) compares with the encoder's features.

@@ -48,12 +48,6 @@ EMOTIONET_COMPOUND_SHARES = {"happily disgusted": 0.45, "sadly disgusted": 0.12,
 """Compound mixture of the emotion-labelled EmotioNet subset (happily disgusted dominates, SJMT Table 4)."""
 AU_PRESENT = 0.25
 """An AU counts as present (EmotioNet 1, CK+ FACS coded) at or above this intensity."""
-WILD_CALIBRATION = {"expression_gain": 1.55, "pose_scale": 0.75, "max_blur": 1.2, "max_low_res": 1.6,
-                    "noise_scale": 0.6}
-"""How the world's wild faces depart from :mod:`fercore.synth.nuisance` / ``expressions`` defaults so
-that HOG + linear SVM on synth-rafdb lands near RAF-DB's 58.5% (the ``data`` chapter measures it):
-blend weights times ``expression_gain`` (stronger AUs), head pose scaled, blur and resolution
-loss compressed to at most ``max_blur`` / ``max_low_res``, sensor noise scaled."""
 RAF_MEAN_DIFFICULTY = 0.45
 """Mean intrinsic difficulty of RAF faces; image quality adds up to 0.5 (:func:`nuisance_severity`)."""
 RAW_CANVAS = (128, 176)
@@ -105,26 +99,11 @@ def render(aus, identities, nuisance, rng, size=100, raw=False, desc="rendering"
 
 
 def world_nuisance(domain: str, n: int, rng):
-    """:func:`~fercore.synth.nuisance.sample_nuisance` with the world's wild calibration
-    (:data:`WILD_CALIBRATION`) and the compact raw canvas of :data:`RAW_CANVAS`."""
+    """:func:`~fercore.synth.nuisance.sample_nuisance` with the compact raw canvas of :data:`RAW_CANVAS`."""
     nuisance = sample_nuisance(domain, n, rng)
-    if domain == "wild":
-        c = WILD_CALIBRATION
-        for angle in ("yaw", "pitch", "roll"):
-            setattr(nuisance, angle, (getattr(nuisance, angle) * c["pose_scale"]).astype(np.float32))
-        blur_low, blur_high = 0.4, 2.2
-        nuisance.blur = (blur_low * (nuisance.blur / blur_low) ** (np.log(c["max_blur"] / blur_low)
-                                                                  / np.log(blur_high / blur_low))).astype(np.float32)
-        nuisance.low_res = (nuisance.low_res ** (np.log(c["max_low_res"]) / np.log(3.0))).astype(np.float32)
-        nuisance.noise = (nuisance.noise * c["noise_scale"]).astype(np.float32)
     nuisance.raw_size = rng.integers(RAW_CANVAS[0], RAW_CANVAS[1] + 1, n).astype(np.int16)
     nuisance.raw_iod = rng.uniform(*RAW_IOD, n).astype(np.float32)
     return nuisance
-
-
-def wild_aus(weights, rng, au_gain):
-    """AUs of wild faces: blend weights scaled by the calibration's expression gain."""
-    return sample_aus(np.asarray(weights) * WILD_CALIBRATION["expression_gain"], "wild", rng, au_gain=au_gain)
 
 
 def truth_table(files, domain, identity, aus, weights, nuisance, true_label, given_label=None, **extra) -> pd.DataFrame:
@@ -236,7 +215,7 @@ def write_raf(rafdb_dir, rafml_dir, sizes, seed) -> dict:
     split = subject_split(n_ids, 1 / 6, rng)[identity]
     weights = np.concatenate([perceived.distribution, np.zeros((n, 1))], axis=1)
     weights /= weights.max(axis=1, keepdims=True)
-    aus = wild_aus(weights, rng, au_gain=identities.au_gain[identity])
+    aus = sample_aus(weights, "wild", rng, au_gain=identities.au_gain[identity])
     chosen = np.flatnonzero((single >= 0) | (compound >= 0) | keep_ml)
     aligned, points, raw, raw_points = render(aus[chosen], identities[identity[chosen]], nuisance[chosen], rng,
                                               raw=True, desc="raf")
@@ -312,7 +291,7 @@ def write_affectnet(folder, sizes, seed) -> dict:
     identities = sample_identities(n_ids, rng)
     identity = rng.integers(0, n_ids, n)
     weights = blend_weights(true)
-    aus = wild_aus(weights, rng, au_gain=identities.au_gain[identity])
+    aus = sample_aus(weights, "wild", rng, au_gain=identities.au_gain[identity])
     nuisance = world_nuisance("wild", n, rng)
     _, _, raw, raw_points = render(aus, identities[identity], nuisance, rng, raw=True, desc="affectnet")
     boxes = face_boxes(raw_points, [im.shape for im in raw])
@@ -352,7 +331,7 @@ def write_fer2013(folder, sizes, seed) -> dict:
     identities = sample_identities(n_ids, rng)
     identity = rng.integers(0, n_ids, n)
     weights = blend_weights(true)
-    aus = wild_aus(weights, rng, au_gain=identities.au_gain[identity])
+    aus = sample_aus(weights, "wild", rng, au_gain=identities.au_gain[identity])
     nuisance = world_nuisance("wild", n, rng)
     aligned, *_ = render(aus, identities[identity], nuisance, rng, size=fer2013.SIDE, desc="fer2013")
     split = np.array(["train", "val", "test"], dtype=object)[rng.choice(3, n, p=[0.8, 0.1, 0.1])]
@@ -525,7 +504,7 @@ def write_emotionet(folder, sizes, seed) -> dict:
     n_ids = max(2, n // 3)
     identities = sample_identities(n_ids, rng)
     identity = rng.integers(0, n_ids, n)
-    aus = wild_aus(weights, rng, au_gain=identities.au_gain[identity])
+    aus = sample_aus(weights, "wild", rng, au_gain=identities.au_gain[identity])
     nuisance = world_nuisance("wild", n, rng)
     aligned, *_ = render(aus, identities[identity], nuisance, rng, desc="emotionet")
     columns = [AUS.index(a) for a in emotionet.CHALLENGE_AUS]
