@@ -14,6 +14,7 @@ between datasets).
 """
 
 import copy
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -582,7 +583,8 @@ def record_over_seeds(key, mean, sd, n):
 
 def domain_embedding(source_features, target_features, *, method="umap", max_points=400, seed=0):
     """2-D coordinates of source and target features embedded together
-    (:func:`fercore.plots.embed_2d`), each side subsampled to ``max_points`` (seeded). Returns
+    (:func:`fercore.plots.embed_2d`; UMAP starts from PCA coordinates), each side subsampled to
+    ``max_points`` (seeded). Returns
     ``(coords, domain)`` with domain 0 for source rows and 1 for target rows."""
     from fercore.plots import embed_2d
 
@@ -592,7 +594,10 @@ def domain_embedding(source_features, target_features, *, method="umap", max_poi
         return x[np.sort(rng.choice(len(x), max_points, replace=False))] if len(x) > max_points else x
 
     source, target = sample(np.asarray(source_features)), sample(np.asarray(target_features))
-    coords = embed_2d(np.vstack([source, target]), method=method, seed=seed)
+    params = {"init": "pca"} if method == "umap" else {}  # spectral init fails on clumpy lab targets
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")  # umap's tqdm import in a kernel
+        coords = embed_2d(np.vstack([source, target]), method=method, seed=seed, **params)
     return coords, np.repeat([0, 1], [len(source), len(target)])
 
 
