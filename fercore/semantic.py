@@ -302,7 +302,8 @@ class SemanticAutoencoder(BaseEstimator, TransformerMixin):
     """The asymmetric autoencoder of Fu et al., trained in their two stages (§III-B, §IV-B).
 
     Stage 1, :meth:`pretrain`: Loss_AE (Eq. 4, α = 4 for the input, 1 for hidden scales) by SGD,
-    momentum 0.9, weight decay 4e-4, lr ``pretrain_lr`` ÷10 every fifth of the run, batch 256.
+    momentum 0.9, weight decay 4e-4, lr ``pretrain_lr`` (1e-3) ÷10 at ``lr_milestones`` (fractions
+    of the run; the paper's every 10 of 50 epochs by default), batch 256.
     Stage 2, :meth:`refine`: Eq. 8 with Loss_Rec of Eq. 5 (pixel + perceptual on a trained FER
     net's conv3–conv5, weights 100, 0.1, 0.001), λ_AE 1e-3 ×0.1 every fifth of the run,
     λ_Adv 5, λ_Rec 1, RMSprop 1e-4 (decoder) / 2e-5 (critic), critic once per 10 generator
@@ -315,7 +316,8 @@ class SemanticAutoencoder(BaseEstimator, TransformerMixin):
     """
 
     def __init__(self, input_size=112, width=1.0, code_dim=64, pretrain_iterations=1000,
-                 pretrain_batch_size=256, pretrain_lr=1e-3, refine_iterations=1000,
+                 pretrain_batch_size=256, pretrain_lr=1e-3, lr_milestones=LR_MILESTONES,
+                 refine_iterations=1000,
                  refine_batch_size=64, decoder_lr=1e-4, critic_lr=2e-5, critic_every=10,
                  lambda_ae=1e-3, lambda_adv=5.0, lambda_rec=1.0,
                  perceptual_weights=(100.0, 0.1, 0.001), device="auto", seed=0):
@@ -325,6 +327,7 @@ class SemanticAutoencoder(BaseEstimator, TransformerMixin):
         self.pretrain_iterations = pretrain_iterations
         self.pretrain_batch_size = pretrain_batch_size
         self.pretrain_lr = pretrain_lr
+        self.lr_milestones = lr_milestones
         self.refine_iterations = refine_iterations
         self.refine_batch_size = refine_batch_size
         self.decoder_lr = decoder_lr
@@ -347,7 +350,8 @@ class SemanticAutoencoder(BaseEstimator, TransformerMixin):
         self.model_ = AsymmetricAutoencoder(self.input_size, self.width, self.code_dim)
         schedule = Schedule(self.pretrain_iterations, lr=self.pretrain_lr, momentum=0.9,
                             weight_decay=4e-4,
-                            milestones=[round(f * self.pretrain_iterations) for f in LR_MILESTONES])
+                            milestones=sorted({max(1, round(f * self.pretrain_iterations))
+                                               for f in self.lr_milestones}))
         trainer = Trainer(self.model_, AutoencoderObjective(), schedule, device=self.device,
                           seed=self.seed, desc="autoencoder pre-training")
         batches = RandomBatches(x, batch_size=min(self.pretrain_batch_size, len(x)), seed=self.seed)
