@@ -21,6 +21,7 @@ emotion) are here too.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -30,9 +31,12 @@ from sklearn.base import BaseEstimator
 from torch import nn
 from torch.nn import functional as F
 
+from fercore.labels import AUS
 from fercore.losses.selective import SelectiveSigmoidCrossEntropy
+from fercore.metrics import per_class_recall
 from fercore.nets.resnet_cifar import ResNetCIFAR
 from fercore.nets.vgg import VGG16
+from fercore.progress import progress
 from fercore.train import RandomBatches, Schedule, Trainer, resolve_device
 
 METHODS = ("single", "multitask", "sjmt")
@@ -608,14 +612,14 @@ def task_sizes(tasks):
 @dataclass(frozen=True)
 class Setup:
     """One trained configuration: a row of a table (``table``, ``method``), the tasks it trains on
-    and tests on (keys of :func:`load_chapter_tasks`), and optionally its own nets and number of
-    seeds (the first ``n_seeds`` of the run's seeds)."""
+    and tests on (keys of :func:`load_chapter_tasks`), its nets, and optionally its number of
+    seeds (the first ``n_seeds`` of the run's seeds; default all)."""
 
     table: str
     method: str
     train: tuple
     test: tuple
-    nets: tuple | None = None
+    nets: tuple
     n_seeds: int | None = None
 
     @property
@@ -624,24 +628,32 @@ class Setup:
         return "+".join(self.train)
 
 
-def chapter_setups(compound_nets=None, ckplus_seeds=None):
-    """The setups of the paper's Tables 1, 2 and 4 (``compound_nets``: the nets of Table 4;
-    the paper uses ResNet-110 only; ``ckplus_seeds``: seeds of the CK+ rows of Table 1, which
-    only set hyper-parameters in the paper — default all)."""
-    compound_nets = None if compound_nets is None else tuple(compound_nets)
-    return (
-        Setup("table1", "single", ("sfew",), ("sfew",)),
-        Setup("table1", "single", ("ckplus_emotion",), ("ckplus_emotion",), n_seeds=ckplus_seeds),
-        Setup("table1", "single", ("emotionet",), ("emotionet",)),
-        Setup("table1", "single", ("ckplus_au",), ("ckplus_au",), n_seeds=ckplus_seeds),
-        Setup("table2", "multitask", ("sfew", "emotionet"), ("sfew", "emotionet")),
-        Setup("table2", "sjmt", ("sfew", "emotionet"), ("sfew", "emotionet")),
+def chapter_setups(nets, compound_nets=None, ckplus_seeds=None):
+    """The setups of the paper's Tables 1, 2 and 4.
+
+    Table 1 trains every net of ``nets``; Table 2 its ResNets (VGG-16 is only a single-task
+    baseline in the paper); Table 4 ``compound_nets`` (the paper: ResNet-110 only; default the
+    first net). ``ckplus_seeds``: seeds of the CK+ rows of Table 1, which only set
+    hyper-parameters in the paper (default all).
+    """
+    nets = tuple(nets)
+    resnets = tuple(n for n in nets if n.startswith("resnet"))
+    compound_nets = tuple(compound_nets) if compound_nets else nets[:1]
+    setups = [
+        Setup("table1", "single", ("sfew",), ("sfew",), nets),
+        Setup("table1", "single", ("ckplus_emotion",), ("ckplus_emotion",), nets, ckplus_seeds),
+        Setup("table1", "single", ("emotionet",), ("emotionet",), nets),
+        Setup("table1", "single", ("ckplus_au",), ("ckplus_au",), nets, ckplus_seeds),
+    ]
+    if resnets:
+        setups += [Setup("table2", "multitask", ("sfew", "emotionet"), ("sfew", "emotionet"), resnets),
+                   Setup("table2", "sjmt", ("sfew", "emotionet"), ("sfew", "emotionet"), resnets)]
+    return tuple(setups + [
         Setup("table4", "single", ("compound",), ("compound",), compound_nets),
-        Setup("table4", "sjmt", ("compound", "emotionet_for_compound"), ("compound",), compound_nets),
-    )
+        Setup("table4", "sjmt", ("compound", "emotionet_for_compound"), ("compound",), compound_nets)])
 
 
-def run_setups(setups, tasks, nets, seeds, params, pretrained=None):
+def run_setups(setups, tasks, seeds, params, pretrained=None):
     """Train every setup × net × seed and score it on its test tasks.
 
     ``params`` are :class:`MultiTaskNet` parameters shared by all runs; ``pretrained`` maps a
@@ -650,12 +662,8 @@ def run_setups(setups, tasks, nets, seeds, params, pretrained=None):
     accuracy, seconds) and the fitted nets keyed by ``(table, method, train, net, seed)``,
     ``train`` being :attr:`Setup.name`.
     """
-    import time
-
-    from fercore.progress import progress
-
     pretrained = pretrained or {}
-    runs = [(s, net, seed) for s in setups for net in (s.nets or nets) for seed in list(seeds)[:s.n_seeds]]
+    runs = [(s, net, seed) for s in setups for net in s.nets for seed in list(seeds)[:s.n_seeds]]
     rows, models = [], {}
     for setup, net, seed in progress(runs, desc="sjmt runs", unit="run"):
         model = MultiTaskNet(method=setup.method, net=net, seed=seed, init_from=pretrained.get(net), **params)
@@ -690,8 +698,6 @@ def summarize(scores):
 def per_class_recalls(nets, task):
     """Per-class accuracy (recall, the paper's Table 4) of each fitted net on a single-label test
     ``task``: an array ``(len(nets), n_classes)``, NaN for a class absent from the test set."""
-    from fercore.metrics import per_class_recall
-
     return np.array([per_class_recall(task.labels, net.predict(task.images, task.name), len(task.class_names))
                      for net in nets])
 
@@ -736,9 +742,6 @@ def render_au_faces(au_sets, size=100, intensity=1.0, seed=0):
     """One face per entry of ``au_sets`` (lists of AU names like ``"AU12"``) with those AUs at
     ``intensity`` and the others at rest, all of one identity, frontal, under lab light (the
     py-feat AU-to-mesh renderer of the data world). Returns uint8 ``(len(au_sets), size, size)``."""
-    from dataclasses import replace as replace_fields
-
-    from fercore.labels import AUS
     from fercore.synth import render_faces, sample_identities, sample_nuisance
 
     rng = np.random.default_rng(seed)
@@ -752,7 +755,7 @@ def render_au_faces(au_sets, size=100, intensity=1.0, seed=0):
     identity = sample_identities(1, rng)[np.zeros(len(au_sets), int)]
     nuisance = sample_nuisance("lab", 1, rng)[np.zeros(len(au_sets), int)]
     zero = np.zeros(len(au_sets), np.float32)
-    nuisance = replace_fields(nuisance, yaw=zero, pitch=zero, roll=zero, occluder=np.zeros(len(au_sets), np.int8),
+    nuisance = replace(nuisance, yaw=zero, pitch=zero, roll=zero, occluder=np.zeros(len(au_sets), np.int8),
                               noise=zero + 0.5, blur=zero + 0.4)
     return render_faces(aus, identity, nuisance, size=size, seed=seed).aligned
 

@@ -758,3 +758,25 @@ def run_setting(setting, seeds, X, y, X_test, y_test, y_true=None, noisy=None, *
         rows.append(row)
         fitted.append(classifier)
     return pd.DataFrame(rows), fitted
+
+
+def mask_by_class(mask_log, labels, class_names, noisy=None):
+    """Who gets masked: per given class, the share of its appearances in the batches that were
+    masked, its share of all masks and, with ``noisy``, the share of its appearances whose label
+    was flipped and the mask's precision within the class. One row per class."""
+    samples = mask_log["sample"].to_numpy()
+    given = np.asarray(labels)[samples]
+    masked = mask_log["masked"].to_numpy(bool)
+    rows = []
+    for k, name in enumerate(class_names):
+        seen = given == k
+        row = {"class": name, "appearances": int(seen.sum()),
+               "masked (%)": 100 * masked[seen].mean() if seen.any() else np.nan,
+               "share of all masks (%)": 100 * (masked & seen).sum() / max(masked.sum(), 1)}
+        if noisy is not None:
+            flipped = np.asarray(noisy, dtype=bool)[samples]
+            row["flipped (%)"] = 100 * flipped[seen].mean() if seen.any() else np.nan
+            hit = masked & seen
+            row["precision (%)"] = 100 * flipped[hit].mean() if hit.any() else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("class")

@@ -269,6 +269,18 @@ def test_load_chapter_tasks_splits_as_the_paper(tiny_world):
     assert tasks["sfew"][1].images.shape[1:] == (24, 24) and tasks["sfew"][1].truth is not None
 
 
+def test_chapter_setups_follow_the_papers_tables():
+    from fercore.multitask import chapter_setups
+
+    setups = chapter_setups(["resnet32", "resnet110", "vgg16"], ["resnet110"], ckplus_seeds=1)
+    nets = {(s.table, s.method, s.name): s.nets for s in setups}
+    assert nets[("table1", "single", "sfew")] == ("resnet32", "resnet110", "vgg16")
+    assert nets[("table2", "sjmt", "sfew+emotionet")] == ("resnet32", "resnet110")
+    assert nets[("table4", "sjmt", "compound+emotionet_for_compound")] == ("resnet110",)
+    assert {s.n_seeds for s in setups if "ckplus" in s.name} == {1}
+    assert not any(s.table == "table2" for s in chapter_setups(["vgg16"]))
+
+
 def test_run_setups_summaries_and_tables(tiny_world):
     from fercore.multitask import (
         Setup,
@@ -284,10 +296,10 @@ def test_run_setups_summaries_and_tables(tiny_world):
     )
 
     tasks = load_chapter_tasks(tiny_world, input_size=16, compound_per_class=3, compound_min_test=1)
-    setups = (Setup("table2", "sjmt", ("sfew", "emotionet"), ("sfew", "emotionet")),
-              Setup("table4", "single", ("compound",), ("compound",), n_seeds=1))
+    setups = (Setup("table2", "sjmt", ("sfew", "emotionet"), ("sfew", "emotionet"), ("resnet8",)),
+              Setup("table4", "single", ("compound",), ("compound",), ("resnet8",), n_seeds=1))
     params = dict(width=0.25, input_size=16, pad=1, iterations=3, batch_size=8, device="cpu")
-    scores, models = run_setups(setups, tasks, ["resnet8"], [0, 1], params)
+    scores, models = run_setups(setups, tasks, [0, 1], params)
     assert len(scores) == 2 * 2 + 1 and set(models) == {
         ("table2", "sjmt", "sfew+emotionet", "resnet8", 0), ("table2", "sjmt", "sfew+emotionet", "resnet8", 1),
         ("table4", "single", "compound", "resnet8", 0)}

@@ -7,14 +7,19 @@ import torch
 from torch.nn import functional as F
 
 from fercore.losses.semantic import FocalLoss
-from fercore.nets.autoencoder import AsymmetricAutoencoder
+from fercore.nets.autoencoder import AsymmetricAutoencoder, Critic
 from fercore.nets.twobranch import TwoBranchNet
 from fercore.semantic import (
+    AdversarialPair,
+    AdversarialTrainer,
     BalancedBatches,
     NeighbourGenerator,
     NeighbourhoodAwareClassifier,
     NeighbourhoodAwareObjective,
+    PixelLoss,
+    RefinementObjective,
     SemanticAutoencoder,
+    mask_by_class,
     mask_precision_recall,
     sequence_failures,
     sequence_groups,
@@ -149,6 +154,15 @@ def test_mask_precision_and_recall_hand_case():
     assert per_step["recall"].tolist() == pytest.approx([0.5, 0.5])
 
 
+def test_mask_by_class_hand_case():
+    log = pd.DataFrame({"step": [0, 0, 0, 1, 1, 1], "sample": [0, 1, 2, 0, 1, 2],
+                        "masked": [True, False, True, True, False, False]})
+    table = mask_by_class(log, labels=[0, 1, 1], class_names=["a", "b"], noisy=[True, False, False])
+    assert table.loc["a", "masked (%)"] == pytest.approx(100) and table.loc["b", "masked (%)"] == pytest.approx(25)
+    assert table.loc["a", "share of all masks (%)"] == pytest.approx(200 / 3)
+    assert table.loc["a", "precision (%)"] == pytest.approx(100) and table.loc["b", "precision (%)"] == pytest.approx(0)
+
+
 def test_sequence_groups_and_failure_cases():
     meta = pd.DataFrame({"sequence": ["a"] * 6 + ["b"] * 3 + ["c"] * 5,
                          "frame": [1, 2, 3, 4, 5, 6, 1, 2, 3, 5, 4, 3, 2, 1]})
@@ -158,3 +172,33 @@ def test_sequence_groups_and_failure_cases():
     predictions = np.array([[0, 0, 0, 0], [1, 0, 0, 0], [2, 2, 2, 2], [1, 2, 1, 2]])
     labels = np.array([0, 0, 0, 0])
     assert sequence_failures(predictions, labels) == {"fc": 3, "cfc": 1}
+
+
+def test_refinement_loss_is_eq8_with_a_decaying_lambda_ae():
+    torch.manual_seed(0)
+    pair = AdversarialPair(AsymmetricAutoencoder(16, width=0.25), Critic(16, width=0.25)).train()
+    objective = RefinementObjective(PixelLoss(), lambda_ae=1e-3, lambda_ae_every=5, lambda_adv=5.0, lambda_rec=1.0)
+    real = torch.rand(4, 1, 16, 16)
+    for step, lam in ((0, 1e-3), (4, 1e-3), (5, 1e-4), (10, 1e-5)):
+        terms = objective(pair, real, step)
+        expected = lam * terms["ae"] + 5.0 * terms["adv"] + terms["rec"]
+        assert terms["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert not pair.autoencoder.encoder.training
+
+
+def test_critic_is_updated_in_the_warmup_then_once_per_ten_steps():
+    torch.manual_seed(0)
+    pair = AdversarialPair(AsymmetricAutoencoder(16, width=0.25), Critic(16, width=0.25))
+    trainer = AdversarialTrainer(pair, RefinementObjective(PixelLoss()), 25, critic_every=10,
+                                 critic_warmup=3, device="cpu")
+    images = torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8)
+    encoder_before = [p.clone() for p in pair.autoencoder.encoder.parameters()]
+    updated = []
+    for step in range(25):
+        before = [p.clone() for p in pair.critic.parameters()]
+        trainer.step = step
+        trainer.update((images,))
+        updated.append(any(not torch.equal(a, b) for a, b in zip(before, pair.critic.parameters())))
+    assert [s for s, u in enumerate(updated) if u] == [0, 1, 2, 10, 20]
+    assert all(torch.equal(a, b) for a, b in zip(encoder_before, pair.autoencoder.encoder.parameters()))
+    assert max(p.abs().max().item() for p in pair.critic.parameters()) <= pair.critic.clip
