@@ -204,6 +204,7 @@ class AdversarialPair(nn.Module):
         self.autoencoder = autoencoder
         self.critic = critic
         self.autoencoder.encoder.requires_grad_(False)
+        self.autoencoder.decoder.requires_grad_(True)
 
     def train(self, mode=True):
         super().train(mode)
@@ -311,15 +312,14 @@ class SemanticAutoencoder(BaseEstimator, TransformerMixin):
 
     ``X`` are uint8 faces (n, H, W), resized to ``input_size``. After fitting: ``model_`` (the
     :class:`~fercore.nets.autoencoder.AsymmetricAutoencoder`), ``critic_``, ``code_std_`` (the
-    codes' per-dimension standard deviation over the training faces) and ``history_`` (per-step
-    logs of both stages).
+    codes' per-dimension standard deviation over the training faces; refinement keeps the encoder
+    fixed) and ``history_`` (per-step logs of both stages).
     """
 
     def __init__(self, input_size=112, width=1.0, code_dim=64, pretrain_iterations=1000,
                  pretrain_batch_size=256, pretrain_lr=1e-3, lr_milestones=LR_MILESTONES,
-                 refine_iterations=1000,
-                 refine_batch_size=64, decoder_lr=1e-4, critic_lr=2e-5, critic_every=10,
-                 lambda_ae=1e-3, lambda_adv=5.0, lambda_rec=1.0,
+                 refine_iterations=1000, refine_batch_size=64, decoder_lr=1e-4, critic_lr=2e-5,
+                 critic_every=10, lambda_ae=1e-3, lambda_adv=5.0, lambda_rec=1.0,
                  perceptual_weights=(100.0, 0.1, 0.001), device="auto", seed=0):
         self.input_size = input_size
         self.width = width
@@ -386,7 +386,6 @@ class SemanticAutoencoder(BaseEstimator, TransformerMixin):
         self.history_["refine"] = trainer.fit(RandomBatches(x, batch_size=batch_size, seed=self.seed + 1))
         self.model_.encoder.requires_grad_(True)
         self.model_.eval()
-        self._fit_code_std(X)
         return self
 
     def fit(self, X, y=None, perceptual_net=None):
@@ -409,10 +408,11 @@ class SemanticAutoencoder(BaseEstimator, TransformerMixin):
         """Faces H_d(codes) as uint8 (n, S, S)."""
         self.model_.eval()
         codes = torch.as_tensor(np.asarray(codes), dtype=torch.float32)
+        if len(codes) == 0:
+            return np.zeros((0, self.input_size, self.input_size), np.uint8)
         with torch.no_grad():
             return np.concatenate([to_uint8(self.model_.decode(codes[i:i + 256].to(self.device_)))
-                                   for i in range(0, len(codes), 256)]) if len(codes) else \
-                np.zeros((0, self.input_size, self.input_size), np.uint8)
+                                   for i in range(0, len(codes), 256)])
 
     def reconstruct(self, X):
         """H_d(H_e(X)) as uint8 faces (n, S, S)."""
