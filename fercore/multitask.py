@@ -22,6 +22,7 @@ emotion) are here too.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -695,6 +696,14 @@ def summarize(scores):
                          "n_seeds": grouped.size()})
 
 
+def nan_mean(values, axis=None):
+    """``np.nanmean`` without the warning for all-NaN slices (they stay NaN): classes absent
+    from a small test set."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, axis=axis)
+
+
 def per_class_recalls(nets, task):
     """Per-class accuracy (recall, the paper's Table 4) of each fitted net on a single-label test
     ``task``: an array ``(len(nets), n_classes)``, NaN for a class absent from the test set."""
@@ -859,8 +868,8 @@ def compound_table(recalls, train_task, test_task, percent=True):
                           "test": np.bincount(test_task.labels, minlength=len(names))}, index=names)
     counts = frame["test"].to_numpy()
     for method, r in recalls.items():
-        frame.loc[names, f"ours {method}"] = np.nanmean(r, axis=0) * scale
-        frame.loc["Mean compounds", f"ours {method}"] = np.nanmean(np.nanmean(r, axis=1)) * scale
+        frame.loc[names, f"ours {method}"] = nan_mean(r, axis=0) * scale
+        frame.loc["Mean compounds", f"ours {method}"] = nan_mean(nan_mean(r, axis=1)) * scale
         overall = np.nansum(r * counts, axis=1) / counts.sum()
         frame.loc["All images", f"ours {method}"] = overall.mean() * scale
     paper = PAPER_COMPOUND.reindex(names)
@@ -893,3 +902,23 @@ def plot_method_comparison(scores, dataset, ax=None, title=None):
     ax.set_ylabel(f"{DATASET_COLUMNS.get(dataset, dataset)} accuracy (%)")
     ax.set_title(title or DATASET_COLUMNS.get(dataset, dataset))
     return ax
+
+
+def percent(metrics, key, missing="not run"):
+    """``metrics[key]`` (a fraction) as ``"41.3%"``, or ``missing``."""
+    return missing if key not in metrics else f"{100 * metrics[key]:.1f}%"
+
+
+def verdict(metrics, better, worse):
+    """Whether ``metrics[better] > metrics[worse]`` holds, in words, judged against the spread
+    over seeds that the ``<key>.sd`` and ``<key>.n_seeds`` entries record."""
+    if better not in metrics or worse not in metrics:
+        return "was not run"
+    gap = metrics[better] - metrics[worse]
+    spread = max(metrics.get(f"{better}.sd", 0.0), metrics.get(f"{worse}.sd", 0.0))
+    text = "holds" if gap > 0 else "does not hold"
+    if min(metrics.get(f"{better}.n_seeds", 1), metrics.get(f"{worse}.n_seeds", 1)) < 2:
+        return text + " (one seed: no spread to judge it by)"
+    if abs(gap) <= spread:
+        return text + f" but within the seed-to-seed spread ({100 * gap:+.1f} points, sd up to {100 * spread:.1f})"
+    return text

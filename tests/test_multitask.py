@@ -329,3 +329,16 @@ def test_render_au_faces_draws_one_face_per_au_set():
     assert np.abs(faces[1].astype(int) - faces[0]).mean() > 0.5  # the smile changes the face
     with pytest.raises(ValueError, match="renderer's AUs"):
         render_au_faces([["AU99"]])
+
+
+def test_verdict_weighs_the_gap_against_the_seed_spread():
+    from fercore.multitask import percent, verdict
+
+    metrics = {"a": 0.50, "a.sd": 0.01, "a.n_seeds": 3, "b": 0.40, "b.sd": 0.02, "b.n_seeds": 3,
+               "c": 0.45, "c.sd": 0.08, "c.n_seeds": 3, "d": 0.9}
+    assert verdict(metrics, "a", "b") == "holds"
+    assert verdict(metrics, "b", "a") == "does not hold"
+    assert verdict(metrics, "a", "c").startswith("holds but within the seed-to-seed spread (+5.0 points")
+    assert verdict(metrics, "d", "a") == "holds (one seed: no spread to judge it by)"
+    assert verdict(metrics, "a", "z") == "was not run"
+    assert percent(metrics, "a") == "50.0%" and percent(metrics, "z") == "not run"
