@@ -1,4 +1,5 @@
-"""Loss functions as ``nn.Module``s; one module per paper's loss, re-exported here."""
+"""Loss functions as ``nn.Module``s; one module per paper's loss, re-exported here
+(one import line per module)."""
 
 from fercore.losses.bimanifold import BiManifoldLoss
 from fercore.losses.center import CenterLoss
@@ -10,10 +11,3 @@ from fercore.losses.selective import SelectiveSigmoidCrossEntropy
 from fercore.losses.semantic import (FocalLoss, MultiScaleReconstructionLoss, NeighbourhoodAwareLoss,
                                      PerceptualReconstructionLoss, WassersteinCriticLoss,
                                      WassersteinGeneratorLoss)
-
-__all__ = [
-    "BiManifoldLoss",
-    "CenterLoss",
-    "LocalityPreservingLoss",
-    "SoftCrossEntropy",
-]
