@@ -28,6 +28,7 @@ from fercore.deep import FeatureObjective, RandomCrop, extract_features, image_t
 from fercore.losses import EntropyLoss, MKMMDLoss, mk_mmd
 from fercore.multilabel import evaluate_multilabel, make_multilabel
 from fercore.nets import BaseDCNN
+from fercore.paper import paper_cell, paper_values
 from fercore.train import RandomBatches, Trainer, resolve_device
 
 MODELS = {"basedcnn": "baseDCNN", "dbm_cnn": "DBM-CNN", "dbm_dacnn": "DBM-DACNN",
@@ -520,32 +521,15 @@ def select_weights(pretrained, source_images, source_labels, targets, *, source_
         choice[name] = (gamma, eta)
     return choice, pd.DataFrame(rows, columns=["target", "gamma", "eta", "score"])
 
-PAPER_TABLE6 = {
-    ("ckplus", "dbm_cnn"): 0.9427, ("ckplus", "dbm_dacnn"): 0.9518, ("ckplus", "dbm_dacnn_entropy"): 0.9646,
-    ("sfew", "dbm_cnn"): 0.5012, ("sfew", "dbm_dacnn"): 0.5146, ("sfew", "dbm_dacnn_entropy"): 0.5233,
-    ("sfew", "dbm_cnn_finetuned"): 0.5261, ("sfew", "dbm_dacnn_finetuned"): 0.5379,
-    ("sfew", "dbm_dacnn_entropy_finetuned"): 0.5481,
-    ("mmi", "dbm_cnn"): 0.7861, ("mmi", "dbm_dacnn"): 0.7890, ("mmi", "dbm_dacnn_entropy"): 0.7925,
-}
-"""RAF-ML Table 6: accuracy of a linear SVM on the deep features, ``(target, model)`` → fraction."""
 
-_TABLE5_ROWS = {  # metric → model → (CLR, RAkEL, MLkNN, LIFT)
-    "hamming_loss": {"basedcnn": (0.173, 0.148, 0.202, 0.164), "dbm_cnn": (0.168, 0.146, 0.169, 0.152),
-                     "dbm_dacnn": (0.162, 0.142, 0.161, 0.147)},
-    "one_error": {"basedcnn": (0.191, 0.154, 0.175, 0.163), "dbm_cnn": (0.132, 0.117, 0.138, 0.126),
-                  "dbm_dacnn": (0.124, 0.109, 0.127, 0.113)},
-    "coverage": {"basedcnn": (1.521, 1.436, 1.563, 1.473), "dbm_cnn": (1.345, 1.399, 1.415, 1.401),
-                 "dbm_dacnn": (1.236, 1.247, 1.369, 1.341)},
-    "ranking_loss": {"basedcnn": (0.109, 0.096, 0.119, 0.106), "dbm_cnn": (0.078, 0.084, 0.089, 0.075),
-                     "dbm_dacnn": (0.062, 0.075, 0.082, 0.072)},
-    "average_precision": {"basedcnn": (0.863, 0.884, 0.857, 0.872), "dbm_cnn": (0.901, 0.899, 0.891, 0.896),
-                          "dbm_dacnn": (0.936, 0.913, 0.906, 0.911)},
-}
-PAPER_TABLE5 = {(model, classifier, metric): value
-                for metric, rows in _TABLE5_ROWS.items() for model, values in rows.items()
-                for classifier, value in zip(("clr", "rakel", "mlknn", "lift"), values)}
-"""RAF-ML Table 5 (JAFFE, deep-feature rows): ``(model, classifier, metric)`` → value. The paper
-prints CLR, RAkEL, MLkNN and LIFT only."""
+PAPER_TABLE6 = {tuple(key.split(".")[1:3]): value for key, value in paper_values("da.").items()
+                if key.endswith(".accuracy") and key.count(".") == 3}
+"""RAF-ML Table 6 (from ``paper_numbers.csv``): accuracy of a linear SVM on the deep features,
+``(target, model)`` → fraction."""
+
+PAPER_TABLE5 = {tuple(key.split(".")[2:]): value for key, value in paper_values("da.jaffe.").items()}
+"""RAF-ML Table 5 (from ``paper_numbers.csv``), JAFFE, the deep-feature rows we reproduce:
+``(model, classifier, metric)`` → value. The paper prints CLR, RAkEL, MLkNN and LIFT only."""
 
 
 def over_seeds(frame, by, value):
@@ -604,7 +588,7 @@ def domain_embedding(source_features, target_features, *, method="umap", max_poi
 TARGET_NAMES = {"jaffe": "JAFFE", "ckplus": "CK+", "mmi": "MMI", "sfew": "SFEW 2.0"}
 PROTOCOLS = {"jaffe": "M2M, 5-fold CV, multi-label classifiers", "ckplus": "M2S, subject-independent 5-fold CV",
              "mmi": "M2S, subject-independent 5-fold CV", "sfew": "M2S, Train → Val"}
-JAFFE_PAPER_IMAGES = 188
+JAFFE_PAPER_IMAGES = int(paper_cell("rafml", "§6.5.1", "images kept (a rating ≥ 3)", "images"))
 
 
 def model_name(model_id):

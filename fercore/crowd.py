@@ -134,7 +134,17 @@ def _argmax_random_ties(scores: np.ndarray, rng: np.random.Generator) -> np.ndar
     return np.argmax(top * rng.random(scores.shape), axis=1)
 
 
-class MajorityVote(BaseEstimator):
+class _Aggregator(BaseEstimator):
+    """crowd-kit's interface: ``fit(data)`` sets ``labels_`` and ``probas_``, indexed by task."""
+
+    def fit_predict(self, data) -> pd.Series:
+        return self.fit(data).labels_
+
+    def fit_predict_proba(self, data) -> pd.DataFrame:
+        return self.fit(data).probas_
+
+
+class MajorityVote(_Aggregator):
     """Majority vote: each task's label is its most voted class, ties broken at random (seeded).
 
     ``probas_`` are the vote fractions.
@@ -154,14 +164,8 @@ class MajorityVote(BaseEstimator):
         self.labels_ = pd.Series(_argmax_random_ties(counts, rng), index=votes.tasks, name="agg_label")
         return self
 
-    def fit_predict(self, data) -> pd.Series:
-        return self.fit(data).labels_
 
-    def fit_predict_proba(self, data) -> pd.DataFrame:
-        return self.fit(data).probas_
-
-
-class DawidSkene(BaseEstimator):
+class DawidSkene(_Aggregator):
     """Dawid & Skene (1979): one full confusion matrix per worker, fitted by EM.
 
     The same algorithm as crowd-kit's ``DawidSkene`` (initialized from the vote fractions, confusion
@@ -208,12 +212,6 @@ class DawidSkene(BaseEstimator):
         self.labels_ = pd.Series(probas.argmax(axis=1), index=votes.tasks, name="agg_label")
         self.workers_ = votes.workers
         return self
-
-    def fit_predict(self, data) -> pd.Series:
-        return self.fit(data).labels_
-
-    def fit_predict_proba(self, data) -> pd.DataFrame:
-        return self.fit(data).probas_
 
 
 def _log_sigmoid(x):
@@ -292,7 +290,7 @@ def glad_m_step_gradient(votes, alpha, log_beta, posterior):
     return grad_alpha, grad_log_beta
 
 
-class GLAD(BaseEstimator):
+class GLAD(_Aggregator):
     """GLAD (Whitehill et al. 2009) fitted by EM, as in RAF-DB Algorithm 1 / RAF-ML §3.2.
 
     Model: p(t_ij = y_j) = σ(α_i β_j), α_i the reliability of annotator i, 1/β_j the difficulty
@@ -473,12 +471,6 @@ class GLAD(BaseEstimator):
         self.probas_ = pd.DataFrame(probas, index=votes.tasks, columns=range(votes.n_classes))
         self.labels_ = pd.Series(probas.argmax(axis=1), index=votes.tasks, name="agg_label")
         return self
-
-    def fit_predict(self, data) -> pd.Series:
-        return self.fit(data).labels_
-
-    def fit_predict_proba(self, data) -> pd.DataFrame:
-        return self.fit(data).probas_
 
 
 def filter_annotators(alphas, min_alpha=0.0) -> pd.Series:

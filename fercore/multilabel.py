@@ -105,6 +105,10 @@ class _Standardized:
     def _standardize(self, X):
         return (X - self.mean_) / self.scale_
 
+    def _gram(self, Z):
+        """The RBF kernel between standardized rows ``Z`` and the standardized training set."""
+        return rbf_kernel_from_distances(squared_distances(Z, self.train_), self.gamma_)
+
 
 # ---------------------------------------------------------------------------------------------
 # CLR
@@ -335,7 +339,7 @@ class MLLOC(_Standardized, _MultiLabel):
         self.prototypes_ = km.cluster_centers_
         codes = self._codes(Y)
         self.gamma_code_ = 1.0 / codes.shape[1]
-        K = rbf_kernel_from_distances(squared_distances(Z, Z), self.gamma_)
+        K = self._gram(Z)
         self.code_regressors_ = [SVR(kernel="precomputed", C=self.C).fit(K, codes[:, j])
                                  for j in range(codes.shape[1])]
         K_full = K * rbf_kernel_from_distances(squared_distances(codes, codes), self.gamma_code_)
@@ -351,8 +355,7 @@ class MLLOC(_Standardized, _MultiLabel):
 
     def decision_function(self, X):
         check_is_fitted(self, "classifiers_")
-        Z = self._standardize(_check_xy(X))
-        K = rbf_kernel_from_distances(squared_distances(Z, self.train_), self.gamma_)
+        K = self._gram(self._standardize(_check_xy(X)))
         codes = np.column_stack([r.predict(K) for r in self.code_regressors_])
         K_full = K * rbf_kernel_from_distances(squared_distances(codes, self.train_codes_), self.gamma_code_)
         return np.column_stack([_binary_svm_scores(m, K_full) for m in self.classifiers_])
@@ -512,14 +515,13 @@ class ML2(_Standardized, _MultiLabel):
             raise ValueError(f"k must be between 1 and n_samples − 1 = {len(X) - 1}; got {self.k}")
         Z = self._standardize_fit(X)
         self.mu_ = label_manifold(reconstruction_weights(Z, self.k), Y, self.margin)
-        K = rbf_kernel_from_distances(squared_distances(Z, Z), self.gamma_)
+        K = self._gram(Z)
         self.regressors_ = [SVR(kernel="precomputed", C=self.C1).fit(K, self.mu_[:, j]) for j in range(Y.shape[1])]
         return self
 
     def decision_function(self, X):
         check_is_fitted(self, "regressors_")
-        Z = self._standardize(_check_xy(X))
-        K = rbf_kernel_from_distances(squared_distances(Z, self.train_), self.gamma_)
+        K = self._gram(self._standardize(_check_xy(X)))
         return np.column_stack([r.predict(K) for r in self.regressors_])
 
 

@@ -37,6 +37,7 @@ from fercore.losses.selective import SelectiveSigmoidCrossEntropy
 from fercore.metrics import per_class_recall
 from fercore.nets.resnet_cifar import ResNetCIFAR
 from fercore.nets.vgg import VGG16
+from fercore.paper import paper_cell, paper_table, paper_values
 from fercore.progress import progress
 from fercore.train import RandomBatches, Schedule, Trainer, resolve_device
 
@@ -771,26 +772,21 @@ def render_au_faces(au_sets, size=100, intensity=1.0, seed=0):
 
 # ------------------------------------------------------------------ the paper's numbers and our records
 
-PAPER_ACCURACY = {
-    **{f"sjmt.{d}.single.{net}.accuracy": v
-       for net, values in {"vgg16": (0.375, 0.930, 0.932, 0.950), "resnet32": (0.378, 0.980, 0.932, 0.990),
-                           "resnet110": (0.413, 0.990, 0.939, 0.991)}.items()
-       for d, v in zip(("sfew", "ckplus_emotion", "emotionet", "ckplus_au"), values)},
-    "sjmt.sfew.multitask.resnet32.accuracy": 0.394, "sjmt.emotionet.multitask.resnet32.accuracy": 0.937,
-    "sjmt.sfew.multitask.resnet110.accuracy": 0.403, "sjmt.emotionet.multitask.resnet110.accuracy": 0.936,
-    "sjmt.sfew.sjmt.resnet32.accuracy": 0.406, "sjmt.emotionet.sjmt.resnet32.accuracy": 0.935,
-    "sjmt.sfew.sjmt.resnet110.accuracy": 0.459, "sjmt.emotionet.sjmt.resnet110.accuracy": 0.939,
-    "sjmt.compound.single.resnet110.accuracy": 0.434, "sjmt.compound.sjmt.resnet110.accuracy": 0.731,
-    "sjmt.compound.single.mean": 0.349, "sjmt.compound.sjmt.mean": 0.594,
-}
-"""Pons & Masip's Tables 1, 2 and 4 (fractions) under the results keys of our analogs."""
+PAPER_ACCURACY = paper_values("sjmt.")
+"""Pons & Masip's Tables 1, 2 and 4 (fractions, from ``paper_numbers.csv``) under the results
+keys of our analogs."""
 
-PAPER_COMPOUND = pd.DataFrame(
-    {"images": [19, 25, 19, 17, 486, 36, 15, 105],
-     "single": [0.158, 0.360, 0.158, 0.588, 0.476, 0.611, 0.133, 0.314],
-     "sjmt": [0.421, 0.640, 0.631, 0.706, 0.786, 0.722, 0.200, 0.647]},
-    index=list(PAPER_COMPOUNDS))
-"""Pons & Masip's Table 4: images per compound class and per-class accuracy of ResNet-110."""
+
+def _paper_compound():
+    """Pons & Masip's Table 4 from ``paper_numbers.csv``, one row per compound class."""
+    table = paper_table("sjmt", "Table 4").assign(row=lambda t: t["row"].str.lower())
+    table = table[table["row"].isin(PAPER_COMPOUNDS)].pivot(index="row", columns="column", values="result_value")
+    return pd.DataFrame({"images": table["images"].astype(int), "single": table["single"],
+                         "sjmt": table["SJMT"]}).reindex(list(PAPER_COMPOUNDS))
+
+
+PAPER_COMPOUND = _paper_compound()
+"""Pons & Masip's Table 4: images per compound class and per-class accuracy of ResNet-110 (fractions)."""
 
 PAPER_TOP_AUS = {"anger": ("AU4", "AU9", "AU25"), "disgust": ("AU1", "AU4", "AU6"), "fear": ("AU5", "AU25"),
                  "happiness": ("AU6", "AU12", "AU25"), "sadness": ("AU12", "AU17"),
@@ -878,7 +874,7 @@ def compound_table(recalls, train_task, test_task, percent=True):
         frame.loc[names, f"paper {method}"] = paper[method] * scale
         frame.loc["Mean compounds", f"paper {method}"] = PAPER_ACCURACY[f"sjmt.compound.{method}.mean"] * scale
         frame.loc["All images", f"paper {method}"] = PAPER_ACCURACY[f"sjmt.compound.{method}.resnet110.accuracy"] * scale
-    frame.loc["All images", "paper images"] = 722
+    frame.loc["All images", "paper images"] = paper_cell("sjmt", "Table 4", "All images", "images")
     frame.loc["All images", ["train", "test"]] = [frame.loc[names, "train"].sum(), counts.sum()]
     frame = frame.round(1)
     for column in ("train", "test", "paper images"):

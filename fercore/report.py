@@ -1,7 +1,8 @@
 """The reproduction report: the papers' numbers beside ours, and each headline claim checked.
 
-Two files kept in the repo drive it: ``paper_numbers.csv`` (paper, table, row, column, value,
-unit, key: the number a paper prints and the results key under which a chapter records ours) and
+Two files kept in the repo drive it: ``paper_numbers.csv`` (read by :mod:`fercore.paper`: paper,
+table, row, column, value, unit, key — the number a paper prints and the results key under which
+a chapter records ours) and
 ``claims.yaml`` (headline claims as comparisons between results keys). Our values come from
 ``results/<profile>/*.json``; a number measured over seeds shows as mean ± sd.
 """
@@ -11,30 +12,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from fercore.paper import PAPERS, load_paper_numbers
 from fercore.results import load_results
 
 PACKAGE_DIR = Path(__file__).parent
-PAPERS = {
-    "rafdb": "Li, Deng & Du (CVPR 2017): RAF-DB and DLP-CNN",
-    "rafml": "Li & Deng (IJCV 2019): RAF-ML, DBM-CNN and DBM-DACNN",
-    "sjmt": "Pons & Masip: selective joint multi-task learning",
-    "semantic": "Fu et al.: semantic neighbourhood-aware FER",
-}
-NUMBER_COLUMNS = ["paper", "table", "row", "column", "value", "unit", "key"]
-
-
-def load_paper_numbers(path=None) -> pd.DataFrame:
-    """The papers' numbers, checked for the expected columns and known papers."""
-    path = Path(path or PACKAGE_DIR / "paper_numbers.csv")
-    table = pd.read_csv(path, dtype={"unit": str, "key": str}, keep_default_na=False)
-    missing = set(NUMBER_COLUMNS) - set(table.columns)
-    if missing:
-        raise ValueError(f"{path}: missing columns {sorted(missing)}")
-    unknown = set(table["paper"]) - set(PAPERS)
-    if unknown:
-        raise ValueError(f"{path}: unknown paper ids {sorted(unknown)}; known: {sorted(PAPERS)}")
-    table["value"] = pd.to_numeric(table["value"], errors="raise")
-    return table
 
 
 def load_claims(path=None) -> list[dict]:
@@ -57,15 +38,26 @@ def flat_metrics(results: dict) -> dict[str, float]:
 
 
 def format_ours(metrics: dict, key: str, unit: str) -> str:
-    """Our value under ``key`` in the paper's unit, with ± sd when measured over seeds."""
-    if not key or key not in metrics:
+    """Our value under ``key`` in the paper's unit, with ± sd when measured over seeds; ``—``
+    where the book has no analog (no key), ``not run`` where this profile did not record it."""
+    if not key:
+        return "—"
+    if key not in metrics:
         return "not run"
     scale = 100.0 if unit == "%" else 1.0
-    digits = 0 if unit != "%" and abs(metrics[key]) >= 100 else (2 if unit == "%" else 3)
+    digits = _digits(metrics[key], unit)
     text = f"{metrics[key] * scale:.{digits}f}"
     if f"{key}.sd" in metrics and metrics.get(f"{key}.n_seeds", 1) > 1:
         text += f" ± {metrics[f'{key}.sd'] * scale:.{digits}f}"
     return text
+
+
+def _digits(value, unit=""):
+    """Decimals to show: 2 for percentages; for other numbers 3 below 10 (scores, coverage),
+    1 below 1,000 (counts averaged over seeds), none above."""
+    if unit == "%":
+        return 2
+    return 3 if abs(value) < 10 else 1 if abs(value) < 1000 else 0
 
 
 def claim_status(metrics: dict, claim: dict) -> str:
@@ -98,17 +90,22 @@ def report_markdown(profile: str, results_root="results", numbers=None, claims=N
     for claim in claims:
         status = claim_status(metrics, claim)
         ours = (
-            f"{metrics[claim['better']]:.3f} vs {metrics[claim['worse']]:.3f}" if status != "not run" else ""
+            " vs ".join(f"{metrics[k]:.{_digits(metrics[k])}f}" for k in (claim["better"], claim["worse"]))
+            if status != "not run" else ""
         )
         out.append(f"| {claim['paper']} | {claim['claim']} | {ours} | **{status}** |")
     counts = pd.Series([claim_status(metrics, c) for c in claims]).value_counts()
     out += ["", ", ".join(f"{n} {label}" for label, n in counts.items()) + ".", ""]
+    out += ["In the tables below, *not run* marks a number this profile did not produce and — a number "
+            "the book has no analog of.", ""]
     for paper, title in PAPERS.items():
         rows = numbers[numbers["paper"] == paper]
         if rows.empty:
             continue
         out += [f"## {title}", ""]
         for table, block in rows.groupby("table", sort=False):
+            order = {row: i for i, row in enumerate(dict.fromkeys(block["row"]))}
+            block = block.sort_values("row", key=lambda r: r.map(order), kind="stable")
             out += [f"### {table}", "", "| row | column | paper | ours | key |", "|---|---|---:|---:|---|"]
             for r in block.itertuples():
                 unit = r.unit or ""

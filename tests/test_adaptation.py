@@ -15,15 +15,6 @@ from fercore.nets import BaseDCNN
 from fercore.train import RandomBatches, Schedule
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run fastest on one thread (and are not slowed by other processes)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_net(seed=0, classes=6):
     torch.manual_seed(seed)
     return BaseDCNN(classes, width=0.125, input_size=16, feature_dim=32, dropout=0.0)

@@ -296,6 +296,21 @@ def test_sfew_folders(tmp_path):
         sfew.load_sfew(tmp_path)
 
 
+def test_sfew_frames_aligned_from_landmark_sidecar(tmp_path):
+    paths = [sfew.sfew_path("train", "happiness", "a_001.png"), sfew.sfew_path("val", "anger", "b_002.png")]
+    frames = [smooth_face(0, 120), smooth_face(1, 120)]
+    points = np.array([[[40, 45], [80, 45], [60, 70], [45, 90], [75, 90]]] * 2, float)
+    points[1] += 5
+    sfew.write_sfew(tmp_path, paths, frames)
+    base.write_landmarks5_sidecar(tmp_path, paths, points)
+    fs = sfew.load_sfew(tmp_path, size=64)
+    for k in range(2):
+        np.testing.assert_array_equal(fs.images[k], align.align_face(frames[k], points[k], size=64)[0])
+    base.write_landmarks5_sidecar(tmp_path, paths[:1], points[:1])
+    with pytest.raises(ValueError, match="landmarks5.csv: no landmarks for 'Val/Angry/b_002.png'"):
+        sfew.load_sfew(tmp_path)
+
+
 # ---------------------------------------------------------------- EmotioNet
 
 
@@ -332,6 +347,9 @@ def test_oulu_and_mmi_sequences(tmp_path):
     lines(tmp_path / "mmi" / "mmi_labels.csv", "session,subject,emotion,peak_frames\ns1,1,8,2\n")
     with pytest.raises(ValueError, match="mmi_labels.csv, line 2: unknown emotion code"):
         mmi_oulu.load_mmi(tmp_path / "mmi")
+    (tmp_path / "oulu" / "VL" / "Strong" / "P001" / "Contempt").mkdir()
+    with pytest.raises(ValueError, match="Contempt: unknown class folder"):
+        mmi_oulu.load_oulu(tmp_path / "oulu")
 
 
 # ---------------------------------------------------------------- locate, load, truth sidecar

@@ -11,14 +11,6 @@ from fercore.nets import BaseDCNN
 from fercore.train import Schedule
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def faces(n=48, seed=0):
     """Two classes that differ in which half of the face is bright."""
     rng = np.random.default_rng(seed)

@@ -28,15 +28,6 @@ EMOTIONS = ("happy", "sad", "angry")
 AUS = ("AU6", "AU12", "AU15", "AU4")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny nets run fastest on one thread; the machine's cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def toy_tasks(n=48, side=16, seed=0):
     """An emotion task and an AU task whose labels are readable from image brightness patterns."""
     rng = np.random.default_rng(seed)

@@ -1,10 +1,17 @@
-"""The reproduction report: paper numbers beside ours, claims checked, files validated."""
+"""The reproduction report and the papers' numbers: paper beside ours, claims checked, files validated."""
 
+import json
+import re
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
 
-from fercore import report
+from fercore import paper, report
 from fercore.results import write_json_atomic
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _numbers():
@@ -12,8 +19,9 @@ def _numbers():
         [
             ["rafdb", "Table 4", "DLP-CNN", "basic", 74.2, "%", "dlp.dlp_cnn.mean_diag.basic"],
             ["rafdb", "Table 4", "VGG", "basic", 58.2, "%", "dlp.vgg.mean_diag.basic"],
+            ["rafdb", "Table 5", "DLP-CNN", "SFEW 2.0", 51.05, "%", ""],
         ],
-        columns=report.NUMBER_COLUMNS,
+        columns=paper.NUMBER_COLUMNS,
     )
 
 
@@ -33,19 +41,70 @@ def test_report_puts_paper_and_ours_side_by_side_and_checks_claims(tmp_path):
     text = report.report_markdown("p", tmp_path, _numbers(), claims)
     assert "| DLP-CNN | basic | 74.2 % | 60.00 ± 2.00 |" in text
     assert "| VGG | basic | 58.2 % | not run |" in text
+    assert "| DLP-CNN | SFEW 2.0 | 51.05 % | — |" in text  # no analog in the book
     assert "**not reproduced**" in text and "**not run**" in text
     assert "(synthetic)" in text
 
 
+def test_report_lists_a_tables_rows_together():
+    numbers = pd.DataFrame([["rafdb", "T", "a", "x", 1, "", ""], ["rafdb", "T", "b", "x", 2, "", ""],
+                            ["rafdb", "T", "a", "y", 3, "", ""]], columns=paper.NUMBER_COLUMNS)
+    text = report.report_markdown("none", "/nonexistent", numbers, [])
+    assert text.index("| a | y |") < text.index("| b | x |")
+
+
+def test_shipped_report_renders_every_paper(tmp_path):
+    text = report.report_markdown("none", tmp_path)
+    for title in paper.PAPERS.values():
+        assert f"## {title}" in text
+    assert "### Table VIII (ablation, AffectNet accuracy)" in text
+
+
+# ------------------------------------------------------------------ the shipped numbers
+
+
 def test_shipped_numbers_and_claims_are_valid():
     numbers = report.load_paper_numbers()
-    assert not numbers.empty
-    assert set(numbers["unit"]) <= {"%", ""}
+    assert set(numbers["paper"]) == set(paper.PAPERS)
+    assert set(numbers["unit"]) <= set(paper.UNITS)
+    assert numbers["value"].map(np.isfinite).all()
+    assert not numbers.duplicated(["paper", "table", "row", "column"]).any()
+    assert (numbers.loc[numbers["unit"] == "%", "value"].between(0, 100)).all()
     assert report.load_claims()
 
 
-def test_bad_numbers_file_is_named(tmp_path):
-    bad = tmp_path / "n.csv"
-    bad.write_text("paper,table,row\nrafdb,T,r\n")
-    with pytest.raises(ValueError, match="n.csv: missing columns"):
-        report.load_paper_numbers(bad)
+def _recorded_key_patterns():
+    """Every string template of a results key written in a chapter notebook or a fercore module:
+    dotted literals and f-strings (``{...}`` matches one key segment), undotted ones where a line
+    records them, and ``record_many`` prefixes followed by one segment. Lines that mention the
+    papers look their numbers up rather than record ours, so they are left out."""
+    notebooks = [json.loads(p.read_text()) for p in sorted((REPO / "notebooks").glob("*.ipynb"))]
+    texts = ["".join("".join(c["source"]) + "\n" for c in nb["cells"] if c["cell_type"] == "code") for nb in notebooks]
+    texts += [p.read_text() for p in sorted((REPO / "fercore").rglob("*.py")) if p.name != "paper.py"]
+    patterns = set()
+    for line in (line for text in texts for line in text.splitlines() if "paper" not in line.lower()):
+        for literal in re.findall(r'"([^"\n]+)"', line) + re.findall(r"'([^'\n]+)'", line):
+            body = re.sub(r"\{[^{}]*\}", "\0", literal)
+            if not re.match(r"[a-z]", body) or re.search(r"\s", body) or ("." not in body and "record" not in line):
+                continue
+            pattern = "".join("[^.]+" if ch == "\0" else re.escape(ch) for ch in body)
+            patterns.add(pattern + (r"\.[^.]+" if "record_many(" in line else ""))
+    return [re.compile(p) for p in patterns]
+
+
+@pytest.fixture(scope="module")
+def recorded_patterns():
+    return _recorded_key_patterns()
+
+
+def test_every_key_of_a_paper_number_is_recorded_by_a_chapter(recorded_patterns):
+    keys = set(report.load_paper_numbers()["key"]) - {""}
+    unknown = sorted(k for k in keys if not any(p.fullmatch(k) for p in recorded_patterns))
+    assert not unknown, f"keys no chapter records: {unknown}"
+
+
+def test_every_claim_compares_keys_a_chapter_records(recorded_patterns):
+    keys = {c[side] for c in report.load_claims() for side in ("better", "worse")}
+    unknown = sorted(k for k in keys if not any(p.fullmatch(k) for p in recorded_patterns))
+    assert not unknown, f"claim keys no chapter records: {unknown}"
+    assert {c["paper"] for c in report.load_claims()} == set(paper.PAPERS)

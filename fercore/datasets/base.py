@@ -26,6 +26,9 @@ TRUTH_FILE = "truth.csv"
 LANDMARKS5_FILE = "landmarks5.csv"
 """Sidecar with five landmarks per image for formats that ship none (JAFFE, SFEW frames)."""
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+"""Image files the folder-layout loaders (SFEW, Oulu-CASIA, MMI) pick up, in any case."""
+
 JPEG_QUALITY = 95
 PNG_COMPRESS_LEVEL = 6
 
@@ -36,7 +39,8 @@ class FaceSet:
 
     ``labels`` is ``(n,)`` int64 class indices into ``class_names`` for single-label sets, or
     ``(n, K)`` float32 for multi-label (0/1), distribution, rating and AU sets (NaN = unknown).
-    ``meta`` and ``truth`` are DataFrames aligned row by row with ``images``.
+    ``split`` names each image's split; left out, every image is in split ``"all"``. ``meta`` and
+    ``truth`` are DataFrames aligned row by row with ``images``.
     """
 
     name: str
@@ -44,7 +48,7 @@ class FaceSet:
     labels: np.ndarray
     class_names: tuple
     files: np.ndarray
-    split: np.ndarray
+    split: np.ndarray | None = None
     label_kind: str = "single"
     subjects: np.ndarray | None = None
     meta: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -59,7 +63,7 @@ class FaceSet:
             raise ValueError(f"{self.name}: label_kind {self.label_kind!r} is not one of {LABEL_KINDS}")
         self.class_names = tuple(self.class_names)
         self.files = np.asarray(self.files, dtype=object)
-        self.split = np.asarray(self.split, dtype=object)
+        self.split = np.full(n, "all", dtype=object) if self.split is None else np.asarray(self.split, dtype=object)
         if self.subjects is not None:
             self.subjects = np.asarray(self.subjects, dtype=object)
         if self.meta is None or len(self.meta.columns) == 0:
@@ -177,6 +181,20 @@ def first_existing(folder, names, what: str) -> Path:
             return Path(folder) / name
     also = ", ".join(names[1:]) or "nothing else"
     raise FileNotFoundError(f"{Path(folder) / names[0]}: {what} not found (also tried {also})")
+
+
+def image_files(folder, suffixes) -> list:
+    """The files in ``folder`` whose suffix (in any case) is one of ``suffixes``, sorted."""
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in suffixes)
+
+
+def class_folders(folder, known) -> list:
+    """The sub-folders of ``folder``, sorted; each must be one of the ``known`` class folder names."""
+    folders = sorted(p for p in Path(folder).iterdir() if p.is_dir())
+    unknown = [p for p in folders if p.name not in known]
+    if unknown:
+        raise format_error(unknown[0], f"unknown class folder (expected one of {list(known)})")
+    return folders
 
 
 def read_rows(path, n_fields: int | None = None, min_fields: int | None = None, sep=None):
@@ -339,6 +357,21 @@ def align_images(images, landmarks, size: int, desc="aligning") -> np.ndarray:
     for i in progress(range(len(images)), desc=desc, unit="img"):
         out[i] = align_face(images[i], landmarks[i], size=size)[0]
     return out
+
+
+def read_faces(folder, files, size: int, desc: str = "images") -> np.ndarray:
+    """The images ``folder/<file>`` as ``(n, size, size)`` uint8 faces: aligned from the folder's
+    ``landmarks5.csv`` sidecar when it has one (every file must be in it), else resized whole."""
+    folder = Path(folder)
+    paths = [folder / f for f in files]
+    sidecar = read_landmarks5_sidecar(folder)
+    if sidecar is None:
+        return read_images(paths, size=size, desc=desc)
+    missing = [f for f in files if f not in sidecar]
+    if missing:
+        raise format_error(folder / LANDMARKS5_FILE, f"no landmarks for {missing[0]!r}")
+    raw = [read_gray(p) for p in progress(paths, desc=desc, unit="img")]
+    return align_images(raw, np.stack([sidecar[f] for f in files]), size)
 
 
 def read_truth(folder, files) -> pd.DataFrame | None:

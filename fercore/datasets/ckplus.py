@@ -143,7 +143,6 @@ def load_ckplus(root, frames: str = "peak", classes: str = "basic7", labels: str
         labels=y,
         class_names=names,
         files=files,
-        split=np.full(len(rows), "all", dtype=object),
         label_kind=kind,
         subjects=[r["subject"] for r in rows],
         meta=meta,

@@ -85,7 +85,6 @@ def load_emotionet(root, labels: str = "au", size: int = 100) -> FaceSet:
         labels=y,
         class_names=class_names,
         files=files,
-        split=np.full(len(files), "all", dtype=object),
         label_kind=kind,
         truth=read_truth(root, files),
     )

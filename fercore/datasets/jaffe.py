@@ -21,15 +21,13 @@ import numpy as np
 
 from fercore.datasets.base import (
     FaceSet,
-    align_images,
     format_error,
+    image_files,
     parse_number,
-    read_gray,
-    read_landmarks5_sidecar,
+    read_faces,
     read_rows,
     read_truth,
     require_dir,
-    resize_gray,
     write_gray,
     write_landmarks5_sidecar,
     write_lines,
@@ -82,7 +80,7 @@ def load_jaffe(root, labels: str = "expression", size: int = 100) -> FaceSet:
     if labels not in ("expression", "ratings"):
         raise ValueError(f"labels must be 'expression' or 'ratings', got {labels!r}")
     root = require_dir(root, "JAFFE")
-    paths = sorted(p for p in root.iterdir() if p.suffix.lower() in (".tiff", ".tif"))
+    paths = image_files(root, (".tiff", ".tif"))
     if not paths:
         raise FileNotFoundError(f"{root}: no JAFFE .tiff images")
     entries = []
@@ -98,16 +96,8 @@ def load_jaffe(root, labels: str = "expression", size: int = 100) -> FaceSet:
             raise FileNotFoundError(f"{root / RATINGS_FILES[0]}: JAFFE semantic ratings not found")
         ratings = read_ratings(ratings_path)
         entries = [e for e in entries if e[3] in ratings]
-    sidecar = read_landmarks5_sidecar(root)
-    raw = [read_gray(e[0]) for e in entries]
     files = [e[0].name for e in entries]
-    if sidecar is not None:
-        missing = [f for f in files if f not in sidecar]
-        if missing:
-            raise format_error(root / "landmarks5.csv", f"no landmarks for {missing[0]!r}")
-        images = align_images(raw, np.stack([sidecar[f] for f in files]), size)
-    else:
-        images = np.stack([resize_gray(im, size) for im in raw]) if raw else np.zeros((0, size, size), np.uint8)
+    images = read_faces(root, files, size, desc="jaffe")
     if labels == "ratings":
         y, names, kind = np.stack([ratings[e[3]] for e in entries]).astype(np.float32), EMOTIONS6, "ratings"
     else:
@@ -118,7 +108,6 @@ def load_jaffe(root, labels: str = "expression", size: int = 100) -> FaceSet:
         labels=y,
         class_names=names,
         files=files,
-        split=np.full(len(files), "all", dtype=object),
         label_kind=kind,
         subjects=[e[1] for e in entries],
         truth=read_truth(root, files),

@@ -23,9 +23,12 @@ import numpy as np
 import pandas as pd
 
 from fercore.datasets.base import (
+    IMAGE_SUFFIXES,
     FaceSet,
+    class_folders,
     csv_line,
     format_error,
+    image_files,
     read_csv_checked,
     read_images,
     read_truth,
@@ -49,6 +52,22 @@ def _oulu_base(root: Path) -> Path:
     raise FileNotFoundError(f"{root / 'VL' / 'Strong'}: Oulu-CASIA visible-light, strong-illumination folder not found")
 
 
+def _sequence_faceset(name: str, root: Path, rows: list, meta: dict, size: int) -> FaceSet:
+    """A FaceSet of sequence frames from ``(path, subject, emotion, ...)`` rows, with ``meta``'s
+    columns (one value per row) as its metadata."""
+    files = [str(p.relative_to(root)) for p, *_ in rows]
+    return FaceSet(
+        name=name,
+        images=read_images([p for p, *_ in rows], size=size, desc=name),
+        labels=np.array([EMOTIONS6.index(r[2]) for r in rows], np.int64),
+        class_names=EMOTIONS6,
+        files=files,
+        subjects=[r[1] for r in rows],
+        meta=pd.DataFrame(meta),
+        truth=read_truth(root, files),
+    )
+
+
 def load_oulu(root, frames: str = "last3", size: int = 100) -> FaceSet:
     """Load Oulu-CASIA's VL/Strong sequences.
 
@@ -62,28 +81,16 @@ def load_oulu(root, frames: str = "last3", size: int = 100) -> FaceSet:
     base = _oulu_base(root)
     rows = []
     for subject_dir in sorted(p for p in base.iterdir() if p.is_dir()):
-        for class_dir in sorted(p for p in subject_dir.iterdir() if p.is_dir()):
-            if class_dir.name not in OULU_FOLDERS:
-                raise format_error(class_dir, f"unknown class folder (expected one of {list(OULU_FOLDERS)})")
-            paths = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in (".jpeg", ".jpg", ".png"))
+        for class_dir in class_folders(subject_dir, OULU_FOLDERS):
+            paths = image_files(class_dir, IMAGE_SUFFIXES)
             n = len(paths)
             picks = {"last3": range(max(n - 3, 0), n), "peak": [n - 1], "first_and_peak": [0, n - 1],
                      "all": range(n)}[frames] if n else []
             for i in picks:
                 rows.append((paths[i], subject_dir.name, OULU_FOLDERS[class_dir.name], i, n))
-    files = [str(p.relative_to(root)) for p, *_ in rows]
-    return FaceSet(
-        name="oulu",
-        images=read_images([p for p, *_ in rows], size=size, desc="oulu"),
-        labels=np.array([EMOTIONS6.index(r[2]) for r in rows], np.int64),
-        class_names=EMOTIONS6,
-        files=files,
-        split=np.full(len(rows), "all", dtype=object),
-        subjects=[r[1] for r in rows],
-        meta=pd.DataFrame({"sequence": [f"{r[1]}/{r[2]}" for r in rows], "frame": [r[3] for r in rows],
-                           "n_frames": [r[4] for r in rows]}),
-        truth=read_truth(root, files),
-    )
+    meta = {"sequence": [f"{r[1]}/{r[2]}" for r in rows], "frame": [r[3] for r in rows],
+            "n_frames": [r[4] for r in rows]}
+    return _sequence_faceset("oulu", root, rows, meta, size)
 
 
 def oulu_path(subject: str, emotion: str, frame: int) -> str:
@@ -114,7 +121,7 @@ def load_mmi(root, frames: str = "peaks", size: int = 100) -> FaceSet:
         if code not in MMI_CODES:
             raise format_error(path, f"unknown emotion code {row.emotion!r} (MMI codes 1..6)", csv_line(i))
         session_dir = require_dir(root / "Sessions" / row.session, "MMI session")
-        paths = sorted(p for p in session_dir.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+        paths = image_files(session_dir, IMAGE_SUFFIXES)
         try:
             peaks = {int(v) for v in str(row.peak_frames).split(";") if v.strip()}
         except ValueError:
@@ -125,19 +132,8 @@ def load_mmi(root, frames: str = "peaks", size: int = 100) -> FaceSet:
         for k, frame_path in enumerate(paths):
             if frames == "all" or k in peaks:
                 rows.append((frame_path, row.subject, MMI_CODES[int(code)], row.session, k, k in peaks))
-    files = [str(p.relative_to(root)) for p, *_ in rows]
-    return FaceSet(
-        name="mmi",
-        images=read_images([p for p, *_ in rows], size=size, desc="mmi"),
-        labels=np.array([EMOTIONS6.index(r[2]) for r in rows], np.int64),
-        class_names=EMOTIONS6,
-        files=files,
-        split=np.full(len(rows), "all", dtype=object),
-        subjects=[r[1] for r in rows],
-        meta=pd.DataFrame({"sequence": [r[3] for r in rows], "frame": [r[4] for r in rows],
-                           "is_peak": [r[5] for r in rows]}),
-        truth=read_truth(root, files),
-    )
+    meta = {"sequence": [r[3] for r in rows], "frame": [r[4] for r in rows], "is_peak": [r[5] for r in rows]}
+    return _sequence_faceset("mmi", root, rows, meta, size)
 
 
 def write_mmi(root, sessions, subjects, emotions, peak_frames, frames) -> list:

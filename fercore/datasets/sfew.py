@@ -12,23 +12,20 @@ from pathlib import Path
 import numpy as np
 
 from fercore.datasets.base import (
+    IMAGE_SUFFIXES,
     FaceSet,
-    align_images,
-    format_error,
-    read_gray,
-    read_landmarks5_sidecar,
+    class_folders,
+    image_files,
+    read_faces,
     read_truth,
     require_dir,
-    resize_gray,
     write_gray,
 )
 from fercore.labels import BASIC7
-from fercore.progress import progress
 
 FOLDERS = {"Angry": "anger", "Disgust": "disgust", "Fear": "fear", "Happy": "happiness", "Neutral": "neutral",
            "Sad": "sadness", "Surprise": "surprise"}
 SPLITS = {"train": "Train", "val": "Val"}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def load_sfew(root, split: str | None = None, size: int = 100) -> FaceSet:
@@ -39,25 +36,12 @@ def load_sfew(root, split: str | None = None, size: int = 100) -> FaceSet:
     entries = []
     for s in [split] if split else list(SPLITS):
         folder = require_dir(root / SPLITS[s], f"SFEW {SPLITS[s]}")
-        for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-            if class_dir.name not in FOLDERS:
-                raise format_error(class_dir, f"unknown class folder (expected one of {list(FOLDERS)})")
-            for path in sorted(class_dir.iterdir()):
-                if path.suffix.lower() in IMAGE_SUFFIXES:
-                    entries.append((path, s, FOLDERS[class_dir.name]))
+        for class_dir in class_folders(folder, FOLDERS):
+            entries += [(path, s, FOLDERS[class_dir.name]) for path in image_files(class_dir, IMAGE_SUFFIXES)]
     files = [str(p.relative_to(root)) for p, _, _ in entries]
-    raw = [read_gray(p) for p, _, _ in progress(entries, desc="sfew", unit="img")]
-    sidecar = read_landmarks5_sidecar(root)
-    if sidecar is not None:
-        missing = [f for f in files if f not in sidecar]
-        if missing:
-            raise format_error(root / "landmarks5.csv", f"no landmarks for {missing[0]!r}")
-        images = align_images(raw, np.stack([sidecar[f] for f in files]), size)
-    else:
-        images = np.stack([resize_gray(im, size) for im in raw]) if raw else np.zeros((0, size, size), np.uint8)
     return FaceSet(
         name="sfew",
-        images=images,
+        images=read_faces(root, files, size, desc="sfew"),
         labels=np.array([BASIC7.index(c) for _, _, c in entries], np.int64),
         class_names=BASIC7,
         files=files,

@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fercore.nets._common import check_at_least, check_images, check_positive, check_rate, scaled_channels
+
 ENCODER_CHANNELS = (16, 32, 64, 80)
 DECODER_CHANNELS = (64, 32, 16, 16)  # D-TConv-c, -b, -a, -t
 CODE_DIM = 64
@@ -30,7 +32,7 @@ def conv_output_side(side: int) -> int:
 
 
 def scaled(channels, width):
-    return tuple(max(1, round(c * width)) for c in channels)
+    return tuple(scaled_channels(c, width) for c in channels)
 
 
 class ResidualBlock(nn.Module):
@@ -142,12 +144,9 @@ class AsymmetricAutoencoder(nn.Module):
 
     def __init__(self, input_size=112, width=1.0, code_dim=CODE_DIM, dropout=DROPOUT):
         super().__init__()
-        if input_size < 16:
-            raise ValueError(f"input_size must be at least 16 pixels, got {input_size}")
-        if width <= 0:
-            raise ValueError(f"width must be positive, got {width}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        check_at_least("input_size", input_size, 16, " pixels")
+        check_positive("width", width)
+        check_rate("dropout", dropout)
         self.input_size = input_size
         self.code_dim = code_dim
         self.encoder = Encoder(input_size, width, code_dim, dropout)
@@ -157,9 +156,7 @@ class AsymmetricAutoencoder(nn.Module):
         self.decoder = Decoder(sides, self.encoder.bottleneck_shape[0], width, code_dim)
 
     def check_input(self, x):
-        if x.ndim != 4 or x.shape[1:] != (1, self.input_size, self.input_size):
-            raise ValueError(f"expected images (n, 1, {self.input_size}, {self.input_size}), "
-                             f"got {tuple(x.shape)}")
+        check_images(x, 1, self.input_size)
 
     def encode(self, x, corrupt=False):
         """The semantic code z = H_e(x) (no corruption unless asked)."""
@@ -200,8 +197,7 @@ class Critic(nn.Module):
 
     def __init__(self, input_size=112, width=1.0, clip=0.01):
         super().__init__()
-        if clip <= 0:
-            raise ValueError(f"clip must be positive, got {clip}")
+        check_positive("clip", clip)
         self.clip = clip
         layers, c_in, side = [], 1, input_size
         for c_out in scaled(ENCODER_CHANNELS, width):

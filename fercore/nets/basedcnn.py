@@ -8,8 +8,9 @@ MSRA-initialised (He et al., fan-in), biases zero. Pooling rounds up, as Caffe's
 
 import math
 
-import torch
 from torch import nn
+
+from fercore.nets._common import check_at_least, check_positive, check_rate, scaled_channels
 
 CONV_CHANNELS = (64, 96, 128, 128, 256, 256)
 POOL_AFTER = (0, 1, 3)  # indices of the convolutions followed by 2×2 max pooling
@@ -34,14 +35,10 @@ class BaseDCNN(nn.Module):
     def __init__(self, num_classes=7, width=1.0, input_size=90, feature_dim=2000, dropout=0.3,
                  in_channels=1):
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
-        if width <= 0:
-            raise ValueError(f"width must be positive, got {width}")
-        if input_size < 8:
-            raise ValueError(f"input_size must be at least 8 pixels, got {input_size}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        check_at_least("num_classes", num_classes, 1)
+        check_positive("width", width)
+        check_at_least("input_size", input_size, 8, " pixels")
+        check_rate("dropout", dropout)
         self.num_classes = num_classes
         self.width = width
         self.input_size = input_size
@@ -50,7 +47,7 @@ class BaseDCNN(nn.Module):
 
         layers, channels, side = [], in_channels, input_size
         for i, out in enumerate(CONV_CHANNELS):
-            out = max(1, round(out * width))
+            out = scaled_channels(out, width)
             layers += [nn.Conv2d(channels, out, 3, padding=1), nn.ReLU(inplace=True)]
             if i in POOL_AFTER:
                 layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fercore.nets._common import check_at_least, check_images, check_positive, scaled_channels
+
 STAGE_CHANNELS = (16, 32, 64)
 
 
@@ -59,17 +61,14 @@ class ResNetCIFAR(nn.Module):
         super().__init__()
         if depth < 8 or (depth - 2) % 6:
             raise ValueError(f"depth must be 6n + 2 with n >= 1 (20, 32, 56, 110, ...), got {depth}")
-        if num_classes < 0:
-            raise ValueError(f"num_classes must be >= 0, got {num_classes}")
-        if width <= 0:
-            raise ValueError(f"width must be positive, got {width}")
-        if in_channels < 1:
-            raise ValueError(f"in_channels must be >= 1, got {in_channels}")
+        check_at_least("num_classes", num_classes, 0)
+        check_positive("width", width)
+        check_at_least("in_channels", in_channels, 1)
         self.depth = depth
         self.blocks_per_stage = (depth - 2) // 6
         self.num_classes = num_classes
         self.in_channels = in_channels
-        channels = [max(1, round(c * width)) for c in STAGE_CHANNELS]
+        channels = [scaled_channels(c, width) for c in STAGE_CHANNELS]
         self.stem = nn.Sequential(nn.Conv2d(in_channels, channels[0], 3, padding=1, bias=False),
                                   nn.BatchNorm2d(channels[0]), nn.ReLU(inplace=True))
         stages, previous = [], channels[0]
@@ -99,8 +98,7 @@ class ResNetCIFAR(nn.Module):
 
     def features(self, x):
         """Globally average-pooled output of the last stage, shape (n, feature_dim)."""
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"expected input (n, {self.in_channels}, H, W), got {tuple(x.shape)}")
+        check_images(x, self.in_channels)
         return torch.flatten(F.adaptive_avg_pool2d(self.stages(self.stem(x)), 1), 1)
 
     def forward_features(self, x):

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fercore.nets._common import check_at_least, check_images, check_positive, scaled_channels
+
 STAGES = ((64, 5, 2), (128, 3, 2), (256, 3, 2), (512, 3, 1), (128, 1, 1))
 """(channels, kernel, convolutions) of the five stages."""
 ORI_FEATURES, HALF_FEATURES = 64, 32
@@ -28,7 +30,7 @@ class Branch(nn.Module):
         super().__init__()
         stages, c_in, side = [], 1, input_size
         for index, (channels, kernel, convs) in enumerate(STAGES):
-            c_out = max(1, round(channels * width))
+            c_out = scaled_channels(channels, width)
             layers = []
             for _ in range(convs):
                 layers += [nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),
@@ -71,12 +73,9 @@ class TwoBranchNet(nn.Module):
 
     def __init__(self, num_classes=7, input_size=112, width=1.0, dropout=DROPOUT):
         super().__init__()
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
-        if width <= 0:
-            raise ValueError(f"width must be positive, got {width}")
-        if input_size < 32:
-            raise ValueError(f"input_size must be at least 32 pixels, got {input_size}")
+        check_at_least("num_classes", num_classes, 2)
+        check_positive("width", width)
+        check_at_least("input_size", input_size, 32, " pixels")
         self.num_classes = num_classes
         self.input_size = input_size
         self.ori_branch = Branch(input_size, width, ORI_FEATURES, dropout)
@@ -86,9 +85,7 @@ class TwoBranchNet(nn.Module):
         self.fuse = nn.Linear(ORI_FEATURES + HALF_FEATURES, num_classes)
 
     def check_input(self, x):
-        if x.ndim != 4 or x.shape[1:] != (1, self.input_size, self.input_size):
-            raise ValueError(f"expected images (n, 1, {self.input_size}, {self.input_size}), "
-                             f"got {tuple(x.shape)}")
+        check_images(x, 1, self.input_size)
 
     def forward_all(self, x):
         """``(fused, ori, half)`` logits, each (n, num_classes)."""

@@ -9,6 +9,8 @@ pooling to ``pool_size``, then two FC layers with dropout and the classifier.
 
 from torch import nn
 
+from fercore.nets._common import check_at_least, check_images, check_positive, check_rate, scaled_channels
+
 VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
 
@@ -32,21 +34,18 @@ class VGG16(nn.Module):
     def __init__(self, num_classes=7, in_channels=1, width=1.0, fc_dim=4096, dropout=0.5,
                  batch_norm=True, pool_size=1):
         super().__init__()
-        if num_classes < 0:
-            raise ValueError(f"num_classes must be >= 0, got {num_classes}")
-        if width <= 0:
-            raise ValueError(f"width must be positive, got {width}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if fc_dim < 1 or pool_size < 1:
-            raise ValueError(f"fc_dim and pool_size must be positive, got {fc_dim} and {pool_size}")
+        check_at_least("num_classes", num_classes, 0)
+        check_positive("width", width)
+        check_rate("dropout", dropout)
+        check_at_least("fc_dim", fc_dim, 1)
+        check_at_least("pool_size", pool_size, 1)
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.feature_dim = fc_dim
         layers, channels = [], in_channels
         for block in VGG16_BLOCKS:
             for out in block:
-                out = max(1, round(out * width))
+                out = scaled_channels(out, width)
                 layers.append(nn.Conv2d(channels, out, 3, padding=1, bias=not batch_norm))
                 if batch_norm:
                     layers.append(nn.BatchNorm2d(out))
@@ -78,8 +77,7 @@ class VGG16(nn.Module):
 
     def features(self, x):
         """The second hidden FC layer (after ReLU), shape (n, fc_dim)."""
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"expected input (n, {self.in_channels}, H, W), got {tuple(x.shape)}")
+        check_images(x, self.in_channels)
         if min(x.shape[-2:]) < 32:
             raise ValueError(f"VGG-16 pools five times: input side must be >= 32, got {tuple(x.shape[-2:])}")
         return self.embedding(self.pool(self.conv(x)))
