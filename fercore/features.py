@@ -10,13 +10,16 @@ aligned 100×100 grayscale faces:
 * :class:`GaborTransformer` — 40 Gabor filters (5 scales × 8 orientations), response magnitudes
   averaged down to 10×10 (4,000-d); the kernels are scikit-image's ``gabor_kernel``.
 
-Each transformer takes an array ``(n, H, W)`` (uint8 or float) and works on whole batches with
-NumPy/FFT array operations — no Python loop over images.
+Each transformer takes an array ``(n, H, W)`` (uint8 or float) and works on whole batches: HOG
+and Gabor with NumPy/FFT array operations, LBP with a compiled (numba) loop over pixels — no
+Python loop over images.
 """
 
+import collections
+import functools
 import math
-import sys
 
+import numba
 import numpy as np
 import scipy.fft
 from skimage.filters import gabor_kernel
@@ -71,13 +74,22 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
         self._check_shape(self.image_shape_)
         return self
 
-    def transform(self, X):
+    def _checked_images(self, X):
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64'; got {self.dtype!r}")
         images = as_image_batch(X)
         self._check_shape(images.shape[1:])
-        parts = [self._transform_batch(images[s]) for s in _batches(len(images), self.batch_size)]
-        return np.concatenate(parts).astype(self.dtype)
+        return images
+
+    def transform(self, X):
+        images = self._checked_images(X)
+        out = None
+        for batch in _batches(len(images), self.batch_size):
+            features = self._transform_batch(images[batch])
+            if out is None:
+                out = np.empty((len(images), features.shape[1]), dtype=self.dtype)
+            out[batch] = features
+        return out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -111,26 +123,174 @@ def nri_uniform_lut(n_points: int = 8) -> np.ndarray:
     return codes.astype(np.int64)
 
 
-def _bilinear_samples(padded, pad, k, rows, cols, row_offset, col_offset):
-    """scikit-image's ``bilinear_interpolation`` (mode 'C', cval 0) at (rows+dr, cols+dc) of
-    images ``k``, operation for operation in float64 (rows, cols, k: equal-length index arrays)."""
-    r = rows.astype(np.float64) + row_offset
-    c = cols.astype(np.float64) + col_offset
-    r_lo, r_hi = np.floor(r), np.ceil(r)
-    c_lo, c_hi = np.floor(c), np.ceil(c)
-    dr, dc = r - r_lo, c - c_lo
-    r_lo, r_hi = r_lo.astype(np.int64) + pad, r_hi.astype(np.int64) + pad
-    c_lo, c_hi = c_lo.astype(np.int64) + pad, c_hi.astype(np.int64) + pad
-    flat = padded.reshape(-1)  # one 1-D take per corner is much cheaper than 3-D fancy indexing
-    _, padded_h, padded_w = padded.shape
-    base = k * (padded_h * padded_w)
+@functools.lru_cache(maxsize=4)
+def _nri_uniform_lut_uint8(n_points):
+    return nri_uniform_lut(n_points).astype(np.uint8)
 
-    def pixel(r, c):
-        return flat.take(base + r * padded_w + c).astype(np.float64)
 
-    top = (1 - dc) * pixel(r_lo, c_lo) + dc * pixel(r_lo, c_hi)
-    bottom = (1 - dc) * pixel(r_hi, c_lo) + dc * pixel(r_hi, c_hi)
-    return (1 - dr) * top + dr * bottom
+def _check_lbp_operator(n_points, radius):
+    if not isinstance(n_points, (int, np.integer)) or not 1 <= n_points <= 16:
+        raise ValueError(f"n_points must be an integer from 1 to 16; got {n_points!r}")
+    if not (radius > 0 and math.isfinite(radius)):
+        raise ValueError(f"radius must be a finite number > 0; got {radius!r}")
+
+
+def _interpolation_table(size, offset):
+    """For positions ``i + offset``, i < size: floor, ceil and the weights (1 − d, d), d = pos − floor,
+    in float64 as scikit-image's ``bilinear_interpolation`` computes them (d varies slightly with i)."""
+    position = np.arange(size, dtype=np.float64) + offset
+    low = np.floor(position)
+    weight = position - low
+    return low.astype(np.int64), np.ceil(position).astype(np.int64), 1 - weight, weight
+
+
+def _groups_of_four(neighbours):
+    """Neighbour indices as rows of four, the last one repeated to fill the last row."""
+    neighbours = list(neighbours)
+    neighbours += neighbours[-1:] * (-len(neighbours) % 4)
+    return np.array(neighbours, dtype=np.int64).reshape(-1, 4)
+
+
+_LBPGeometry = collections.namedtuple("_LBPGeometry", [
+    "pad", "row_low", "row_high", "row_w0", "row_w1", "plane_low", "plane_high", "plane_w0", "plane_w1",
+    "plane_of", "col_shift", "exact_groups", "interpolated_groups"])
+
+
+@functools.lru_cache(maxsize=16)
+def _lbp_geometry(shape, n_points, radius):
+    """Where and with which weights ``LBP_{P,R}`` samples an H×W image, as scikit-image does.
+
+    scikit-image puts neighbour p at row offset ``round(−R·sin(2πp/P), 5)`` and column offset
+    ``round(R·cos(2πp/P), 5)`` and interpolates in float64: ``(1−dr)·top + dr·bottom``, with
+    ``top = (1−dc)·I[r0, c0] + dc·I[r0, c1]`` and ``bottom`` alike on row ``r1``, where
+    ``r0 = floor(r + offset)`` and ``dr = (r + offset) − r0`` (rounding makes it vary slightly
+    with r, so it is tabulated per row: ``row_low``, ``row_high``, ``row_w0`` = 1−dr, ``row_w1``
+    = dr; likewise per column). Pixels outside the image are 0 (a zero border of ``pad``).
+
+    ``top`` and ``bottom`` depend only on the column offset: each fractional column offset gets
+    a plane (index ≥ 1) holding them for every row, computed once per image and shared by its
+    neighbours; integer column offsets read the padded image, plane 0, directly (weights 1 and
+    0 give the pixel exactly). ``floor(c + offset) − c`` does not depend on c (the offsets have
+    five decimals), so a plane has one pair of column shifts (``plane_low``, ``plane_high``) and
+    a neighbour one shift into its plane (``col_shift``). Neighbours with an integer row offset
+    (dr = 0) take ``top`` as it is (``exact_groups``), the others interpolate
+    (``interpolated_groups``); both in rows of four, processed together.
+    """
+    height, width = shape
+    angles = 2 * np.pi * np.arange(n_points, dtype=np.float64) / n_points
+    row_offsets = np.round(-radius * np.sin(angles), 5)
+    col_offsets = np.round(radius * np.cos(angles), 5)
+    pad = int(math.ceil(radius)) + 1
+    row_low, row_high, row_w0, row_w1 = (
+        np.stack(table) for table in zip(*(_interpolation_table(height, offset) for offset in row_offsets)))
+    fractional = sorted({float(o) for o in col_offsets if o != np.floor(o)})
+    plane_w0 = np.zeros((len(fractional), width))
+    plane_w1 = np.zeros((len(fractional), width))
+    for g, offset in enumerate(fractional):
+        _, _, plane_w0[g], plane_w1[g] = _interpolation_table(width, offset)
+    exact = [p for p in range(n_points) if not row_w1[p].any()]
+    return _LBPGeometry(
+        pad=pad, row_low=row_low + pad, row_high=row_high + pad, row_w0=row_w0, row_w1=row_w1,
+        plane_low=np.array([math.floor(o) + pad for o in fractional], dtype=np.int64),
+        plane_high=np.array([math.ceil(o) + pad for o in fractional], dtype=np.int64),
+        plane_w0=plane_w0, plane_w1=plane_w1,
+        plane_of=np.array([0 if o == np.floor(o) else 1 + fractional.index(float(o)) for o in col_offsets]),
+        col_shift=np.array([pad + int(o) if o == np.floor(o) else 0 for o in col_offsets]),
+        exact_groups=_groups_of_four(exact),
+        interpolated_groups=_groups_of_four(p for p in range(n_points) if p not in exact))
+
+
+@numba.njit(cache=True, nogil=True)
+def _lbp_planes(image, geometry, planes):
+    """Copy ``image`` into ``planes[0]`` (zero border) and fill the row-interpolated planes."""
+    pad = geometry.pad
+    height, width = image.shape
+    padded = planes[0]
+    for y in range(height):
+        for x in range(width):
+            padded[y + pad, x + pad] = image[y, x]
+    for g in range(geometry.plane_w0.shape[0]):
+        w0, w1 = geometry.plane_w0[g], geometry.plane_w1[g]
+        low, high = geometry.plane_low[g], geometry.plane_high[g]
+        for y in range(padded.shape[0]):
+            left, right, out = padded[y, low:low + width], padded[y, high:high + width], planes[g + 1, y]
+            for c in range(width):
+                out[c] = w0[c] * left[c] + w1[c] * right[c]
+
+
+@numba.njit(cache=True, nogil=True)
+def _plane_row(planes, geometry, p, row, width):
+    """The ``width`` row-interpolated samples of neighbour ``p`` on padded row ``row``."""
+    shift = geometry.col_shift[p]
+    return planes[geometry.plane_of[p], row, shift:shift + width]
+
+
+@numba.njit(cache=True, nogil=True)
+def _lbp_row(planes, r, geometry, lut, pattern, out):
+    """Codes of image row ``r`` into ``out``: bit p = (neighbour p − centre ≥ 0), mapped by ``lut``."""
+    width = out.shape[0]
+    centre = planes[0, r + geometry.pad, geometry.pad:geometry.pad + width]
+    low, high, w0, w1 = geometry.row_low[:, r], geometry.row_high[:, r], geometry.row_w0[:, r], geometry.row_w1[:, r]
+    pattern[:] = 0
+    for group in geometry.exact_groups:
+        p0, p1, p2, p3 = group[0], group[1], group[2], group[3]
+        v0, v1 = _plane_row(planes, geometry, p0, low[p0], width), _plane_row(planes, geometry, p1, low[p1], width)
+        v2, v3 = _plane_row(planes, geometry, p2, low[p2], width), _plane_row(planes, geometry, p3, low[p3], width)
+        for c in range(width):
+            x = centre[c]
+            pattern[c] |= ((np.int32(v0[c] - x >= 0) << p0) | (np.int32(v1[c] - x >= 0) << p1)
+                           | (np.int32(v2[c] - x >= 0) << p2) | (np.int32(v3[c] - x >= 0) << p3))
+    for group in geometry.interpolated_groups:
+        p0, p1, p2, p3 = group[0], group[1], group[2], group[3]
+        t0, b0 = _plane_row(planes, geometry, p0, low[p0], width), _plane_row(planes, geometry, p0, high[p0], width)
+        t1, b1 = _plane_row(planes, geometry, p1, low[p1], width), _plane_row(planes, geometry, p1, high[p1], width)
+        t2, b2 = _plane_row(planes, geometry, p2, low[p2], width), _plane_row(planes, geometry, p2, high[p2], width)
+        t3, b3 = _plane_row(planes, geometry, p3, low[p3], width), _plane_row(planes, geometry, p3, high[p3], width)
+        for c in range(width):
+            x = centre[c]
+            pattern[c] |= ((np.int32(w0[p0] * t0[c] + w1[p0] * b0[c] - x >= 0) << p0)
+                           | (np.int32(w0[p1] * t1[c] + w1[p1] * b1[c] - x >= 0) << p1)
+                           | (np.int32(w0[p2] * t2[c] + w1[p2] * b2[c] - x >= 0) << p2)
+                           | (np.int32(w0[p3] * t3[c] + w1[p3] * b3[c] - x >= 0) << p3))
+    for c in range(width):
+        out[c] = lut[pattern[c]]
+
+
+def _lbp_buffers(images, geometry):
+    """Scratch for the kernels: the planes of one image and one row of bit patterns."""
+    n, height, width = images.shape
+    planes = np.zeros((geometry.plane_w0.shape[0] + 1, height + 2 * geometry.pad, width + 2 * geometry.pad))
+    return planes, np.empty(width, dtype=np.int32)
+
+
+@numba.njit(cache=True, nogil=True)
+def _lbp_codes_kernel(images, geometry, lut, planes, pattern, out):
+    """The code of every pixel of ``images`` into ``out`` (same shape)."""
+    for k in range(images.shape[0]):
+        _lbp_planes(images[k], geometry, planes)
+        for r in range(images.shape[1]):
+            _lbp_row(planes, r, geometry, lut, pattern, out[k, r])
+
+
+@numba.njit(cache=True, nogil=True)
+def _lbp_histogram_kernel(images, geometry, lut, cell_size, n_bins, planes, pattern, out):
+    """Frequency of each code in each ``cell_size``² cell (count / cell area) into ``out``
+    ``(n, cells · n_bins)``, cells in row-major order."""
+    n, height, width = images.shape
+    codes = np.empty(width, lut.dtype)
+    counts = np.empty(out.shape[1], np.int32)
+    column_bin = (np.arange(width) // cell_size) * n_bins
+    row_of_cells = (width // cell_size) * n_bins
+    for k in range(n):
+        _lbp_planes(images[k], geometry, planes)
+        counts[:] = 0
+        for r in range(height):
+            _lbp_row(planes, r, geometry, lut, pattern, codes)
+            base = (r // cell_size) * row_of_cells
+            for c in range(width):
+                counts[base + column_bin[c] + codes[c]] += 1
+        for j in range(counts.shape[0]):
+            out[k, j] = counts[j] / (cell_size * cell_size)
 
 
 def lbp_codes(images, n_points: int = 8, radius: float = 2.0) -> np.ndarray:
@@ -139,62 +299,16 @@ def lbp_codes(images, n_points: int = 8, radius: float = 2.0) -> np.ndarray:
     Ojala et al. (2002): the ``n_points`` neighbours on a circle of ``radius`` (bilinear
     interpolation, zeros outside the image) are thresholded at the centre pixel
     (``neighbour − centre ≥ 0``) and the bit pattern is mapped by :func:`nri_uniform_lut`.
-
-    Fast path: each distinct fractional offset is interpolated once per batch in float32
-    (separably: a horizontal pass over all rows, then a vertical one). Where a float32
-    difference to the centre is too small to trust its sign, the pixel's interpolated bits are
-    recomputed exactly as scikit-image's ``local_binary_pattern(..., method="nri_uniform")``
-    does (its float64 formula with position-dependent weights), so the codes are identical
-    (tested).
+    A compiled loop does, for the whole batch, the float64 operations of scikit-image's
+    ``local_binary_pattern(..., method="nri_uniform")`` (see :func:`_lbp_geometry`), so the
+    codes are identical (tested).
     """
-    images = as_image_batch(images)
-    n, height, width = images.shape
-    angles = 2 * np.pi * np.arange(n_points, dtype=np.float64) / n_points
-    row_offsets = np.round(-radius * np.sin(angles), 5)
-    col_offsets = np.round(radius * np.cos(angles), 5)
-    pad = int(math.ceil(radius)) + 1
-    padded = _padded(images, pad, pad, np.float32)
-    centre = padded[:, pad:pad + height, pad:pad + width]
-    tol = np.float32(2.0**-18 * max(1.0, float(np.abs(images).max())))
-    bits = np.empty((n, height, width, n_points), dtype=bool)
-    closest = np.full((n, height, width), np.inf, dtype=np.float32)
-    diff = np.empty((n, height, width), dtype=np.float32)
-    horizontal, interpolated = {}, []
-    for bit, (row_offset, col_offset) in enumerate(zip(row_offsets, col_offsets)):
-        r0, c0 = int(np.floor(row_offset)), int(np.floor(col_offset))
-        fr, fc = float(row_offset - r0), float(col_offset - c0)
-        rows = slice(pad + r0, pad + r0 + height)
-        cols = slice(pad + c0, pad + c0 + width)
-        if fr == 0 and fc == 0:
-            np.greater_equal(padded[:, rows, cols], centre, out=bits[..., bit])
-            continue
-        interpolated.append(bit)
-        if fc not in horizontal:
-            h = padded[:, :, :-1] * np.float32(1 - fc)
-            h += padded[:, :, 1:] * np.float32(fc)
-            horizontal[fc] = h
-        h = horizontal[fc]
-        np.multiply(h[:, rows, cols], np.float32(1 - fr), out=diff)
-        diff += h[:, pad + r0 + 1:pad + r0 + 1 + height, cols] * np.float32(fr)
-        diff -= centre
-        np.greater_equal(diff, 0, out=bits[..., bit])
-        np.minimum(closest, np.abs(diff, out=diff), out=closest)
-    k, rr, cc = np.nonzero(closest < tol)
-    if len(k):
-        # float32 holds small integers exactly; other images are re-padded in float64
-        exact_int = np.issubdtype(images.dtype, np.integer) and images.dtype.itemsize <= 2
-        source = padded if exact_int else _padded(images, pad, pad, np.float64)
-        centre_values = images[k, rr, cc].astype(np.float64)
-        for bit in interpolated:
-            value = _bilinear_samples(source, pad, k, rr, cc, row_offsets[bit], col_offsets[bit])
-            bits[k, rr, cc, bit] = value - centre_values >= 0
-    if n_points == 8 and sys.byteorder == "little":
-        # eight 0/1 bytes per pixel read as one uint64; the multiply gathers byte i's bit into
-        # bit 56+i (no carries), so the top byte is the pattern with bit i = neighbour i
-        packed = ((bits.view(np.uint64)[..., 0] * np.uint64(0x0102040810204080)) >> np.uint64(56)).astype(np.uint8)
-    else:
-        packed = (bits * (1 << np.arange(n_points, dtype=np.int64))).sum(axis=-1)
-    return nri_uniform_lut(n_points)[packed]
+    _check_lbp_operator(n_points, radius)
+    images = np.ascontiguousarray(as_image_batch(images))
+    geometry = _lbp_geometry(images.shape[1:], n_points, float(radius))
+    out = np.empty(images.shape, dtype=np.int64)
+    _lbp_codes_kernel(images, geometry, _nri_uniform_lut_uint8(n_points), *_lbp_buffers(images, geometry), out)
+    return out
 
 
 def cell_histograms(codes, cell_size: int, n_bins: int) -> np.ndarray:
@@ -215,14 +329,15 @@ class LBPTransformer(_ImageTransformer):
     ----------
     n_points, radius : the LBP operator ``LBP_{P,R}`` (8, 2 in the papers).
     cell_size : side of the square cells in pixels (10 → 100 cells on a 100×100 face).
-    batch_size : images processed at once (bounds memory).
+    batch_size : images per call of the compiled loop (bounds the copy made of non-contiguous input).
     dtype : ``"float32"`` or ``"float64"`` output.
 
     Each cell's histogram is divided by the number of pixels in the cell (frequencies summing
-    to 1), so the output for 100×100 faces is 100 cells × 59 bins = 5,900 values.
+    to 1), so the output for 100×100 faces is 100 cells × 59 bins = 5,900 values. The codes
+    are those of :func:`lbp_codes`, counted as they are made (no code map is stored).
     """
 
-    def __init__(self, n_points=8, radius=2.0, cell_size=10, batch_size=16, dtype="float32"):
+    def __init__(self, n_points=8, radius=2.0, cell_size=10, batch_size=256, dtype="float32"):
         self.n_points = n_points
         self.radius = radius
         self.cell_size = cell_size
@@ -230,13 +345,21 @@ class LBPTransformer(_ImageTransformer):
         self.dtype = dtype
 
     def _check_shape(self, shape):
+        _check_lbp_operator(self.n_points, self.radius)
         _check_divisible(shape, self.cell_size, "LBP cell size")
 
-    def _transform_batch(self, images):
-        codes = lbp_codes(images, self.n_points, self.radius)
+    def transform(self, X):
+        images = self._checked_images(X)
+        n, height, width = images.shape
         n_bins = self.n_points * (self.n_points - 1) + 3
-        hist = cell_histograms(codes, self.cell_size, n_bins)
-        return (hist / float(self.cell_size**2)).reshape(len(images), -1)
+        out = np.empty((n, (height // self.cell_size) * (width // self.cell_size) * n_bins), dtype=self.dtype)
+        geometry = _lbp_geometry((height, width), self.n_points, float(self.radius))
+        lut = _nri_uniform_lut_uint8(self.n_points)
+        planes, pattern = _lbp_buffers(images, geometry)
+        for batch in _batches(n, self.batch_size):
+            _lbp_histogram_kernel(np.ascontiguousarray(images[batch]), geometry, lut, self.cell_size, n_bins,
+                                  planes, pattern, out[batch])
+        return out
 
 
 # ---------------------------------------------------------------------------------------------

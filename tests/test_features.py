@@ -30,22 +30,41 @@ def test_nri_uniform_lut_has_59_codes():
     assert lut[0] == 0 and lut[255] == 57 and lut[0b01010101] == 58
 
 
-@pytest.mark.parametrize("n_points,radius", [(8, 2.0), (8, 1.0), (4, 1.0)])
+def _skimage_lbp(images, n_points=8, radius=2.0):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-image warns on float images
+        return np.stack([local_binary_pattern(im, n_points, radius, method="nri_uniform") for im in images])
+
+
+# (6, 1.0162): the offsets' 5-decimal rounding would change with R rounded to float32
+@pytest.mark.parametrize("n_points,radius", [(8, 2.0), (8, 1.0), (4, 1.0), (16, 2.0), (8, 1.5), (6, 1.0162)])
 def test_lbp_codes_equal_scikit_image(n_points, radius):
     images = _faces()
-    ours = features.lbp_codes(images, n_points, radius)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ref = np.stack([local_binary_pattern(im, n_points, radius, method="nri_uniform") for im in images])
-    np.testing.assert_array_equal(ours, ref)
+    np.testing.assert_array_equal(features.lbp_codes(images, n_points, radius), _skimage_lbp(images, n_points, radius))
 
 
 def test_lbp_codes_equal_scikit_image_on_float_images():
     images = _faces().astype(np.float64) / 255.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ref = np.stack([local_binary_pattern(im, 8, 2, method="nri_uniform") for im in images])
-    np.testing.assert_array_equal(features.lbp_codes(images), ref)
+    np.testing.assert_array_equal(features.lbp_codes(images), _skimage_lbp(images))
+
+
+@pytest.mark.parametrize("convert", [
+    lambda im: im.astype(np.float32) / 7,
+    lambda im: im.astype(np.int16) - 300,
+    lambda im: im[:, ::-1, 1:],  # not contiguous, not square
+], ids=["float32", "int16", "strided"])
+def test_lbp_codes_equal_scikit_image_on_other_inputs(convert):
+    images = convert(_faces(n=4))
+    np.testing.assert_array_equal(features.lbp_codes(images), _skimage_lbp(images))
+
+
+def test_lbp_transformer_equals_scikit_image_cell_histograms():
+    images = _faces()
+    codes = _skimage_lbp(images).astype(np.int64)
+    cells = codes.reshape(len(images), 10, 10, 10, 10).transpose(0, 1, 3, 2, 4).reshape(len(images), 100, 100)
+    ref = np.stack([[np.bincount(cell, minlength=59) for cell in face] for face in cells]) / 100.0
+    X = features.LBPTransformer(dtype="float64").fit_transform(images)
+    np.testing.assert_array_equal(X, ref.reshape(len(images), 5900))
 
 
 def test_lbp_transformer_histograms():
@@ -122,5 +141,9 @@ def test_bad_input():
         features.GaborTransformer().fit_transform(np.full((1, 100, 100), np.nan))
     with pytest.raises(ValueError, match="dtype"):
         features.HOGTransformer(dtype="float16").fit_transform(_faces())
+    with pytest.raises(ValueError, match="n_points"):
+        features.LBPTransformer(n_points=40).fit_transform(_faces())
+    with pytest.raises(ValueError, match="radius"):
+        features.lbp_codes(_faces(), radius=0)
     with pytest.raises(ValueError, match="unknown feature"):
         features.make_features("sift")
