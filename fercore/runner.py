@@ -333,6 +333,7 @@ def execute_chapter(chapter: str, params: dict, repo=".", timeout=None) -> float
             log_output=False,
             cwd=str(repo),
             execution_timeout=timeout,
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no kernel start-up chatter
         )
     except PapermillExecutionError as e:
         error = f"cell {e.exec_count} raised {e.ename}: {e.evalue}"
