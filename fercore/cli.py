@@ -11,7 +11,7 @@ def _cmd_data(args) -> int:
     from fercore.synth.world import materialize
 
     root = Path(args.root or runner.get_profile(args.profile)["common"]["data_root"])
-    materialize(root, args.profile, seed=args.seed)
+    materialize(root, args.profile, seed=args.seed, workers=args.workers)
     print(f"synthetic world for profile {args.profile!r} is in {root}")
     return 0
 
@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_profile(sub.add_parser("data", help="materialize the embedded synthetic datasets"))
     p.add_argument("--root", help="where to write (default: the profile's data_root)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, help="cores to render on (default: $FERCORE_WORKERS, else all)")
     p.set_defaults(func=_cmd_data)
 
     p = with_device(with_profile(sub.add_parser("run", help="execute chapters with papermill")))

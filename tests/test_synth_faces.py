@@ -5,12 +5,17 @@ import importlib.util
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
+from scipy import ndimage
 
-from fercore.align import similarity_transform, template, template_points
+from fercore.align import align_face, similarity_transform, template, template_points
 from fercore.labels import AUS, BASIC7
 from fercore.synth import (EXPRESSIONS, OCCLUDERS, PROTOTYPES, intensity, load_face_model,
                            render_faces, sample_aus, sample_identities, sample_nuisance)
+from fercore.synth import kernels
 from fercore.synth import mesh as mesh_module
+from fercore.synth import nuisance as nuisance_module
+from fercore.synth import parallel
 from fercore.synth.expressions import RAF_AU_OCCURRENCE, occurrence, wild_occurrence
 from fercore.synth.render import rasterize
 
@@ -212,6 +217,71 @@ def test_nuisance_domains():
         sample_nuisance("street", 3, rng)
 
 
+@pytest.mark.parametrize("sigma", [0.3, 1.2, 2.6])
+def test_blur_kernel_equals_scipy_gaussian_filter(sigma):
+    image = np.random.default_rng(0).random((37, 52)).astype(np.float32)
+    expected = ndimage.gaussian_filter(image, sigma, mode="nearest", truncate=3.0)
+    np.testing.assert_allclose(kernels.gaussian_blur(image, sigma), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [(20, 31), (45, 12)])
+def test_resize_kernel_equals_pillow(size):
+    image = np.random.default_rng(1).random((33, 40)).astype(np.float32)
+    for resample, bilinear in ((Image.BOX, False), (Image.BILINEAR, True)):
+        expected = np.asarray(Image.fromarray(image).resize(size, resample))
+        np.testing.assert_allclose(kernels.resize(image, *size, bilinear), expected,
+                                   atol=1e-6)
+
+
+def test_degrade_equals_the_scipy_pillow_pipeline():
+    image = np.random.default_rng(2).random((60, 60)).astype(np.float32)
+    blurred = ndimage.gaussian_filter(image, 0.9 * 0.6, mode="nearest", truncate=3.0)
+    small = Image.fromarray(blurred).resize((32, 32), Image.BOX)
+    expected = np.asarray(small.resize((60, 60), Image.BILINEAR)) * np.float32(255)
+    uniform = np.random.default_rng(3).random((60, 60), dtype=np.float32) - np.float32(0.5)
+    expected = np.clip(np.rint(expected + uniform * np.float32(2.0 * np.sqrt(12))), 0, 255)
+    out = nuisance_module.degrade(image, 0.9, 1.9, 2.0, 0, 0.6, np.random.default_rng(3))
+    assert out.dtype == np.uint8 and np.abs(out - expected).max() <= 1
+    assert (out == expected).mean() > 0.999
+    jpeg = nuisance_module.degrade(image, 0.9, 1.9, 2.0, 50, 0.6, np.random.default_rng(3))
+    assert jpeg.shape == (60, 60) and 0 < np.abs(jpeg.astype(int) - out).mean() < 20
+
+
+def test_background_and_occluders_paint_in_range():
+    rng = np.random.default_rng(4)
+    plain = nuisance_module.draw_background(0.4, 0.0, (30, 40), rng)
+    assert plain.shape == (30, 40) and np.abs(plain - 0.4).max() < 0.1
+    busy = nuisance_module.draw_background(0.4, 1.0, (30, 40), rng)
+    assert busy.min() >= 0 and busy.max() <= 1 and busy.std() > plain.std()
+    eyes, mouth = np.array([[30.0, 40.0], [70.0, 40.0]]), np.array([50.0, 78.0])
+    for kind, name in enumerate(OCCLUDERS):
+        image = np.full((100, 100), 0.5, np.float32)
+        nuisance_module.draw_occluder(image, kind, eyes, mouth, 0.7, np.random.default_rng(kind))
+        changed = image != 0.5
+        assert changed.any() == (name != "none"), name
+        if name == "hat_band":
+            assert changed[:20].all() and not changed[60:].any()
+        if name == "glasses":
+            assert changed[40, 25:35].any() and not changed[90:].any()
+
+
+def test_workers_come_from_argument_override_environment_then_cores(monkeypatch):
+    monkeypatch.delenv(parallel.ENV_WORKERS, raising=False)
+    assert parallel.n_workers() == parallel.available_cores() >= 1
+    monkeypatch.setenv(parallel.ENV_WORKERS, "3")
+    assert parallel.n_workers() == 3 and parallel.n_workers(1) == 1
+    with parallel.using(2):
+        assert parallel.n_workers() == 2 and parallel.n_workers(5) == 5
+    assert parallel.n_workers() == 3
+    for bad in ("0", "two"):
+        monkeypatch.setenv(parallel.ENV_WORKERS, bad)
+        with pytest.raises(ValueError, match=parallel.ENV_WORKERS):
+            parallel.n_workers()
+    with pytest.raises(ValueError, match="workers"):
+        parallel.n_workers(0)
+    assert list(parallel.ordered_map(lambda x: x * x, range(7), workers=3)) == [x * x for x in range(7)]
+
+
 # --- rasterizer and renderer ----------------------------------------------------------------
 
 def test_rasterizer_covers_a_square_and_keeps_the_nearest_surface():
@@ -262,6 +332,22 @@ def test_render_is_deterministic_and_batch_independent():
     assert render_faces(aus, ids, nuisance, seed=8).aligned.tobytes() != first.tobytes()
 
 
+def test_render_bytes_do_not_depend_on_the_number_of_workers():
+    rng = np.random.default_rng(9)
+    ids = sample_identities(40, rng)[rng.integers(0, 40, 150)]
+    aus = sample_aus(np.eye(8)[np.arange(150) % 8], "wild", rng, ids.au_gain)
+    nuisance = sample_nuisance("wild", 150, rng)
+    one = render_faces(aus, ids, nuisance, seed=3, workers=1)
+    two = render_faces(aus, ids, nuisance, seed=3, workers=2)
+    assert one.aligned.tobytes() == two.aligned.tobytes()
+    assert one.landmarks5.tobytes() == two.landmarks5.tobytes()
+    raw = slice(0, 20)
+    one = render_faces(aus[raw], ids[raw], nuisance[raw], seed=3, raw=True, workers=1)
+    two = render_faces(aus[raw], ids[raw], nuisance[raw], seed=3, raw=True, workers=2)
+    assert one.aligned.tobytes() == two.aligned.tobytes()
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(one.raw, two.raw))
+
+
 def test_raw_images_align_to_the_aligned_output():
     aus, ids, nuisance = _world(3, "film", seed=5)
     out = render_faces(aus, ids, nuisance, raw=True)
@@ -271,6 +357,10 @@ def test_raw_images_align_to_the_aligned_output():
         assert (out.raw_landmarks5[k] > 0).all() and (out.raw_landmarks5[k] < side).all()
     fit = similarity_transform(template_points(out.landmarks5), template(100))
     np.testing.assert_allclose(fit, np.broadcast_to(np.eye(2, 3), fit.shape), atol=1e-3)
+    for k in range(3):
+        aligned, points = align_face(out.raw[k], out.raw_landmarks5[k])
+        assert aligned.tobytes() == out.aligned[k].tobytes()
+        np.testing.assert_allclose(points, out.landmarks5[k], atol=1e-4)
 
 
 def test_expression_changes_the_lower_face():

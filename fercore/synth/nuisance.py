@@ -7,6 +7,8 @@ movie frames: moderate pose, directed light, some clutter and accessories) and `
 noise, JPEG compression, low resolution). The image-space factors are applied by
 :func:`draw_background`, :func:`draw_occluder` and :func:`degrade`; blur, resolution loss and
 noise are expressed at the scale of RAF-DB's aligned 100×100 faces and scaled with the face.
+Each draws a small parameter vector from the image's generator here and leaves the pixel work
+to a numba kernel of :mod:`fercore.synth.kernels`, which the renderer runs for a whole batch.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
+from fercore.synth import kernels
 from fercore.synth.expressions import DOMAINS
 
 OCCLUDERS = ("none", "glasses", "hand", "hat_band")
@@ -136,27 +138,6 @@ def _upsampler(n_in: int, n_out: int) -> np.ndarray:
     return m.astype(np.float32)
 
 
-@functools.lru_cache(maxsize=64)
-def pixel_grid(height: int, width: int):
-    """Read-only pixel coordinate arrays ``(ys, xs)``, each (height, width) float32."""
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    ys.setflags(write=False)
-    xs.setflags(write=False)
-    return ys, xs
-
-
-def face_frame(eyes, height: int, width: int):
-    """Pixel coordinates (h, w) along the eye line and towards the mouth, from the eye
-    midpoint, and the inter-ocular distance: the frame occluders and hair are drawn in."""
-    ys, xs = pixel_grid(height, width)
-    axis = eyes[1] - eyes[0]
-    iod = float(np.hypot(*axis))
-    ex = axis / iod
-    cx, cy = eyes.mean(0)
-    dx, dy = xs - np.float32(cx), ys - np.float32(cy)
-    return dx * ex[0] + dy * ex[1], dy * ex[0] - dx * ex[1], iod
-
-
 def smooth_noise(rng: np.random.Generator, shape, cells: int) -> np.ndarray:
     """Standard-normal noise on a ``cells``×``cells`` grid, bilinearly stretched to ``shape``."""
     h, w = shape
@@ -164,102 +145,139 @@ def smooth_noise(rng: np.random.Generator, shape, cells: int) -> np.ndarray:
     return _upsampler(cells, h) @ grid @ _upsampler(cells, w).T
 
 
-def draw_background(level: float, clutter: float, shape, rng: np.random.Generator) -> np.ndarray:
-    """A background (h, w) in [0, 1]: grey ``level`` plus ``clutter`` × (smooth blobs, texture,
-    and a few straight-edged bands such as door frames and shelves)."""
-    h, w = shape
+# ---------------------------------------------------------------- per-image parameters
+
+BACKGROUND_PARAMS = 229
+"""Length of a background parameter vector: level, clutter, a 4×4 (or 3×3) and a 14×14 noise
+grid, then cosine, sine, offset, width and contrast of three straight-edged bands."""
+OCCLUDER_PARAMS = 9
+"""Length of an occluder parameter vector (the largest, a hand's: tone, centre, rotation, four
+finger lengths)."""
+
+
+def background_params(level: float, clutter: float, shape, rng: np.random.Generator) -> np.ndarray:
+    """Parameters (:data:`BACKGROUND_PARAMS`,) of a background of ``shape`` (h, w): grey
+    ``level``; with ``clutter`` > 0, smooth blobs, texture and three bands of random angle,
+    offset, width and contrast (door frames, shelves), scaled by ``clutter``."""
+    p = np.zeros(BACKGROUND_PARAMS)
+    p[0], p[1] = level, clutter
     if clutter <= 0:
-        return level + 0.02 * smooth_noise(rng, shape, 3)
-    layers = 0.16 * smooth_noise(rng, shape, 4) + 0.08 * smooth_noise(rng, shape, 14)
-    ys, xs = pixel_grid(h, w)
+        p[2:11] = rng.standard_normal((3, 3), dtype=np.float32).ravel()
+        return p
+    p[2:18] = rng.standard_normal((4, 4), dtype=np.float32).ravel()
+    p[18:214] = rng.standard_normal((14, 14), dtype=np.float32).ravel()
+    side = max(shape)
     angle = rng.uniform(0, np.pi, 3)
-    offset = rng.uniform(-0.2, 1.2, 3) * max(h, w)
-    width = rng.uniform(0.05, 0.6, 3) * max(h, w)
-    contrast = rng.normal(0, 0.25, 3)
-    for k in range(3):
-        d = np.float32(np.cos(angle[k])) * xs + np.float32(np.sin(angle[k])) * ys - offset[k]
-        layers += np.float32(contrast[k]) * ((d > 0) & (d < width[k]))
-    return np.clip(level + clutter * layers, 0, 1)
+    p[214:217], p[217:220] = np.cos(angle), np.sin(angle)
+    p[220:223] = rng.uniform(-0.2, 1.2, 3) * side
+    p[223:226] = rng.uniform(0.05, 0.6, 3) * side
+    p[226:229] = rng.normal(0, 0.25, 3)
+    return p
+
+
+def draw_background(level: float, clutter: float, shape, rng: np.random.Generator) -> np.ndarray:
+    """A background (h, w) float32 around grey ``level``: plain with a faint shading, or with
+    ``clutter`` × (smooth blobs, texture, straight-edged bands), clipped to [0, 1]."""
+    image = np.empty(shape, np.float32)
+    kernels.paint_background(image, background_params(level, clutter, shape, rng),
+                             np.full(shape, -1, np.int32))
+    return image
+
+
+def face_frames(eyes) -> np.ndarray:
+    """Per image (n, 5): eye midpoint (x, y), unit vector along the eye line (image-left to
+    image-right eye) and inter-ocular distance, from ``eyes`` (n, 2, 2) in pixels: the frame
+    occluders and hair are drawn in (x along the eyes, y towards the mouth)."""
+    eyes = np.asarray(eyes, dtype=np.float64)
+    axis = eyes[:, 1] - eyes[:, 0]
+    iod = np.hypot(axis[:, 0], axis[:, 1])
+    return np.column_stack([eyes.mean(1), axis / iod[:, None], iod])
+
+
+def occluder_params(kind: int, frame, mouth, skin: float, rng: np.random.Generator) -> np.ndarray:
+    """Parameters (:data:`OCCLUDER_PARAMS`,) of occluder ``kind`` (index into
+    :data:`OCCLUDERS`) for a face with frame ``frame`` (:func:`face_frames` row), mouth centre
+    ``mouth`` (2,) in pixels and skin albedo ``skin`` (a hand's tone). Glasses: two rims, a
+    bridge, temples and lenses, sometimes tinted; hand: a palm and four fingers over the mouth,
+    the chin or a cheek; hat band: a band over the forehead, sometimes down to the brows."""
+    q = np.zeros(OCCLUDER_PARAMS)
+    iod = frame[4]
+    name = OCCLUDERS[kind]
+    if name == "glasses":
+        rx, ry = rng.uniform(0.36, 0.46) * iod, rng.uniform(0.24, 0.34) * iod
+        rim = rng.uniform(0.04, 0.08) * iod
+        shade = rng.uniform(0.03, 0.25)
+        tint = rng.uniform(0.15, 0.5) if rng.random() < 0.2 else rng.uniform(0.85, 1.0)
+        q[:6] = rx, ry, rim, shade, tint, rng.uniform(0.0, 0.08) * iod
+    elif name == "hand":
+        tone = min(max(skin * rng.uniform(0.85, 1.15), 0.05), 0.95)
+        target = rng.choice(3)                          # mouth, chin, cheek
+        mouth_x, mouth_y = kernels.frame_coordinates(frame, mouth[1], mouth[0])
+        cx = mouth_x + (rng.uniform(-0.7, 0.7) if target == 2 else rng.normal(0, 0.15)) * iod
+        cy = mouth_y + (0.35 if target == 1 else rng.normal(0, 0.15)) * iod
+        angle = rng.uniform(-0.6, 0.6) + (np.pi / 2 if rng.random() < 0.5 else 0)
+        q[:5] = tone, cx, cy, np.cos(angle), np.sin(angle)
+        q[5:9] = rng.uniform(0.7, 0.95, 4) * iod
+    elif name == "hat_band":
+        top = -rng.uniform(0.15, 0.75) * iod
+        q[:3] = top, rng.uniform(0.1, 0.3) * iod, rng.uniform(0.05, 0.7)
+    return q
 
 
 def draw_occluder(image, kind: int, eyes, mouth, skin: float,
                   rng: np.random.Generator) -> np.ndarray:
-    """Paint occluder ``kind`` (index into :data:`OCCLUDERS`) onto ``image`` (h, w) in place.
-
-    ``eyes`` (2, 2) image-left and image-right eye centres and ``mouth`` (2,) the mouth centre,
-    in pixels; ``skin`` the albedo used for a hand. Glasses: two rims, a bridge and optionally
-    tinted lenses; hand: a palm and fingers over the mouth, chin or a cheek; hat band: a band
-    over the forehead, sometimes down to the brows.
-    """
+    """Paint occluder ``kind`` (index into :data:`OCCLUDERS`) onto float32 ``image`` (h, w) in
+    place; ``eyes`` (2, 2) image-left and image-right eye centres and ``mouth`` (2,) the mouth
+    centre in pixels, ``skin`` the albedo of a hand (see :func:`occluder_params`)."""
     if kind == 0:
         return image
-    lx, ly, iod = face_frame(eyes, *image.shape)
-    if OCCLUDERS[kind] == "glasses":
-        rx, ry = rng.uniform(0.36, 0.46) * iod, rng.uniform(0.24, 0.34) * iod
-        rim = rng.uniform(0.04, 0.08) * iod
-        frame = rng.uniform(0.03, 0.25)
-        tint = rng.uniform(0.15, 0.5) if rng.random() < 0.2 else rng.uniform(0.85, 1.0)
-        drop = rng.uniform(0.0, 0.08) * iod
-        for side in (-0.5, 0.5):
-            r = np.sqrt(((lx - side * iod) / rx) ** 2 + ((ly - drop) / ry) ** 2)
-            image[r < 1] *= tint
-            image[(r >= 1) & (r < 1 + rim / ry)] = frame
-        bridge = (np.abs(lx) < 0.5 * iod - 0.8 * rx) & (np.abs(ly + 0.05 * iod) < rim * 0.6)
-        temple = (np.abs(lx) > 0.5 * iod + rx) & (np.abs(lx) < 1.2 * iod) & \
-                 (np.abs(ly - drop + 0.1 * iod) < rim * 0.5)
-        image[bridge | temple] = frame
-    elif OCCLUDERS[kind] == "hand":
-        tone = np.clip(skin * rng.uniform(0.85, 1.15), 0.05, 0.95)
-        target = rng.choice(3)                          # mouth, chin, cheek
-        axis = (eyes[1] - eyes[0]) / iod
-        offset = mouth - eyes.mean(0)
-        mouth_x = offset @ axis
-        mouth_y = offset @ np.array([-axis[1], axis[0]])
-        cx = mouth_x + (rng.uniform(-0.7, 0.7) if target == 2 else rng.normal(0, 0.15)) * iod
-        cy = mouth_y + (0.35 if target == 1 else rng.normal(0, 0.15)) * iod
-        angle = rng.uniform(-0.6, 0.6) + (np.pi / 2 if rng.random() < 0.5 else 0)
-        ca, sa = np.cos(angle), np.sin(angle)
-        px = (lx - cx) * ca + (ly - cy) * sa
-        py = -(lx - cx) * sa + (ly - cy) * ca
-        mask = (px / (0.45 * iod)) ** 2 + (py / (0.38 * iod)) ** 2 < 1
-        for k, length in enumerate(rng.uniform(0.7, 0.95, 4)):
-            fx = (k - 1.5) * 0.2 * iod
-            mask |= (np.abs(px - fx) < 0.085 * iod) & (py < 0) & (py > -length * iod)
-        shading = 0.85 + 0.25 * np.clip(-py / iod, -1, 1)
-        image[mask] = (tone * shading)[mask]
-    elif OCCLUDERS[kind] == "hat_band":
-        top = -rng.uniform(0.15, 0.75) * iod
-        brim = rng.uniform(0.1, 0.3) * iod
-        tone = rng.uniform(0.05, 0.7)
-        band = ly < top
-        image[band] = tone * (0.9 + 0.1 * np.sin(lx[band] / max(brim, 1) * 3))
-        image[band & (ly > top - brim)] *= 0.7
+    frame = face_frames(np.asarray(eyes)[None])[0]
+    kernels.paint_occluder(image, int(kind), occluder_params(kind, frame, mouth, skin, rng), frame)
     return image
+
+
+# ---------------------------------------------------------------- degradations
+
+
+def degrade_params(blur: float, low_res: float, scale: float, shape):
+    """Gaussian sigma in pixels (0: none) and reduced (width, height) ((0, 0): full resolution)
+    of an image of ``shape`` (h, w), for :func:`degrade`."""
+    h, w = shape
+    sigma = blur * scale if blur * scale > 0.05 else 0.0
+    if low_res > 1.05:
+        return sigma, (max(4, round(w / low_res)), max(4, round(h / low_res)))
+    return sigma, (0, 0)
+
+
+def noise_field(noise: float, shape, rng: np.random.Generator):
+    """Zero-mean uniform sensor noise: unit-range samples (h, w) float32 and their scale, so
+    that the noise has standard deviation ``noise`` grey levels (of 255)."""
+    uniform = rng.random(shape, dtype=np.float32) - np.float32(0.5)
+    return uniform, np.float32(noise * np.sqrt(12.0))
+
+
+def jpeg_round_trip(image, quality: int) -> np.ndarray:
+    """``image`` (h, w) uint8 stored as a JPEG of ``quality`` and read back (0: unchanged)."""
+    if quality <= 0:
+        return image
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=int(quality))
+    return np.asarray(Image.open(buffer).convert("L"))
 
 
 def degrade(image, blur: float, low_res: float, noise: float, jpeg_quality: int,
             scale: float, rng: np.random.Generator) -> np.ndarray:
     """Camera and storage degradations of ``image`` (h, w) in [0, 1] → uint8.
 
-    Gaussian blur (sigma ``blur`` × ``scale``), resolution loss (area down-sampling by
-    ``low_res`` and bilinear up-sampling), zero-mean uniform sensor noise of standard
-    deviation ``noise`` grey levels (of 255) and a JPEG round trip at ``jpeg_quality``
-    (skipped at 0). ``scale`` is the face size relative to RAF-DB's aligned 100×100 crop.
+    Gaussian blur (sigma ``blur`` × ``scale``, as ``scipy.ndimage.gaussian_filter`` with
+    truncate 3 and mode "nearest"), resolution loss (Pillow's area down-sampling by ``low_res``
+    and bilinear up-sampling), zero-mean uniform sensor noise of standard deviation ``noise``
+    grey levels (of 255) and a JPEG round trip at ``jpeg_quality`` (skipped at 0). ``scale``
+    is the face size relative to RAF-DB's aligned 100×100 crop.
     """
-    h, w = image.shape
-    image = image.astype(np.float32, copy=False)
-    if blur * scale > 0.05:
-        image = ndimage.gaussian_filter(image, blur * scale, mode="nearest", truncate=3.0)
-    if low_res > 1.05:
-        small = (max(4, round(w / low_res)), max(4, round(h / low_res)))
-        image = Image.fromarray(image).resize(small, Image.BOX)
-        image = np.asarray(image.resize((w, h), Image.BILINEAR))
-    spread = np.float32(noise * np.sqrt(12.0))
-    uniform = rng.random((h, w), dtype=np.float32) - np.float32(0.5)
-    image = image * np.float32(255) + uniform * spread
-    out = np.clip(np.rint(image), 0, 255).astype(np.uint8)
-    if jpeg_quality > 0:
-        buffer = io.BytesIO()
-        Image.fromarray(out).save(buffer, format="JPEG", quality=int(jpeg_quality))
-        out = np.asarray(Image.open(buffer).convert("L"))
-    return out
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    sigma, (small_w, small_h) = degrade_params(blur, low_res, scale, image.shape)
+    uniform, spread = noise_field(noise, image.shape, rng)
+    out = np.empty(image.shape, np.uint8)
+    kernels.degrade_image(image, sigma, small_w, small_h, uniform, spread, out)
+    return jpeg_round_trip(out, jpeg_quality)

@@ -6,15 +6,22 @@ output the similarity transform that puts the projected eye centres and mouth ce
 RAF-DB's template (:mod:`fercore.align`) is applied to the vertices, and the mesh is rasterized
 directly at the output size: no unaligned image is made unless ``raw=True``.
 
-Rasterization is a z-buffer scan conversion compiled with numba (each front-facing triangle
-tests the pixels of its bounding box; the nearest surface wins); a second numba kernel turns
-each covered pixel's triangle and barycentric weights into a value. Shading is Lambertian (per-vertex normals, ambient + diffuse). Albedo: the identity's skin tone
-modulated by a skin texture in the mesh's frontal (u, v) parametrization (pores, blotches,
-moles, age wrinkles, AU-driven wrinkles such as forehead lines with AU1/2 and nose wrinkles
-with AU9), darker brows, lips, lash lines and nostrils; the eye openings show sclera, iris,
-pupil and a catch-light, the mouth opening a dark interior with upper and lower teeth.
-Behind the face: hair, neck and a cluttered background; in front: occluders; then blur,
-resolution loss, noise and JPEG (:mod:`fercore.synth.nuisance`).
+Rasterization is a z-buffer scan conversion compiled with numba (each row of a front-facing
+triangle tests the pixels of its span; the nearest surface wins). Shading is Lambertian
+(per-vertex normals, ambient + diffuse). Albedo: the identity's skin tone modulated by a skin
+texture in the mesh's frontal (u, v) parametrization (pores, blotches, moles, age wrinkles,
+AU-driven wrinkles such as forehead lines with AU1/2 and nose wrinkles with AU9), darker brows,
+lips, lash lines and nostrils; the eye openings show sclera, iris, pupil and a catch-light, the
+mouth opening a dark interior with upper and lower teeth. Behind the face: hair, neck and a
+cluttered background; in front: occluders; then blur, resolution loss, noise and JPEG
+(:mod:`fercore.synth.nuisance`).
+
+**Speed.** Faces are rendered in chunks; per chunk, the geometry and shading are computed for
+all faces at once, each image's random nuisance parameters are drawn from its own generator,
+and one numba kernel draws and degrades every image of the chunk (only the JPEG round trip is
+per image, in Pillow). Chunks run on :func:`fercore.synth.parallel.n_workers` threads (the
+kernels release the GIL); faces are grouped by identity so that an identity's skin texture is
+made once. Images never depend on the chunking, the order or the number of workers.
 """
 
 from __future__ import annotations
@@ -22,21 +29,23 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from matplotlib.path import Path
-from scipy import ndimage, sparse
+from scipy import ndimage
 
 from fercore.align import align_face, similarity_transform, template, template_points
 from fercore.labels import AUS
-from fercore.progress import progress
+from fercore.synth import kernels
 from fercore.synth import mesh as M
 from fercore.synth.identity import Identities
-from fercore.synth.nuisance import (Nuisance, degrade, draw_background, draw_occluder, face_frame,
-                                    smooth_noise)
+from fercore.synth.nuisance import (BACKGROUND_PARAMS, OCCLUDER_PARAMS, Nuisance,
+                                    background_params, degrade_params, face_frames,
+                                    jpeg_round_trip, noise_field, occluder_params, smooth_noise)
+from fercore.synth.parallel import ordered_map
 
 CHUNK = 64
-"""Faces rasterized together (a quarter of it for raw images); results do not depend on it."""
+"""Faces rendered together by one worker (a quarter of it for raw images); results do not
+depend on it."""
 TEXTURE = 128
 """Side of the skin-texture map in the (u, v) parametrization."""
 RAF_IOD = 60.0
@@ -66,13 +75,13 @@ class _Assets:
     centre: np.ndarray        # eye midpoint of the rest mesh, model units
     iod: float                # rest inter-ocular distance, model units
     lip_gap: float            # rest distance between the inner-lip midpoints, inter-ocular units
-    triangles: np.ndarray     # (F, 3)
-    incidence: sparse.csr_matrix  # (V, F) vertex-triangle incidence, for vertex normals
+    triangles: np.ndarray     # (F, 3) int32
     tri_class: np.ndarray     # (F,) 0 skin, 1 left eye, 2 right eye, 3 mouth opening
+    two_sided: np.ndarray     # (F,) the eye and mouth openings, drawn from both sides
     uv: np.ndarray            # (V, 2) texture coordinates in [0, 1]
     mouth_uv: np.ndarray      # (V, 2) mouth-opening coordinates: across (0 centre, 1 corner), down
-    features: np.ndarray      # (4, T, T) brow, lip, lash-line and nostril masks in texture space
-    wrinkles: np.ndarray      # (K, T, T) wrinkle patterns (negative = darker)
+    features: np.ndarray      # (T, T, 4) brow, lip, lash-line and nostril masks in texture space
+    wrinkles: np.ndarray      # (T, T, K) wrinkle patterns (negative = darker)
     wrinkle_aus: np.ndarray   # (20, K) how much each AU deepens each pattern
     age_wrinkles: np.ndarray  # (T, T) static wrinkles that deepen with age
 
@@ -92,11 +101,8 @@ def _assets() -> _Assets:
     eye_r = rest[list(M.RIGHT_EYE_CORNERS)].mean(0)
     centre = (eye_l + eye_r) / 2
     iod = float(np.linalg.norm(eye_r - eye_l))
-    tris = model.triangles
+    tris = np.ascontiguousarray(model.triangles, dtype=np.int32)
     n_v = M.N_VERTICES
-    incidence = sparse.csr_matrix(
-        (np.ones(tris.size), (tris.ravel(), np.repeat(np.arange(len(tris)), 3))),
-        shape=(n_v, len(tris)))
 
     tri_class = np.zeros(len(tris), np.int8)
     for cls, ring in ((1, M.LEFT_EYE_RING), (2, M.RIGHT_EYE_RING),
@@ -121,10 +127,12 @@ def _assets() -> _Assets:
 
     wrinkles, wrinkle_aus, age_wrinkles = _wrinkle_patterns(x, y)
     f32 = np.float32
+    features = np.ascontiguousarray(np.moveaxis(_feature_masks(uv, x, y), 0, -1))
     return _Assets(centre=centre.astype(f32), iod=iod, lip_gap=lip_gap, triangles=tris,
-                   incidence=incidence, tri_class=tri_class, uv=uv.astype(f32),
-                   mouth_uv=mouth_uv.astype(f32), features=_feature_masks(uv, x, y),
-                   wrinkles=wrinkles, wrinkle_aus=wrinkle_aus, age_wrinkles=age_wrinkles)
+                   tri_class=tri_class, two_sided=tri_class > 0, uv=uv.astype(f32),
+                   mouth_uv=mouth_uv.astype(f32), features=features,
+                   wrinkles=np.ascontiguousarray(np.moveaxis(wrinkles, 0, -1)),
+                   wrinkle_aus=wrinkle_aus, age_wrinkles=age_wrinkles)
 
 
 def _texel_grid(x, y):
@@ -223,39 +231,14 @@ def face_geometry(aus, identities: Identities, nuisance: Nuisance):
     return verts, lm
 
 
-@numba.njit(cache=True, nogil=True)
-def _zbuffer_kernel(points, depth, triangles, two_sided, tri_out, bary_out, z_out):
-    """Scan-convert every face's triangles into its z-buffer (nearest surface wins, the first
-    drawn triangle on ties); pixels keep their triangle index and barycentric weights."""
-    height, width = tri_out.shape[1], tri_out.shape[2]
-    eps = 1e-4
-    for f in range(points.shape[0]):
-        for t in range(triangles.shape[0]):
-            i0, i1, i2 = triangles[t, 0], triangles[t, 1], triangles[t, 2]
-            x0, y0 = points[f, i0, 0], points[f, i0, 1]
-            x1, y1 = points[f, i1, 0], points[f, i1, 1]
-            x2, y2 = points[f, i2, 0], points[f, i2, 1]
-            det = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
-            if not (det < -1e-6 or (two_sided[t] and det > 1e-6)):
-                continue
-            xmin = max(int(np.ceil(min(x0, x1, x2))), 0)
-            xmax = min(int(np.floor(max(x0, x1, x2))), width - 1)
-            ymin = max(int(np.ceil(min(y0, y1, y2))), 0)
-            ymax = min(int(np.floor(max(y0, y1, y2))), height - 1)
-            z0 = depth[f, i0]
-            dz1, dz2 = depth[f, i1] - z0, depth[f, i2] - z0
-            inv = 1.0 / det
-            for py in range(ymin, ymax + 1):
-                for px in range(xmin, xmax + 1):
-                    w1 = ((px - x0) * (y2 - y0) - (x2 - x0) * (py - y0)) * inv
-                    w2 = ((x1 - x0) * (py - y0) - (px - x0) * (y1 - y0)) * inv
-                    if w1 >= -eps and w2 >= -eps and w1 + w2 <= 1 + eps:
-                        z = z0 + w1 * dz1 + w2 * dz2
-                        if z > z_out[f, py, px]:
-                            z_out[f, py, px] = z
-                            tri_out[f, py, px] = t
-                            bary_out[f, py, px, 0] = w1
-                            bary_out[f, py, px, 1] = w2
+def _vertex_shading(verts, nuisance: Nuisance) -> np.ndarray:
+    """Lambertian shade (n, V): ambient + intensity · max(0, normal · light)."""
+    out = np.empty(verts.shape[:2], np.float32)
+    kernels.vertex_shading(np.ascontiguousarray(verts, np.float32), _assets().triangles,
+                           nuisance.light.astype(np.float64),
+                           nuisance.ambient.astype(np.float64),
+                           nuisance.light_intensity.astype(np.float64), out)
+    return out
 
 
 def rasterize(points, depth, triangles, height: int, width: int, two_sided=None):
@@ -272,124 +255,61 @@ def rasterize(points, depth, triangles, height: int, width: int, two_sided=None)
     triangles = np.ascontiguousarray(triangles, dtype=np.int32)
     if two_sided is None:
         two_sided = np.zeros(len(triangles), bool)
-    triangle = np.full((n, height, width), -1, np.int32)
+    triangle = np.empty((n, height, width), np.int32)
     bary = np.zeros((n, height, width, 2), np.float32)
-    _zbuffer_kernel(np.ascontiguousarray(points, dtype=np.float32),
-                    np.ascontiguousarray(depth, dtype=np.float32), triangles,
-                    np.ascontiguousarray(two_sided, dtype=np.bool_), triangle, bary,
-                    np.full((n, height, width), -np.inf, np.float32))
+    kernels.rasterize_batch(np.ascontiguousarray(points, dtype=np.float32),
+                            np.ascontiguousarray(depth, dtype=np.float32), triangles,
+                            np.ascontiguousarray(two_sided, dtype=np.bool_), triangle, bary)
     return triangle, bary
 
 
-@numba.njit(cache=True, nogil=True)
-def _surface_kernel(triangle, bary, triangles, tri_class, shade, uv, mouth_uv, textures,
-                    texture_index, tones, features, wrinkles, wrinkle_depth, irises, iris_radius,
-                    glint, open_fraction, out):
-    """Pixel values of the rasterized faces.
-
-    Skin: shade × skin tone × (1 + texture + AU wrinkles) × feature darkening (brows with hair
-    streaks, lips, lash lines, nostrils), looked up at the pixel's texture coordinates. Eyes:
-    sclera, iris, pupil and a catch-light around the projected iris centre. Mouth opening:
-    lips meeting at a seam where closed, teeth and a dark interior where open.
-    ``tones`` (n, 4) holds each image's skin, brow, lip and iris albedo.
-    """
-    tex = textures.shape[2]
-    for f in range(triangle.shape[0]):
-        for py in range(triangle.shape[1]):
-            for px in range(triangle.shape[2]):
-                t = triangle[f, py, px]
-                if t < 0:
-                    continue
-                w1 = min(max(bary[f, py, px, 0], 0.0), 1.0)
-                w2 = min(max(bary[f, py, px, 1], 0.0), 1.0 - w1)
-                w0 = 1.0 - w1 - w2
-                a, b, c = triangles[t, 0], triangles[t, 1], triangles[t, 2]
-                s = w0 * shade[f, a] + w1 * shade[f, b] + w2 * shade[f, c]
-                u = w0 * uv[a, 0] + w1 * uv[b, 0] + w2 * uv[c, 0]
-                v = w0 * uv[a, 1] + w1 * uv[b, 1] + w2 * uv[c, 1]
-                iu = min(max(int(u * tex), 0), tex - 1)
-                iv = min(max(int(v * tex), 0), tex - 1)
-                skin = textures[texture_index[f], 0, iv, iu]
-                for k in range(wrinkles.shape[0]):
-                    skin += wrinkle_depth[f, k] * wrinkles[k, iv, iu]
-                albedo = tones[f, 0] * (1.0 + skin)
-                albedo *= 1.0 + features[0, iv, iu] * (
-                    tones[f, 1] * textures[texture_index[f], 1, iv, iu] - 1.0)
-                albedo *= 1.0 + features[1, iv, iu] * (tones[f, 2] - 1.0)
-                albedo *= (1.0 - 0.5 * features[2, iv, iu]) * (1.0 - 0.65 * features[3, iv, iu])
-                value = s * albedo
-                k = tri_class[t]
-                if k == 1 or k == 2:
-                    r = iris_radius[f]
-                    dx, dy = px - irises[f, k - 1, 0], py - irises[f, k - 1, 1]
-                    d = np.sqrt(dx * dx + dy * dy) / r
-                    if d < 0.42:
-                        tone = 0.04
-                    elif d < 1.0:
-                        tone = tones[f, 3] * (1.15 - 0.45 * d**4)
-                    else:
-                        tone = 0.78
-                    value = tone * (0.3 + 0.7 * s)
-                    gx, gy = dx - glint[f, 0] * r, dy - glint[f, 1] * r
-                    if gx * gx + gy * gy < (0.22 * r) ** 2:
-                        value = 0.95
-                elif k == 3:
-                    across = w0 * mouth_uv[a, 0] + w1 * mouth_uv[b, 0] + w2 * mouth_uv[c, 0]
-                    down = w0 * mouth_uv[a, 1] + w1 * mouth_uv[b, 1] + w2 * mouth_uv[c, 1]
-                    opening = open_fraction[f]
-                    lip = (1.0 - opening) / 2
-                    if down < lip or down > 1.0 - lip:
-                        if opening < 0.05:
-                            value *= 1.0 - 0.6 * np.exp(-(((down - 0.5) / 0.06) ** 2))
-                    else:
-                        inner = (down - lip) / max(opening, 1e-6)
-                        tooth = 0.82 if inner < 0.38 else (0.6 if inner > 0.8 else 0.06)
-                        if across > 0.72:
-                            tooth = 0.05
-                        value = tooth * (0.25 + 0.6 * s)
-                out[f, py, px] = value
-
-
-def _vertex_shading(verts, nuisance: Nuisance) -> np.ndarray:
-    """Lambertian shade (n, V): ambient + intensity · max(0, normal · light)."""
-    assets = _assets()
-    tv = verts[:, assets.triangles]                         # (n, F, 3, 3)
-    normals = np.cross(tv[:, :, 2] - tv[:, :, 0], tv[:, :, 1] - tv[:, :, 0])
-    n, n_tri, _ = normals.shape
-    vn = assets.incidence @ normals.transpose(1, 0, 2).reshape(n_tri, n * 3)
-    vn = vn.reshape(-1, n, 3).transpose(1, 0, 2)
-    vn /= np.maximum(np.linalg.norm(vn, axis=2, keepdims=True), 1e-9)
-    lambert = np.clip(np.einsum("nvk,nk->nv", vn, nuisance.light), 0, None)
-    shade = nuisance.ambient[:, None] + nuisance.light_intensity[:, None] * lambert
-    return shade.astype(np.float32)
-
-
-@functools.lru_cache(maxsize=256)
-def _skin_texture(texture_seed: int, roughness: float, age: int):
-    """An identity's relative skin texture (T, T) — pores, blotches, moles, age lines — and
-    brow-hair streaks (T, T), both read-only."""
+@functools.lru_cache(maxsize=512)
+def _skin_texture(texture_seed: int, roughness: float, age: int) -> np.ndarray:
+    """An identity's relative skin texture — pores, blotches, moles, age lines — and brow-hair
+    streaks, stacked (T, T, 2), read-only."""
     assets = _assets()
     rng = np.random.default_rng(texture_seed)
     grain = rng.standard_normal((TEXTURE, TEXTURE), dtype=np.float32)
-    tex = roughness * (0.6 * grain + 1.2 * smooth_noise(rng, (TEXTURE, TEXTURE), 10))
+    out = np.empty((TEXTURE, TEXTURE, 2), np.float32)
+    tex = out[..., 0]
+    tex[:] = roughness * (0.6 * grain + 1.2 * smooth_noise(rng, (TEXTURE, TEXTURE), 10))
     for _ in range(rng.poisson(1.5)):
         r, c = rng.integers(10, TEXTURE - 10, 2)
         tex[r - 1:r + 1, c - 1:c + 1] -= rng.uniform(0.15, 0.35)
     tex += AGE_WRINKLES[age] * assets.age_wrinkles
-    streaks = 1 + 0.25 * grain.T
-    for array in (tex, streaks):
-        array.setflags(write=False)
-    return tex, streaks
+    out[..., 1] = 1 + 0.25 * grain.T
+    out.setflags(write=False)
+    return out
 
 
 def _identity_textures(identities: Identities):
-    """Distinct skin textures of a batch, stacked (u, 2, T, T), and each image's index (n,)."""
+    """Distinct skin textures of a batch, stacked (u, T, T, 2), and each image's index (n,)."""
     keys = list(zip(identities.texture_seed.tolist(), identities.roughness.tolist(),
                     identities.age.tolist()))
     unique = {key: k for k, key in enumerate(dict.fromkeys(keys))}
-    stack = np.stack([np.stack(_skin_texture(int(seed), float(rough), int(age)))
+    stack = np.stack([_skin_texture(int(seed), float(rough), int(age))
                       for seed, rough, age in unique])
     return stack, np.array([unique[key] for key in keys], np.int32)
+
+
+@functools.lru_cache(maxsize=4096)
+def _hair_style(texture_seed: int):
+    """An identity's hair length (below the eye line) and volume (sideways), in inter-ocular
+    distances, and the phase of its strands."""
+    rng = np.random.default_rng(texture_seed ^ 0x5EED)
+    return rng.uniform(-0.3, 2.2), rng.uniform(1.15, 1.45), rng.uniform(0, 6)
+
+
+def _hair_params(identities: Identities, frames, mouths) -> np.ndarray:
+    """Per image (n, 7): hair length and volume in pixels, hair phase, the mouth centre in the
+    face frame (neck), skin and hair albedo; see :func:`fercore.synth.kernels.draw_faces`."""
+    style = np.array([_hair_style(int(s)) for s in identities.texture_seed.tolist()])
+    iod = frames[:, 4]
+    dx, dy = mouths[:, 0] - frames[:, 0], mouths[:, 1] - frames[:, 1]
+    return np.column_stack([style[:, 0] * iod, style[:, 1] * iod, style[:, 2],
+                            dx * frames[:, 2] + dy * frames[:, 3],
+                            dy * frames[:, 2] - dx * frames[:, 3],
+                            identities.skin, identities.hair])
 
 
 def _open_fraction(verts, aus) -> np.ndarray:
@@ -405,28 +325,17 @@ def _open_fraction(verts, aus) -> np.ndarray:
     return np.clip((gap - closed) / np.maximum(gap, 1e-6), 0, 1)
 
 
-def _hair_and_neck(image, eyes, mouth, identities: Identities, index: int) -> None:
-    """Paint hair (an ellipse around the head, cut at the identity's hair length) and a
-    shadowed neck into the background ``image`` in place."""
-    rng = np.random.default_rng(int(identities.texture_seed[index]) ^ 0x5EED)
-    length, volume, phase = rng.uniform(-0.3, 2.2), rng.uniform(1.15, 1.45), rng.uniform(0, 6)
-    lx, ly, iod = face_frame(eyes, *image.shape)
-    axis = (eyes[1] - eyes[0]) / iod
-    offset = mouth - eyes.mean(0)
-    mouth_x, mouth_y = offset @ axis, offset @ np.array([-axis[1], axis[0]])
-    neck = (np.abs(lx - mouth_x) < 0.62 * iod) & (ly > mouth_y)
-    image[neck] = float(identities.skin[index]) * 0.55
-    hair = ((lx / (volume * iod)) ** 2 + ((ly + 0.15 * iod) / (1.45 * iod)) ** 2 < 1) & \
-        (ly < length * iod)
-    image[hair] = float(identities.hair[index]) * (0.8 + 0.2 * np.cos(lx[hair] / iod * 9 + phase))
-
-
 def _render_batch(verts, lm, aus, identities: Identities, nuisance: Nuisance, seed: int,
                   sizes, transforms):
     """Render posed faces ``verts`` (landmarks ``lm``) with per-image 2×3 transforms from
-    camera to pixel coordinates into images of side ``sizes``; returns images, landmarks."""
+    camera to pixel coordinates into images of side ``sizes``; returns images, landmarks.
+
+    Image i draws its background, occluder and sensor noise, in that order, from its own
+    generator seeded by ``(seed, nuisance.seed[i])``; the pixels are drawn and degraded by one
+    numba kernel, :func:`fercore.synth.kernels.draw_faces`."""
     assets = _assets()
     n = len(aus)
+    sizes = np.asarray(sizes, np.int64)
     shade = _vertex_shading(verts, nuisance)
     textures, texture_index = _identity_textures(identities)
     tones = np.stack([identities.skin, identities.brow, identities.lip, identities.iris], 1)
@@ -435,35 +344,44 @@ def _render_batch(verts, lm, aus, identities: Identities, nuisance: Nuisance, se
     points = verts[..., :2] @ np.swapaxes(transforms[:, :, :2], 1, 2) + transforms[:, None, :, 2]
     depth = verts[..., 2] * scale[:, None]
     lm_px = lm @ np.swapaxes(transforms[:, :, :2], 1, 2) + transforms[:, None, :, 2]
+    frames = face_frames(lm_px[:, :2])
+    mouths = lm_px[:, 3:].mean(1).astype(np.float64)
 
-    height = width = int(max(sizes))
-    triangle, bary = rasterize(points, depth, assets.triangles, height, width,
-                               two_sided=assets.tri_class > 0)
-    irises = points[:, [M.LEFT_IRIS[0], M.RIGHT_IRIS[0]]]
-    surface = np.zeros((n, height, width), np.float32)
-    _surface_kernel(triangle, bary, assets.triangles, assets.tri_class, shade, assets.uv,
-                    assets.mouth_uv, textures, texture_index, tones.astype(np.float32),
-                    assets.features, assets.wrinkles, wrinkle_depth.astype(np.float32),
-                    np.ascontiguousarray(irises, np.float32),
-                    (IRIS_RADIUS * scale).astype(np.float32),
-                    0.45 * nuisance.light[:, :2].astype(np.float32),
-                    _open_fraction(verts, aus).astype(np.float32), surface)
-
-    images = []
+    side = int(sizes.max())
+    backgrounds = np.empty((n, BACKGROUND_PARAMS))
+    occluder_q = np.zeros((n, OCCLUDER_PARAMS))
+    uniforms = np.empty((n, side, side), np.float32)
+    spread = np.empty(n, np.float32)
+    sigma = np.empty(n)
+    small = np.empty((n, 2), np.int64)
     for i in range(n):
-        h = w = int(sizes[i])
+        shape = (int(sizes[i]),) * 2
         rng = np.random.default_rng((int(seed), int(nuisance.seed[i])))
-        image = draw_background(float(nuisance.background[i]), float(nuisance.clutter[i]),
-                                (h, w), rng)
-        eyes, mouth_c = lm_px[i, :2], lm_px[i, 3:].mean(0)
-        _hair_and_neck(image, eyes, mouth_c, identities, i)
-        covered = triangle[i, :h, :w] >= 0
-        image[covered] = surface[i, :h, :w][covered]
-        draw_occluder(image, int(nuisance.occluder[i]), eyes, mouth_c,
-                      float(identities.skin[i]), rng)
-        images.append(degrade(np.clip(image, 0, 1), float(nuisance.blur[i]),
-                              float(nuisance.low_res[i]), float(nuisance.noise[i]),
-                              int(nuisance.jpeg_quality[i]), float(scale[i]) / RAF_IOD, rng))
+        backgrounds[i] = background_params(float(nuisance.background[i]),
+                                           float(nuisance.clutter[i]), shape, rng)
+        kind = int(nuisance.occluder[i])
+        if kind:
+            occluder_q[i] = occluder_params(kind, frames[i], mouths[i], float(identities.skin[i]),
+                                            rng)
+        uniforms[i, :shape[0], :shape[1]], spread[i] = noise_field(float(nuisance.noise[i]),
+                                                                   shape, rng)
+        sigma[i], small[i] = degrade_params(float(nuisance.blur[i]), float(nuisance.low_res[i]),
+                                            float(scale[i]) / RAF_IOD, shape)
+
+    f32 = np.float32
+    out = np.empty((n, side, side), np.uint8)
+    kernels.draw_faces(
+        sizes, np.ascontiguousarray(points, f32), np.ascontiguousarray(depth, f32), shade,
+        assets.triangles, assets.two_sided, assets.tri_class, assets.uv, assets.mouth_uv, textures,
+        texture_index, tones.astype(f32), assets.features, assets.wrinkles,
+        wrinkle_depth.astype(f32),
+        np.ascontiguousarray(points[:, [M.LEFT_IRIS[0], M.RIGHT_IRIS[0]]], f32),
+        (IRIS_RADIUS * scale).astype(f32), 0.45 * nuisance.light[:, :2].astype(f32),
+        _open_fraction(verts, aus).astype(f32), frames, _hair_params(identities, frames, mouths),
+        backgrounds, nuisance.occluder.astype(np.int64), occluder_q, sigma, small, uniforms,
+        spread, out)
+    images = [jpeg_round_trip(np.ascontiguousarray(out[i, :s, :s]), int(q))
+              for i, (s, q) in enumerate(zip(sizes.tolist(), nuisance.jpeg_quality.tolist()))]
     return images, lm_px.astype(np.float32)
 
 
@@ -497,43 +415,58 @@ def _check_inputs(aus, identities, nuisance, size):
     return aus
 
 
+def _render_chunk(aus, identities: Identities, nuisance: Nuisance, size: int, seed: int,
+                  raw: bool):
+    """Aligned images and landmarks of a few faces, and with ``raw`` their unaligned originals
+    (list) and landmarks."""
+    verts, lm = face_geometry(aus, identities, nuisance)
+    if not raw:
+        images, lm_px = _render_batch(verts, lm, aus, identities, nuisance, seed,
+                                      np.full(len(aus), size), _aligned_transforms(lm, size))
+        return np.stack(images), lm_px, None, None
+    originals, raw_lm = _render_batch(verts, lm, aus, identities, nuisance, seed,
+                                      nuisance.raw_size, _raw_transforms(lm, nuisance))
+    aligned = [align_face(image, points, size) for image, points in zip(originals, raw_lm)]
+    return (np.stack([image for image, _ in aligned]), np.stack([p for _, p in aligned]),
+            originals, raw_lm)
+
+
 def render_faces(aus, identities: Identities, nuisance: Nuisance, size: int = 100,
-                 seed: int = 0, raw: bool = False) -> RenderedFaces:
+                 seed: int = 0, raw: bool = False, workers: int | None = None,
+                 desc: str = "render") -> RenderedFaces:
     """Render ``n`` faces as aligned ``size``×``size`` grayscale images with five landmarks.
 
     ``aus`` (n, 20) expression intensities (``fercore.labels.AUS`` order; 1 = a clear posed
     action, see :meth:`fercore.synth.mesh.FaceModel.expression_mesh`),
     ``identities`` and ``nuisance`` with one row per face. Image i depends only on row i of
-    the inputs and ``seed``: the same inputs give byte-identical images, in any batch.
+    the inputs and ``seed``: the same inputs give byte-identical images, in any batch and with
+    any number of ``workers`` (threads; default :func:`fercore.synth.parallel.n_workers`).
     With ``raw=True`` each face is first rendered into an unaligned original image
     (``nuisance.raw_size`` pixels square, face ``raw_iod`` pixels between the eyes, off
     centre, rolled), and the aligned image is cut from it with :func:`fercore.align.align_face`
-    as a real pipeline would; otherwise the aligned image is rendered directly.
+    as a real pipeline would; otherwise the aligned image is rendered directly. ``desc``
+    labels the progress bar.
     """
     aus = _check_inputs(aus, identities, nuisance, size)
-    n = len(aus)
-    size = int(size)
+    n, size, seed = len(aus), int(size), int(seed)
+    _assets()
+    # faces of one identity side by side, so each chunk makes an identity's texture once
+    order = np.argsort(identities.texture_seed, kind="stable")
+    chunk = CHUNK // 4 if raw else CHUNK
+    chunks = [order[start:start + chunk] for start in range(0, n, chunk)]
+
+    def render_chunk(rows):
+        return _render_chunk(aus[rows], identities[rows], nuisance[rows], size, seed, raw)
+
     aligned = np.empty((n, size, size), np.uint8)
     landmarks = np.empty((n, 5, 2), np.float32)
-    raws, raw_landmarks = ([], np.empty((n, 5, 2), np.float32)) if raw else (None, None)
-    chunk = CHUNK // 4 if raw else CHUNK
-    for start in progress(range(0, n, chunk), desc="render", unit="batch"):
-        batch = slice(start, min(start + chunk, n))
-        b_aus, b_ids, b_nui = aus[batch], identities[batch], nuisance[batch]
-        verts, lm = face_geometry(b_aus, b_ids, b_nui)
+    raws, raw_landmarks = ([None] * n, np.empty((n, 5, 2), np.float32)) if raw else (None, None)
+    for rows, (images, points, originals, raw_points) in zip(
+            chunks, ordered_map(render_chunk, chunks, workers, desc=desc)):
+        aligned[rows], landmarks[rows] = images, points
         if raw:
-            transforms = _raw_transforms(lm, b_nui)
-            images, lm_px = _render_batch(verts, lm, b_aus, b_ids, b_nui, seed, b_nui.raw_size,
-                                          transforms)
-            raws.extend(images)
-            raw_landmarks[batch] = lm_px
-            for i, (image, points) in enumerate(zip(images, lm_px)):
-                aligned[start + i], landmarks[start + i] = align_face(image, points, size)
-        else:
-            transforms = _aligned_transforms(lm, size)
-            images, lm_px = _render_batch(verts, lm, b_aus, b_ids, b_nui, seed,
-                                          np.full(len(b_aus), size), transforms)
-            aligned[batch] = np.stack(images)
-            landmarks[batch] = lm_px
+            raw_landmarks[rows] = raw_points
+            for row, image in zip(rows.tolist(), originals):
+                raws[row] = image
     return RenderedFaces(aligned=aligned, landmarks5=landmarks, raw=raws,
                          raw_landmarks5=raw_landmarks)

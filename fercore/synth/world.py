@@ -30,6 +30,7 @@ from pathlib import Path
 import yaml
 
 from fercore.results import write_json_atomic
+from fercore.synth import parallel
 
 PACKAGE = Path(__file__).resolve().parents[1]
 PROFILES_FILE = PACKAGE / "profiles.yaml"
@@ -117,8 +118,9 @@ def _count_images(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*") if p.suffix.lower() in suffixes)
 
 
-def generate_unit(root, unit: str, sizes: dict, seed: int, code: str) -> dict:
-    """Write one generation unit into temporary folders, then swap them into place."""
+def generate_unit(root, unit: str, sizes: dict, seed: int, code: str, workers: int | None = None) -> dict:
+    """Write one generation unit into temporary folders, then swap them into place; it renders
+    with ``workers`` threads (default :func:`fercore.synth.parallel.n_workers`)."""
     from fercore.synth.writers import WRITERS
 
     root = Path(root)
@@ -130,7 +132,8 @@ def generate_unit(root, unit: str, sizes: dict, seed: int, code: str) -> dict:
         folder.mkdir(parents=True)
     start = time.perf_counter()
     try:
-        summary = writer(*folders.values(), sizes, unit_seed(seed, unit))
+        with parallel.using(workers):
+            summary = writer(*folders.values(), sizes, unit_seed(seed, unit))
         seconds = time.perf_counter() - start
         key = unit_key(unit, sizes, seed, code)
         for name, folder in folders.items():
@@ -159,19 +162,21 @@ def _locked(root: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def default_workers() -> int:
-    """Units generated in parallel: one on a machine of two cores or fewer, else half the cores (at most 4)."""
-    cores = os.cpu_count() or 1
-    return 1 if cores <= 2 else min(4, cores // 2)
+def unit_processes(workers: int) -> int:
+    """Generation units run side by side, each in its own process: one at a time on up to two
+    workers (rendering, the bulk of a unit, already uses every worker), else half the workers, at
+    most 4, each rendering with its share of the workers."""
+    return 1 if workers <= 2 else min(4, workers // 2)
 
 
 def materialize(root, profile: str, seed: int = 0, sizes: dict | None = None, workers: int | None = None) -> dict:
     """Make ``<root>/synth-*`` match ``profile``'s sizes (or ``sizes``) and ``seed``.
 
-    Regenerates only the units whose manifest differs, ``workers`` processes at a time (default
-    :func:`default_workers`; the files do not depend on it); returns the world manifest (also
-    written to ``<root>/manifest.json``, see :func:`world_summary`) with ``generated_now``, the
-    units this call regenerated.
+    Regenerates only the units whose manifest differs, on ``workers`` cores (default
+    :func:`fercore.synth.parallel.n_workers`: ``$FERCORE_WORKERS``, else every core; split
+    between unit processes, :func:`unit_processes`, and rendering threads). The files do not
+    depend on ``workers``. Returns the world manifest (also written to ``<root>/manifest.json``,
+    see :func:`world_summary`) with ``generated_now``, the units this call regenerated.
     """
     from fercore.synth.writers import WRITERS
 
@@ -182,13 +187,15 @@ def materialize(root, profile: str, seed: int = 0, sizes: dict | None = None, wo
         for stale in root.glob(".staging-*"):
             shutil.rmtree(stale, ignore_errors=True)
         generated = [unit for unit in WRITERS if not is_current(root, unit, unit_key(unit, sizes, seed, code))]
-        workers = min(default_workers() if workers is None else int(workers), len(generated)) or 1
-        if workers == 1:
+        workers = parallel.n_workers(workers)
+        processes = min(unit_processes(workers), len(generated)) or 1
+        threads = max(1, workers // processes)
+        if processes == 1:
             for unit in generated:
-                generate_unit(root, unit, sizes, seed, code)
+                generate_unit(root, unit, sizes, seed, code, threads)
         else:
-            with ProcessPoolExecutor(workers) as pool:
-                for done in [pool.submit(generate_unit, root, unit, sizes, seed, code) for unit in generated]:
+            with ProcessPoolExecutor(processes) as pool:
+                for done in [pool.submit(generate_unit, root, unit, sizes, seed, code, threads) for unit in generated]:
                     done.result()
         previous = _read_manifest(root) or {}
         same = {"profile": profile, "seed": int(seed), "sizes": sizes, "code": code}

@@ -18,13 +18,11 @@ from fercore import crowd as crowd_em
 from fercore.datasets import affectnet, ckplus, emotionet, fer2013, jaffe, mmi_oulu, rafdb, rafml, sfew
 from fercore.datasets.base import write_truth
 from fercore.labels import AUS, BASIC7, COMPOUND11, COMPOUND_COMPONENTS, CONTEMPT, EMOTIONS6
-from fercore.progress import progress
 from fercore.synth import crowd as crowd_sim
 from fercore.synth.expressions import EXPRESSIONS, intensity, sample_aus
 from fercore.synth.identity import sample_identities
 from fercore.synth.nuisance import OCCLUDERS, sample_nuisance
 
-RENDER_BATCH = 256
 AFFECTNET_COUNTS = {"neutral": 74874, "happiness": 134415, "sadness": 25459, "surprise": 14090, "fear": 6378,
                     "disgust": 3803, "anger": 24882, CONTEMPT: 3750}
 """AffectNet's manually annotated training images per class (Mollahosseini et al. 2017; the
@@ -80,22 +78,15 @@ def draw_classes(counts: dict, n: int, rng) -> np.ndarray:
 
 
 def render(aus, identities, nuisance, rng, size=100, raw=False, desc="rendering"):
-    """Render in batches (progress bar); returns aligned, landmarks5 and, if ``raw``, the
-    unaligned originals (list) and their landmarks. Images do not depend on the batching."""
+    """Render with :func:`fercore.synth.render.render_faces` on every worker it is given
+    (:mod:`fercore.synth.parallel`); returns aligned, landmarks5 and, if ``raw``, the unaligned
+    originals (list) and their landmarks. Images do not depend on the number of workers."""
     from fercore.synth.render import render_faces
 
     seed = int(rng.integers(0, 2**31))
-    aligned, points, originals, raw_points = [np.zeros((0, size, size), np.uint8)], [np.zeros((0, 5, 2))], [], []
-    for start in progress(range(0, len(aus), RENDER_BATCH), desc=desc, unit="batch"):
-        part = slice(start, start + RENDER_BATCH)
-        faces = render_faces(aus[part], identities[part], nuisance[part], size=size, seed=seed, raw=raw)
-        aligned.append(faces.aligned)
-        points.append(faces.landmarks5)
-        if raw:
-            originals.extend(faces.raw)
-            raw_points.append(faces.raw_landmarks5)
-    raw_points = np.concatenate([np.zeros((0, 5, 2)), *raw_points]) if raw else None
-    return np.concatenate(aligned), np.concatenate(points), originals, raw_points
+    faces = render_faces(aus, identities, nuisance, size=size, seed=seed, raw=raw, desc=desc)
+    raw_points = faces.raw_landmarks5.astype(np.float64) if raw else None
+    return faces.aligned, faces.landmarks5.astype(np.float64), faces.raw or [], raw_points
 
 
 def world_nuisance(domain: str, n: int, rng):
@@ -435,11 +426,19 @@ def write_mmi(folder, sizes, seed) -> dict:
 # ---------------------------------------------------------------- JAFFE, SFEW, EmotioNet
 
 
+JAFFE_RATING_SPREAD = 5.0
+"""How much more a JAFFE-style rating panel registers confusable emotions than a forced choice."""
+
+
 def write_jaffe(folder, sizes, seed) -> dict:
     """JAFFE-like: ``jaffe_subjects`` (10 in JAFFE, with its subjects' initials) pose the seven
     expressions ``jaffe_poses`` times each in lab conditions, with weaker secondary emotions;
     unaligned TIFF originals with a five-landmark sidecar; semantic ratings of the six emotions
-    (1-5) as the mean a rater panel would give: 1 + 4 x blend weight, plus noise."""
+    (1-5) as the mean a rater panel would give: 1 + 4 x perceived intensity, plus noise, where the
+    perceived intensity of an emotion adds to its blend weight the cues of the other emotions that
+    raters read as it (the crowd's confusion, x :data:`JAFFE_RATING_SPREAD`: a 1-5 rating of every
+    adjective registers weak impressions that a forced choice drops), so that, as in JAFFE, fear
+    faces are also rated surprised and disgusted faces angry."""
     rng = np.random.default_rng(seed)
     poses = int(sizes["jaffe_poses"])
     identities = sample_identities(len(JAFFE_SUBJECTS), rng, gender_p=(0, 1, 0), race_p=(0, 0, 1),
@@ -460,7 +459,10 @@ def write_jaffe(folder, sizes, seed) -> dict:
     nuisance = world_nuisance("lab", n, rng)
     _, _, raw, raw_points = render(aus, identities[subjects], nuisance, rng, raw=True, desc="jaffe")
     six = weights[:, [EXPRESSIONS.index(e) for e in EMOTIONS6]]
-    ratings = np.clip(1 + 4 * six + rng.normal(0, 0.3, six.shape), 1, 5)
+    six_index = [BASIC7.index(e) for e in EMOTIONS6]
+    read_as = crowd_sim.CONFUSION[np.ix_(six_index, six_index)] * (1 - np.eye(len(EMOTIONS6)))
+    perceived = np.clip(six + JAFFE_RATING_SPREAD * six @ read_as, 0, 1)
+    ratings = np.clip(1 + 4 * perceived + rng.normal(0, 0.3, six.shape), 1, 5)
     serials = rng.permutation(np.arange(1, n + 1) + 20)
     files = [jaffe.file_name(JAFFE_SUBJECTS[s], e, k, int(serials[i])) for i, (s, e, k) in enumerate(rows)]
     jaffe.write_jaffe(folder, files, raw, ratings, raw_points)
