@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.metrics import r2_score
 from torch import nn
 from torch.nn import functional as F
 
@@ -424,6 +425,14 @@ class SemanticAutoencoder(BaseEstimator, TransformerMixin):
         """H_d(H_e(X)) as uint8 faces (n, S, S)."""
         return self.inverse_transform(self.transform(X))
 
+    def score(self, X, y=None):
+        """R² of the reconstructions H_d(H_e(X)) over the pixels (scikit-learn's ``r2_score``,
+        variance-weighted): the share of the faces' pixel variation the autoencoder recovers."""
+        X = image_tensor(X, self.input_size).squeeze(1).numpy()
+        return float(r2_score(X.reshape(len(X), -1).astype(np.float64),
+                              self.reconstruct(X).reshape(len(X), -1).astype(np.float64),
+                              multioutput="variance_weighted"))
+
     def neighbour_generator(self, noise_scale):
         """The frozen module of Eq. 9 with noise N(0, (noise_scale · code_std_)²) per dimension."""
         if noise_scale < 0:
@@ -446,25 +455,34 @@ class NeighbourhoodAwareObjective(nn.Module):
     synthesized, the divergence Div(P, P^tr) (Eq. 13) is taken between the network's predictions
     for the face and for its neighbour — both in evaluation mode, i.e. the function F with the
     current weights W^t — and samples with Div ≥ T get no gradient (Eq. 11, T fixed or the batch
-    mean, Eq. 14). Each step's index, divergences and mask are kept (``mask_log()``) and
-    checkpointed with the objective.
+    mean, Eq. 14). The first ``mask_start`` steps train without the mask (0 in the paper, which
+    masks from the first step). Each masked step's number, index, divergences and mask are kept
+    (``mask_log()``) and checkpointed with the objective.
     """
 
-    def __init__(self, criterion, neighbours=None, threshold=None):
+    def __init__(self, criterion, neighbours=None, threshold=None, mask_start=0):
         super().__init__()
         if (neighbours is None) != (threshold is None):
             raise ValueError("give both a neighbour generator and a threshold, or neither")
+        if mask_start < 0:
+            raise ValueError(f"mask_start must be a non-negative number of steps, got {mask_start}")
         self.criterion = criterion
         self.neighbours = neighbours
         self.masked_loss = None if threshold is None else NeighbourhoodAwareLoss(threshold)
+        self.mask_start = mask_start
+        self.steps = 0
         self.records = []
 
     def forward(self, model, batch):
         images, labels, index = batch
         x = as_float(images)
         per_sample = sum(self.criterion(logits, labels) for logits in model.forward_all(x))
+        step, self.steps = self.steps, self.steps + 1
         if self.masked_loss is None:
             return {"loss": per_sample.mean()}
+        if step < self.mask_start:
+            return {"loss": per_sample.mean(), "masked_fraction": torch.zeros_like(per_sample[0]),
+                    "threshold": torch.full_like(per_sample[0], math.inf)}
         was_training = model.training
         with torch.no_grad():
             neighbour = self.neighbours(x)
@@ -472,27 +490,28 @@ class NeighbourhoodAwareObjective(nn.Module):
             divergence = symmetric_kl(model(x), model(neighbour))
         model.train(was_training)
         loss, mask, threshold = self.masked_loss(per_sample, divergence)
-        self.records.append((index.detach(), divergence.detach(), mask.detach(), threshold.detach()))
+        self.records.append((torch.tensor(step), index.detach(), divergence.detach(), mask.detach(),
+                             threshold.detach()))
         return {"loss": loss, "masked_fraction": 1 - mask.float().mean(), "threshold": threshold}
 
     def get_extra_state(self):
-        return [tuple(t.cpu() for t in r) for r in self.records]
+        return {"steps": self.steps, "records": [tuple(t.cpu() for t in r) for r in self.records]}
 
     def set_extra_state(self, state):
-        self.records = list(state)
+        self.steps = state["steps"]
+        self.records = list(state["records"])
 
     def mask_log(self):
-        """One row per (step, sample): step, sample (row of the training set), divergence,
-        threshold, masked."""
+        """One row per masked step and sample: step (of the whole run), sample (row of the
+        training set), divergence, threshold, masked."""
         if not self.records:
             return pd.DataFrame(columns=["step", "sample", "divergence", "threshold", "masked"])
-        steps = [torch.full((len(r[0]),), s) for s, r in enumerate(self.records)]
         return pd.DataFrame({
-            "step": torch.cat(steps).numpy(),
-            "sample": torch.cat([r[0].cpu() for r in self.records]).numpy(),
-            "divergence": torch.cat([r[1].float().cpu() for r in self.records]).numpy(),
-            "threshold": torch.cat([r[3].float().cpu().expand(len(r[0])) for r in self.records]).numpy(),
-            "masked": ~torch.cat([r[2].cpu() for r in self.records]).numpy(),
+            "step": torch.cat([r[0].expand(len(r[1])) for r in self.records]).numpy(),
+            "sample": torch.cat([r[1].cpu() for r in self.records]).numpy(),
+            "divergence": torch.cat([r[2].float().cpu() for r in self.records]).numpy(),
+            "threshold": torch.cat([r[4].float().cpu().expand(len(r[1])) for r in self.records]).numpy(),
+            "masked": ~torch.cat([r[3].cpu() for r in self.records]).numpy(),
         })
 
 
@@ -506,6 +525,8 @@ class NeighbourhoodAwareClassifier(BaseEstimator, ClassifierMixin):
     neighbours : the :class:`NeighbourGenerator` of a fitted :class:`SemanticAutoencoder`
         (``autoencoder.neighbour_generator(noise_scale)``); needed unless ``method="none"``.
     threshold : T for ``method="T"``.
+    mask_start : fraction of the iterations trained without the mask before Algorithm 1 starts
+        masking (not in the paper, which masks from the first step: 0).
     loss : ``"ce"`` or ``"focal"`` (γ = ``gamma``).
     balance : ``"none"``, ``"weighted"`` (inverse-frequency class weights in the loss) or
         ``"batch"`` (every class equally represented in each batch; ``batch_size`` a multiple of
@@ -519,13 +540,14 @@ class NeighbourhoodAwareClassifier(BaseEstimator, ClassifierMixin):
     sample: ``sample`` is the row of ``X``).
     """
 
-    def __init__(self, method="none", neighbours=None, threshold=0.1, loss="focal", gamma=2.0,
-                 balance="batch", batch_size=63, iterations=1000, lr=0.01,
+    def __init__(self, method="none", neighbours=None, threshold=0.1, mask_start=0.0, loss="focal",
+                 gamma=2.0, balance="batch", batch_size=63, iterations=1000, lr=0.01,
                  lr_milestones=LR_MILESTONES, weight_decay=2e-3, momentum=0.9, input_size=112,
                  width=1.0, device="auto", seed=0):
         self.method = method
         self.neighbours = neighbours
         self.threshold = threshold
+        self.mask_start = mask_start
         self.loss = loss
         self.gamma = gamma
         self.balance = balance
@@ -545,6 +567,8 @@ class NeighbourhoodAwareClassifier(BaseEstimator, ClassifierMixin):
                                      ("balance", self.balance, BALANCES)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if not 0 <= self.mask_start < 1:
+            raise ValueError(f"mask_start must be a fraction of the run in [0, 1), got {self.mask_start}")
         if self.method != "none" and self.neighbours is None:
             raise ValueError(f"method={self.method!r} needs a neighbour generator (neighbours=)")
         if self.method != "none" and self.neighbours.autoencoder.input_size != self.input_size:
@@ -566,7 +590,8 @@ class NeighbourhoodAwareClassifier(BaseEstimator, ClassifierMixin):
         index = torch.arange(len(x))
         threshold = {"none": None, "T": self.threshold, "BT": "batch"}[self.method]
         objective = NeighbourhoodAwareObjective(
-            self._criterion(y_index), None if threshold is None else self.neighbours, threshold)
+            self._criterion(y_index), None if threshold is None else self.neighbours, threshold,
+            mask_start=round(self.mask_start * self.iterations))
         torch.manual_seed(self.seed)
         self.net_ = TwoBranchNet(len(self.classes_), self.input_size, self.width)
         schedule = Schedule(self.iterations, lr=self.lr, momentum=self.momentum,

@@ -79,7 +79,7 @@ def test_masked_samples_contribute_zero_gradient():
 
     net.forward_all = watched
     objective(net, (images, labels, index))["loss"].backward()
-    _, divergence, mask, threshold = objective.records[-1]
+    _, _, divergence, mask, threshold = objective.records[-1]
     assert threshold.item() == pytest.approx(divergence.mean().item())
     assert 0 < mask.sum() < len(mask)
     per_row = seen[0].grad.flatten(1).abs().sum(1)
@@ -105,6 +105,29 @@ def test_mask_log_lists_every_sample_of_every_step():
         assert np.allclose(step["threshold"], step["divergence"].mean(), rtol=1e-5)
         assert (step["masked"] == (step["divergence"] >= step["threshold"])).all()
     assert clf.history_["masked_fraction"].between(0, 1).all()
+
+
+def test_mask_starts_after_mask_start_of_the_run():
+    X, y = faces(42)
+    clf = NeighbourhoodAwareClassifier(
+        method="BT", neighbours=make_objective("batch").neighbours, mask_start=0.5, batch_size=14,
+        iterations=4, input_size=SIDE, width=0.125, device="cpu", seed=0).fit(X, y)
+    assert sorted(clf.mask_log_["step"].unique()) == [2, 3]
+    history = clf.history_.set_index("step")
+    assert (history.loc[[0, 1], "masked_fraction"] == 0).all()
+    assert np.isinf(history.loc[[0, 1], "threshold"]).all()
+    assert (history.loc[[2, 3], "masked_fraction"] > 0).all()
+    with pytest.raises(ValueError, match="mask_start"):
+        NeighbourhoodAwareClassifier(method="BT", neighbours=clf.neighbours, mask_start=1.0).fit(X, y)
+
+
+def test_autoencoder_score_is_the_pixel_r2_of_its_reconstructions():
+    X, _ = faces(28)
+    ae = SemanticAutoencoder(input_size=SIDE, width=0.125, pretrain_iterations=2, pretrain_batch_size=14,
+                             refine_iterations=0, device="cpu", seed=0).fit(X)
+    x, r = X.reshape(len(X), -1).astype(float), ae.reconstruct(X).reshape(len(X), -1).astype(float)
+    by_hand = 1 - ((x - r) ** 2).sum() / ((x - x.mean(axis=0)) ** 2).sum()
+    assert ae.score(X) == pytest.approx(by_hand)
 
 
 def test_autoencoder_and_classifier_fit_deterministically():
