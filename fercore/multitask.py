@@ -299,6 +299,12 @@ class MultiTaskNet(BaseEstimator):
         uses the paper's ratio, iterations / 8.
     mix : SJMT batches with an ``"equal"`` share of every task, or ``"proportional"`` to task
         size (all images pooled and shuffled); multi-task batches alternate.
+    equal_exposure : a net trained on ``k`` tasks runs ``k × iterations`` steps (and decays its
+        learning rate ``k`` times less often), so each task's images are drawn as often as by a
+        single-task net of ``iterations`` steps: a multi-task net gives each task every ``k``-th
+        batch, an SJMT batch (``mix="equal"``) holds ``batch_size / k`` images of each. The paper runs every net
+        for the same 80k steps (False), long enough for all of them to converge; a short run
+        at equal steps instead measures how fast each net learns from half the samples.
     dropout : before the heads; default (None) 0.5 for VGG-16, as in the paper, 0 for the ResNets.
     init_from : a trunk ``state_dict`` to start from (:meth:`trunk_state_dict` of the net
         pre-trained on FER2013).
@@ -310,8 +316,8 @@ class MultiTaskNet(BaseEstimator):
 
     def __init__(self, method="sjmt", net="resnet32", width=1.0, input_size=48, pad=4,
                  iterations=80_000, batch_size=128, lr=0.05, decay_every=10_000, decay_rate=0.5,
-                 momentum=0.9, weight_decay=1e-4, mix="equal", dropout=None, init_from=None,
-                 seed=0, device="auto", checkpoint=None):
+                 momentum=0.9, weight_decay=1e-4, mix="equal", equal_exposure=False, dropout=None,
+                 init_from=None, seed=0, device="auto", checkpoint=None):
         self.method = method
         self.net = net
         self.width = width
@@ -325,17 +331,24 @@ class MultiTaskNet(BaseEstimator):
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.mix = mix
+        self.equal_exposure = equal_exposure
         self.dropout = dropout
         self.init_from = init_from
         self.seed = seed
         self.device = device
         self.checkpoint = checkpoint
 
-    def schedule(self):
-        """The :class:`fercore.train.Schedule`: staircase exponential decay as multi-step milestones."""
-        every = self.decay_every or max(1, self.iterations // 8)
-        return Schedule(iterations=self.iterations, lr=self.lr, momentum=self.momentum,
-                        milestones=tuple(range(every, self.iterations, every)), gamma=self.decay_rate,
+    def schedule(self, n_tasks=1):
+        """The :class:`fercore.train.Schedule` of a net trained on ``n_tasks`` tasks: staircase
+        exponential decay as multi-step milestones, stretched ``n_tasks`` times under
+        ``equal_exposure``."""
+        if n_tasks < 1:
+            raise ValueError(f"n_tasks must be at least 1, got {n_tasks}")
+        stretch = n_tasks if self.equal_exposure else 1
+        iterations = self.iterations * stretch
+        every = (self.decay_every or max(1, self.iterations // 8)) * stretch
+        return Schedule(iterations=iterations, lr=self.lr, momentum=self.momentum,
+                        milestones=tuple(range(every, iterations, every)), gamma=self.decay_rate,
                         weight_decay=self.weight_decay)
 
     def _check(self, tasks):
@@ -406,7 +419,7 @@ class MultiTaskNet(BaseEstimator):
         else:
             objective = HeadObjective({t.name: len(t.class_names) if t.kind == "multilabel" else 0 for t in tasks})
             batches = streams[0] if len(streams) == 1 else AlternatingBatches(streams)
-        trainer = Trainer(model, objective, self.schedule(), device=device, seed=self.seed,
+        trainer = Trainer(model, objective, self.schedule(len(tasks)), device=device, seed=self.seed,
                           checkpoint=self.checkpoint, checkpoint_every=1000 if self.checkpoint else 0,
                           desc=f"{self.method} {self.net}")
         self.history_ = trainer.fit(batches)
@@ -703,6 +716,21 @@ def nan_mean(values, axis=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(values, axis=axis)
+
+
+def task_loss_change(model, task, fraction=0.1):
+    """Mean training loss of a ``single`` or ``multitask`` net on ``task``'s batches over the
+    first and the last ``fraction`` of them, ``(start, end)``: whether that head learnt. A
+    multi-task net's batches alternate over its tasks in :meth:`MultiTaskNet.fit` order."""
+    if model.method == "sjmt":
+        raise ValueError("an SJMT net's loss mixes its tasks in every batch; pick a single or multitask net")
+    names = list(model.tasks_)
+    if task not in names:
+        raise ValueError(f"no task {task!r}; this net was trained on {names}")
+    history = model.history_
+    losses = history.loc[history["step"] % len(names) == names.index(task), "loss"].to_numpy()
+    n = max(1, round(len(losses) * fraction))
+    return float(losses[:n].mean()), float(losses[-n:].mean())
 
 
 def per_class_recalls(nets, task):

@@ -20,6 +20,7 @@ from fercore.multitask import (
     pad_random_crop,
     profile_correlation,
     sample_per_class,
+    task_loss_change,
     top_aus,
 )
 from fercore.train import RandomBatches
@@ -140,6 +141,20 @@ def test_schedule_is_staircase_exponential_decay():
     assert schedule.lr_at(9_999) == 0.05 and schedule.lr_at(10_000) == 0.025
     assert schedule.lr_at(79_999) == pytest.approx(0.05 * 0.5 ** 7)
     assert MultiTaskNet(iterations=800, decay_every=None).schedule().milestones == tuple(range(100, 800, 100))
+
+
+def test_equal_exposure_gives_a_joint_net_as_many_batches_of_each_task_as_a_single_net():
+    stretched = MultiTaskNet(iterations=800, decay_every=None, equal_exposure=True).schedule(n_tasks=2)
+    assert stretched.iterations == 1600 and stretched.milestones == tuple(range(200, 1600, 200))
+    assert MultiTaskNet(iterations=800, equal_exposure=True).schedule().iterations == 800
+    assert MultiTaskNet(iterations=800, decay_every=None).schedule(n_tasks=2).iterations == 800
+    with pytest.raises(ValueError, match="n_tasks"):
+        MultiTaskNet().schedule(n_tasks=0)
+    emo, au = toy_tasks()
+    for method in ("multitask", "sjmt"):
+        net = small(method, iterations=6, equal_exposure=True).fit([emo, au])
+        assert len(net.history_) == 12
+    assert len(small("single", iterations=6, equal_exposure=True).fit(emo).history_) == 6
 
 
 def test_selective_objective_sends_no_gradient_to_other_spaces_head_rows():
@@ -333,3 +348,13 @@ def test_verdict_weighs_the_gap_against_the_seed_spread():
     assert verdict(metrics, "d", "a") == "holds (one seed: no spread to judge it by)"
     assert verdict(metrics, "a", "z") == "was not run"
     assert percent(metrics, "a") == "50.0%" and percent(metrics, "z") == "not run"
+
+
+def test_task_loss_change_reads_each_tasks_alternate_steps():
+    emo, au = toy_tasks()
+    net = small("multitask", iterations=8).fit([emo, au])
+    loss = net.history_["loss"].to_numpy()
+    assert task_loss_change(net, "emo", 0.25) == pytest.approx((loss[0], loss[6]))
+    assert task_loss_change(net, "au", 0.25) == pytest.approx((loss[1], loss[7]))
+    with pytest.raises(ValueError, match="SJMT"):
+        task_loss_change(small("sjmt", iterations=2).fit([emo, au]), "emo")
