@@ -29,6 +29,7 @@ from fercore.losses import EntropyLoss, MKMMDLoss, mk_mmd
 from fercore.multilabel import evaluate_multilabel, make_multilabel
 from fercore.nets import BaseDCNN
 from fercore.paper import paper_cell, paper_values
+from fercore.seeds import mean_sd_text, paired_gains, summarize
 from fercore.train import RandomBatches, Trainer, resolve_device
 
 MODELS = {"basedcnn": "baseDCNN", "dbm_cnn": "DBM-CNN", "dbm_dacnn": "DBM-DACNN",
@@ -532,39 +533,6 @@ PAPER_TABLE5 = {tuple(key.split(".")[2:]): value for key, value in paper_values(
 ``(model, classifier, metric)`` → value. The paper prints CLR, RAkEL, MLkNN and LIFT only."""
 
 
-def over_seeds(frame, by, value):
-    """``mean``, ``sd`` (sample sd; 0 for a single seed) and ``n`` seeds of ``value`` per group."""
-    out = frame.groupby(list(by), sort=False)[value].agg(mean="mean", sd="std", n="count").reset_index()
-    out["sd"] = out["sd"].fillna(0.0)
-    return out
-
-
-def paired_gains(frame, better, worse, *, by=("target",), value="accuracy"):
-    """Seed-by-seed difference ``value(better) − value(worse)`` per group of ``by``: ``mean``,
-    ``sd``, ``n`` seeds and ``wins`` (seeds where ``better`` scored higher)."""
-    wide = frame.pivot_table(index=[*by, "seed"], columns="model", values=value).reset_index()
-    wide = wide.dropna(subset=[better, worse])
-    wide["gain"] = wide[better] - wide[worse]
-    out = over_seeds(wide, by, "gain")
-    out["wins"] = wide.assign(win=wide["gain"] > 0).groupby(list(by), sort=False)["win"].sum().to_numpy()
-    return out
-
-
-def mean_sd_text(mean, sd, n, digits=3, scale=1.0):
-    """``"0.812 ± 0.013"`` (``"0.812"`` for one seed), values times ``scale``."""
-    text = f"{mean * scale:.{digits}f}"
-    return f"{text} ± {sd * scale:.{digits}f}" if n > 1 else text
-
-
-def record_over_seeds(key, mean, sd, n):
-    """Record ``key`` (mean over seeds), ``key.sd`` and ``key.n_seeds`` in :mod:`fercore.results`."""
-    from fercore import results
-
-    results.record(key, mean)
-    results.record(f"{key}.sd", sd)
-    results.record(f"{key}.n_seeds", n)
-
-
 def domain_embedding(source_features, target_features, *, method="umap", max_points=400, seed=0):
     """2-D coordinates of source and target features embedded together
     (:func:`fercore.plots.embed_2d`; UMAP starts from PCA coordinates), each side subsampled to
@@ -620,7 +588,7 @@ def jaffe_note(target):
 
 def table6(accuracy):
     """Table 6 analog: accuracy per (target, model) over seeds, with the paper's value."""
-    out = over_seeds(accuracy, ["target", "model"], "accuracy")
+    out = summarize(accuracy, ["target", "model"], "accuracy")
     out["paper"] = [PAPER_TABLE6.get((t, m), np.nan) for t, m in zip(out["target"], out["model"])]
     return out
 
@@ -637,7 +605,7 @@ def format_table6(table):
 
 def table5(multilabel):
     """Table 5 analog: each (model, classifier, metric) over seeds, with the paper's value."""
-    out = over_seeds(multilabel, ["model", "classifier", "metric"], "value")
+    out = summarize(multilabel, ["model", "classifier", "metric"], "value")
     out["paper"] = [PAPER_TABLE5.get(key, np.nan) for key in zip(out["model"], out["classifier"], out["metric"])]
     return out
 
@@ -663,7 +631,7 @@ MMD_COLUMNS = {"before": "dbm_cnn", "after": "dbm_dacnn", "after_entropy": "dbm_
 def mmd_table(mmd):
     """Per target: MMD before (DBM-CNN) and after adaptation (DBM-DACNN, and with the entropy
     loss) as ``<when>_mean``, ``<when>_sd``, ``<when>_n`` columns (n = 0 where not run)."""
-    summary = over_seeds(mmd, ["target", "model"], "mmd").set_index(["target", "model"])
+    summary = summarize(mmd, ["target", "model"], "mmd").set_index(["target", "model"])
     rows = []
     for target in dict.fromkeys(mmd["target"]):
         row = {"target": target}
@@ -754,8 +722,8 @@ def discussion(accuracy, multilabel, mmd, n_seeds):
               "iterations, so only the directions of the differences are comparable.")
     finetuned = accuracy[accuracy["model"].str.endswith("_finetuned")]
     if not finetuned.empty:
-        tuned = over_seeds(finetuned, ["model"], "accuracy").set_index("model")["mean"]
-        plain = over_seeds(m2s[m2s["target"] == "sfew"], ["model"], "accuracy").set_index("model")["mean"]
+        tuned = summarize(finetuned, ["model"], "accuracy").set_index("model")["mean"]
+        plain = summarize(m2s[m2s["target"] == "sfew"], ["model"], "accuracy").set_index("model")["mean"]
         delta = [100 * (tuned[f"{m}_finetuned"] - plain[m]) for m in plain.index if f"{m}_finetuned" in tuned]
         paper = [100 * (PAPER_TABLE6[("sfew", f"{m}_finetuned")] - PAPER_TABLE6[("sfew", m)]) for m in plain.index]
         lines.append(f"**SFEW fine-tuning.** Fine-tuning on SFEW's training set changes the SVM accuracy by "

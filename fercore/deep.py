@@ -270,18 +270,3 @@ def multilabel_scores(train_features, train_labels, test_features, test_labels, 
                                      test_labels)
         rows += [{"classifier": name, "metric": m, "value": v} for m, v in report.items()]
     return pd.DataFrame(rows)
-
-
-def seed_summary(frame, by, value="value"):
-    """Mean, sample standard deviation and number of seeds of ``value`` per group ``by``."""
-    grouped = frame.groupby(list(by), sort=False)[value]
-    out = grouped.agg(mean="mean", sd=lambda v: v.std(ddof=1) if len(v) > 1 else 0.0, n="count")
-    return out.reset_index()
-
-
-def mean_sd_text(summary, scale=1.0, digits=3):
-    """``"mean ± sd"`` strings of a :func:`seed_summary` (``mean`` alone for a single seed)."""
-    def text(row):
-        mean = f"{row['mean'] * scale:.{digits}f}"
-        return mean if row["n"] < 2 else f"{mean} ± {row['sd'] * scale:.{digits}f}"
-    return summary.apply(text, axis=1)

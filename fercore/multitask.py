@@ -39,6 +39,9 @@ from fercore.nets.resnet_cifar import ResNetCIFAR
 from fercore.nets.vgg import VGG16
 from fercore.paper import paper_cell, paper_table, paper_values
 from fercore.progress import progress
+from fercore.seeds import mean_sd_text
+from fercore.seeds import record_summary as record_seed_summary
+from fercore.seeds import summarize as summarize_seeds
 from fercore.train import RandomBatches, Schedule, Trainer, resolve_device
 
 METHODS = ("single", "multitask", "sjmt")
@@ -704,10 +707,9 @@ def fitted(models, table, method, net):
 
 
 def summarize(scores):
-    """Mean, sd and number of seeds of the accuracy per (table, method, net, dataset)."""
-    grouped = scores.groupby(["table", "method", "net", "dataset"], sort=False)["accuracy"]
-    return pd.DataFrame({"mean": grouped.mean(), "sd": grouped.std(ddof=1).fillna(0.0),
-                         "n_seeds": grouped.size()})
+    """Mean, sd and number ``n`` of seeds of the accuracy per (table, method, net, dataset)."""
+    by = ["table", "method", "net", "dataset"]
+    return summarize_seeds(scores, by, "accuracy").set_index(by)
 
 
 def nan_mean(values, axis=None):
@@ -830,13 +832,9 @@ def result_key(dataset, method, net):
     return f"sjmt.{dataset}.{method}.{net}.accuracy"
 
 
-def summary_records(summary):
-    """Results keys of a :func:`summarize` table: the mean accuracy, its ``.sd`` and ``.n_seeds``."""
-    records = {}
-    for (_, method, net, dataset), row in summary.iterrows():
-        key = result_key(dataset, method, net)
-        records.update({key: row["mean"], f"{key}.sd": row["sd"], f"{key}.n_seeds": row["n_seeds"]})
-    return records
+def record_summary(summary):
+    """Record a :func:`summarize` table under :func:`result_key` (mean, ``.sd``, ``.n_seeds``)."""
+    return record_seed_summary(summary.reset_index(), lambda r: result_key(r["dataset"], r["method"], r["net"]))
 
 
 def comparison_table(summary, tables, datasets=None, percent=True):
@@ -849,7 +847,7 @@ def comparison_table(summary, tables, datasets=None, percent=True):
             continue
         paper = PAPER_ACCURACY.get(result_key(dataset, method, net))
         scale = 100 if percent else 1
-        ours = f"{r['mean'] * scale:.1f} ± {r['sd'] * scale:.1f}" if r["n_seeds"] > 1 else f"{r['mean'] * scale:.1f}"
+        ours = mean_sd_text(r["mean"], r["sd"], r["n"], 1, scale)
         column = DATASET_COLUMNS.get(dataset, dataset)
         rows.setdefault((method, net), {})[f"{column}: ours"] = ours
         rows[(method, net)][f"{column}: paper"] = "–" if paper is None else f"{paper * scale:.1f}"
@@ -931,18 +929,3 @@ def plot_method_comparison(scores, dataset, ax=None, title=None):
 def percent(metrics, key, missing="not run"):
     """``metrics[key]`` (a fraction) as ``"41.3%"``, or ``missing``."""
     return missing if key not in metrics else f"{100 * metrics[key]:.1f}%"
-
-
-def verdict(metrics, better, worse):
-    """Whether ``metrics[better] > metrics[worse]`` holds, in words, judged against the spread
-    over seeds that the ``<key>.sd`` and ``<key>.n_seeds`` entries record."""
-    if better not in metrics or worse not in metrics:
-        return "was not run"
-    gap = metrics[better] - metrics[worse]
-    spread = max(metrics.get(f"{better}.sd", 0.0), metrics.get(f"{worse}.sd", 0.0))
-    text = "holds" if gap > 0 else "does not hold"
-    if min(metrics.get(f"{better}.n_seeds", 1), metrics.get(f"{worse}.n_seeds", 1)) < 2:
-        return text + " (one seed: no spread to judge it by)"
-    if abs(gap) <= spread:
-        return text + f" but within the seed-to-seed spread ({100 * gap:+.1f} points, sd up to {100 * spread:.1f})"
-    return text

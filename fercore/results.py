@@ -59,22 +59,6 @@ def record_many(prefix: str, mapping) -> dict[str, float]:
     return {f"{prefix}.{k}": record(f"{prefix}.{k}", v) for k, v in mapping.items()}
 
 
-def record_seeds(key: str, values) -> tuple[float, float]:
-    """Record a number measured over several seeds: ``key`` (mean), ``key.sd`` and ``key.n_seeds``.
-
-    Returns (mean, sample standard deviation; 0 for a single seed).
-    """
-    values = [float(v) for v in values]
-    if not values:
-        raise ValueError(f"results key {key!r}: no values to record")
-    mean = sum(values) / len(values)
-    sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
-    record(key, mean)
-    record(f"{key}.sd", sd)
-    record(f"{key}.n_seeds", len(values))
-    return mean, sd
-
-
 def recorded() -> dict[str, float]:
     """A copy of the metrics recorded in this process."""
     return dict(_metrics)

@@ -29,7 +29,6 @@ from sklearn.metrics import r2_score
 from torch import nn
 from torch.nn import functional as F
 
-from fercore import results
 from fercore.losses.semantic import (
     FocalLoss,
     MultiScaleReconstructionLoss,
@@ -712,17 +711,6 @@ def evaluate(classifier, X, y, y_true=None):
         known = np.asarray(y_true) >= 0
         scores["true_accuracy"] = accuracy(np.asarray(y_true)[known], predicted[known])
     return scores
-
-
-def record_mean_sd(key, values):
-    """Record the mean of per-seed ``values`` under ``key``, with ``key.sd`` and ``key.n_seeds``;
-    returns ``(mean, sd)``."""
-    values = np.asarray(values, dtype=float)
-    mean, sd = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    results.record(key, mean)
-    results.record(f"{key}.sd", sd)
-    results.record(f"{key}.n_seeds", len(values))
-    return mean, sd
 
 
 def failure_cases(classifier, X, peaks, preceding, y):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fercore.adaptation import (TABLE5_METRICS, DomainAdaptationObjective, PairedBatches, Target, domain_mmd,
-                                jaffe_label_sets, m2m_scores, m2s_scores, mean_sd_text, mmd_table, paired_gains,
+                                jaffe_label_sets, m2m_scores, m2s_scores, mmd_table,
                                 pretrain_source_nets, replace_head, run_transfer, select_weights, train_adaptation)
 from fercore.deep import FeatureObjective, extract_features
 from fercore.labels import EMOTIONS6
@@ -197,11 +197,3 @@ def test_run_transfer_and_weight_selection_on_toy_domains():
     assert len(scores) == 4
 
 
-def test_paired_gains_and_summaries():
-    frame = pd.DataFrame({"seed": [0, 0, 1, 1], "target": "ckplus", "model": ["a", "b", "a", "b"],
-                          "accuracy": [0.8, 0.7, 0.6, 0.65]})
-    gains = paired_gains(frame, "a", "b").iloc[0]
-    assert gains["mean"] == pytest.approx(0.025) and gains["n"] == 2 and gains["wins"] == 1
-    assert gains["sd"] == pytest.approx(np.std([0.1, -0.05], ddof=1))
-    assert mean_sd_text(0.8123, 0.0123, 3, 2, 100) == "81.23 ± 1.23"
-    assert mean_sd_text(0.8123, 0.0, 1) == "0.812"

@@ -102,9 +102,10 @@ def test_every_objective_trains_deterministically_on_the_cpu(objective):
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
-def test_seed_summary_and_single_label_scores():
+def test_single_label_scores_summarized_over_seeds():
     from fercore.classifiers import LDANearestNeighbor
-    from fercore.deep import seed_summary, single_label_scores
+    from fercore.deep import single_label_scores
+    from fercore.seeds import summarize
 
     rng = np.random.default_rng(0)
     y = np.arange(60) % 3
@@ -115,7 +116,7 @@ def test_seed_summary_and_single_label_scores():
     assert scores["value"].iloc[0] == pytest.approx(scores["value"].iloc[1:].mean())
     frame = scores.assign(seed=0)
     frame = pd.concat([frame, frame.assign(seed=1, value=frame["value"] - 0.1)])
-    summary = seed_summary(frame, ["classifier", "metric"])
+    summary = summarize(frame, ["classifier", "metric"])
     assert summary["n"].tolist() == [2] * 4
     assert summary["sd"].iloc[0] == pytest.approx(np.std([0, 0.1], ddof=1))
 

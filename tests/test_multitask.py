@@ -6,6 +6,7 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, hamming_loss
 
+from fercore import results
 from fercore.datasets.base import FaceSet
 from fercore.multitask import (
     AlternatingBatches,
@@ -298,7 +299,7 @@ def test_run_setups_summaries_and_tables(tiny_world):
         per_class_recalls,
         run_setups,
         summarize,
-        summary_records,
+        record_summary,
     )
 
     tasks = load_chapter_tasks(tiny_world, input_size=16, compound_per_class=3, compound_min_test=1)
@@ -310,9 +311,9 @@ def test_run_setups_summaries_and_tables(tiny_world):
         ("table2", "sjmt", "sfew+emotionet", "resnet8", 0), ("table2", "sjmt", "sfew+emotionet", "resnet8", 1),
         ("table4", "single", "compound", "resnet8", 0)}
     summary = summarize(scores)
-    assert summary.loc[("table2", "sjmt", "resnet8", "sfew"), "n_seeds"] == 2
-    records = summary_records(summary)
-    assert "sjmt.sfew.sjmt.resnet8.accuracy" in records and records["sjmt.compound.single.resnet8.accuracy.n_seeds"] == 1
+    assert summary.loc[("table2", "sjmt", "resnet8", "sfew"), "n"] == 2
+    assert "sjmt.sfew.sjmt.resnet8.accuracy" in record_summary(summary)
+    assert results.recorded()["sjmt.compound.single.resnet8.accuracy.n_seeds"] == 1
     table = comparison_table(summary, "table2")
     assert list(table.columns) == ["SFEW (emotion): ours", "SFEW (emotion): paper", "EmotioNet (AUs): ours",
                                    "EmotioNet (AUs): paper"]
@@ -337,19 +338,6 @@ def test_render_au_faces_draws_one_face_per_au_set():
         render_au_faces([["AU99"]])
 
 
-def test_verdict_weighs_the_gap_against_the_seed_spread():
-    from fercore.multitask import percent, verdict
-
-    metrics = {"a": 0.50, "a.sd": 0.01, "a.n_seeds": 3, "b": 0.40, "b.sd": 0.02, "b.n_seeds": 3,
-               "c": 0.45, "c.sd": 0.08, "c.n_seeds": 3, "d": 0.9}
-    assert verdict(metrics, "a", "b") == "holds"
-    assert verdict(metrics, "b", "a") == "does not hold"
-    assert verdict(metrics, "a", "c").startswith("holds but within the seed-to-seed spread (+5.0 points")
-    assert verdict(metrics, "d", "a") == "holds (one seed: no spread to judge it by)"
-    assert verdict(metrics, "a", "z") == "was not run"
-    assert percent(metrics, "a") == "50.0%" and percent(metrics, "z") == "not run"
-
-
 def test_task_loss_change_reads_each_tasks_alternate_steps():
     emo, au = toy_tasks()
     net = small("multitask", iterations=8).fit([emo, au])
@@ -358,3 +346,9 @@ def test_task_loss_change_reads_each_tasks_alternate_steps():
     assert task_loss_change(net, "au", 0.25) == pytest.approx((loss[1], loss[7]))
     with pytest.raises(ValueError, match="SJMT"):
         task_loss_change(small("sjmt", iterations=2).fit([emo, au]), "emo")
+
+
+def test_percent_of_a_recorded_fraction():
+    from fercore.multitask import percent
+
+    assert percent({"a": 0.5}, "a") == "50.0%" and percent({}, "z") == "not run"

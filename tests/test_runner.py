@@ -137,10 +137,3 @@ def test_record_validates_keys_and_values():
         results.record("test.nan", float("nan"))
     with pytest.raises(TypeError, match="not a number"):
         results.record("test.text", "abc")
-
-
-def test_record_seeds_stores_mean_sd_and_count():
-    mean, sd = results.record_seeds("test.seeded", [0.5, 0.7, 0.6])
-    assert mean == pytest.approx(0.6) and sd == pytest.approx(0.1)
-    got = results.recorded()
-    assert got["test.seeded.sd"] == pytest.approx(0.1) and got["test.seeded.n_seeds"] == 3
