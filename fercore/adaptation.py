@@ -29,7 +29,7 @@ from fercore.losses import EntropyLoss, MKMMDLoss, mk_mmd
 from fercore.multilabel import evaluate_multilabel, make_multilabel
 from fercore.nets import BaseDCNN
 from fercore.paper import paper_cell, paper_values
-from fercore.seeds import mean_sd_text, paired_gains, summarize
+from fercore.seeds import Kept, mean_sd_text, paired_gains, run_over_seeds, summarize
 from fercore.train import RandomBatches, Trainer, resolve_device
 
 MODELS = {"basedcnn": "baseDCNN", "dbm_cnn": "DBM-CNN", "dbm_dacnn": "DBM-DACNN",
@@ -482,6 +482,36 @@ def run_transfer(source_images, source_labels, targets, *, source_vectors=None, 
         out["features"] = features
     return out
 
+
+
+TRANSFER_TABLES = {"accuracy": ["seed", "target", "model", "accuracy", "mean_diag"],
+                   "multilabel": ["seed", "model", "classifier", "metric", "value"],
+                   "mmd": ["seed", "target", "model", "mmd"]}
+"""The tidy tables of :func:`run_transfer` and their columns."""
+
+
+def run_transfer_over_seeds(seeds, *, pretrained=None, store=None, context=None, **kwargs):
+    """:func:`run_transfer` for every seed through :func:`fercore.seeds.run_over_seeds`
+    (experiment ``domain_adaptation.transfer``, each seed's rows stored in ``store``).
+
+    ``pretrained`` networks serve the first seed, which also keeps its features. Returns
+    ``{"accuracy", "multilabel", "mmd"}`` tables over all seeds and ``runs`` (each seed's
+    :func:`run_transfer` output, in seed order).
+    """
+    seeds = list(seeds)
+
+    def one(seed):
+        first = seed == seeds[0]
+        run = run_transfer(seed=seed, pretrained=pretrained if first else None, keep_features=first, **kwargs)
+        rows = [{"table": name, **row} for name in TRANSFER_TABLES
+                for row in run[name].drop(columns="seed").to_dict("records")]
+        return Kept(rows, run)
+
+    _, kept = run_over_seeds(one, seeds, experiment="domain_adaptation.transfer", store=store, context=context,
+                             keep=True)
+    runs = list(kept.values())
+    return {**{name: pd.concat([run[name] for run in runs], ignore_index=True) for name in TRANSFER_TABLES},
+            "runs": runs}
 
 
 def protocol_score(target, features, *, n_folds=5, seed=0, multilabel_classifiers=("mlknn",)):

@@ -38,8 +38,7 @@ from fercore.metrics import per_class_recall
 from fercore.nets.resnet_cifar import ResNetCIFAR
 from fercore.nets.vgg import VGG16
 from fercore.paper import paper_cell, paper_table, paper_values
-from fercore.progress import progress
-from fercore.seeds import mean_sd_text
+from fercore.seeds import Kept, grid, mean_sd_text, run_over_seeds
 from fercore.seeds import record_summary as record_seed_summary
 from fercore.seeds import summarize as summarize_seeds
 from fercore.train import RandomBatches, Schedule, Trainer, resolve_device
@@ -671,28 +670,33 @@ def chapter_setups(nets, compound_nets=None, ckplus_seeds=None):
         Setup("table4", "sjmt", ("compound", "emotionet_for_compound"), ("compound",), compound_nets)])
 
 
-def run_setups(setups, tasks, seeds, params, pretrained=None):
+def run_setups(setups, tasks, seeds, params, pretrained=None, store=None):
     """Train every setup × net × seed and score it on its test tasks.
 
     ``params`` are :class:`MultiTaskNet` parameters shared by all runs; ``pretrained`` maps a
-    net name to the trunk ``state_dict`` it starts from. Returns ``(scores, models)``: a
-    DataFrame with one row per run and test task (table, method, train, net, seed, dataset,
-    accuracy, seconds) and the fitted nets keyed by ``(table, method, train, net, seed)``,
-    ``train`` being :attr:`Setup.name`.
+    net name to the trunk ``state_dict`` it starts from. Each setup's (net, seed) units run
+    through :func:`fercore.seeds.run_over_seeds` as experiment ``sjmt.<table>.<method>``,
+    stored in ``store``. Returns ``(scores, models)``: a DataFrame with one row per run and test
+    task (train, net, seed, table, method, dataset, accuracy, seconds) and the fitted nets keyed
+    by ``(table, method, train, net, seed)``, ``train`` being :attr:`Setup.name`.
     """
     pretrained = pretrained or {}
-    runs = [(s, net, seed) for s in setups for net in s.nets for seed in list(seeds)[:s.n_seeds]]
-    rows, models = [], {}
-    for setup, net, seed in progress(runs, desc="sjmt runs", unit="run"):
-        model = MultiTaskNet(method=setup.method, net=net, seed=seed, init_from=pretrained.get(net), **params)
-        start = time.perf_counter()
-        model.fit([tasks[k][0] for k in setup.train])
-        seconds = time.perf_counter() - start
-        for key in setup.test:
-            rows.append({"table": setup.table, "method": setup.method, "train": setup.name, "net": net,
-                         "seed": seed, "dataset": key, "accuracy": model.score(tasks[key][1]), "seconds": seconds})
-        models[(setup.table, setup.method, setup.name, net, seed)] = model
-    return pd.DataFrame(rows), models
+    tables, models = [], {}
+    for setup in setups:
+        def one(seed, train, net, setup=setup):
+            model = MultiTaskNet(method=setup.method, net=net, seed=seed, init_from=pretrained.get(net), **params)
+            start = time.perf_counter()
+            model.fit([tasks[k][0] for k in setup.train])
+            seconds = time.perf_counter() - start
+            rows = [{"table": setup.table, "method": setup.method, "dataset": key,
+                     "accuracy": model.score(tasks[key][1]), "seconds": seconds} for key in setup.test]
+            return Kept(rows, model)
+
+        table, kept = run_over_seeds(one, list(seeds)[:setup.n_seeds], grid(train=[setup.name], net=setup.nets),
+                                     experiment=f"sjmt.{setup.table}.{setup.method}", store=store, keep=True)
+        tables.append(table)
+        models.update({(setup.table, setup.method, setup.name, u.params["net"], u.seed): m for u, m in kept.items()})
+    return pd.concat(tables, ignore_index=True), models
 
 
 def fitted(models, table, method, net):

@@ -109,8 +109,19 @@ def units(experiment: str, seeds, points=None) -> list[Unit]:
     return [Unit.make(experiment, p, s) for p in (points if points is not None else [{}]) for s in seeds]
 
 
+@dataclass
+class Kept:
+    """What a unit function returns to keep objects (fitted models, histories) beside its rows:
+    the rows are tabulated and stored, ``objects`` stay in memory and are never stored."""
+
+    rows: object
+    objects: object = None
+
+
 def _rows(output, unit: Unit) -> list[dict]:
     """A unit function's output as a list of row dicts."""
+    if isinstance(output, Kept):
+        output = output.rows
     if isinstance(output, pd.DataFrame):
         rows = output.to_dict("records")
     elif isinstance(output, dict):
@@ -126,30 +137,35 @@ def _rows(output, unit: Unit) -> list[dict]:
     return [{**unit.params, "seed": unit.seed, **r} for r in rows]
 
 
-def run_unit(fn, unit: Unit) -> list[dict]:
-    """``fn(seed=unit.seed, **unit.params)`` as row dicts, each carrying the unit's point and seed."""
-    return _rows(fn(seed=unit.seed, **unit.params), unit)
+def run_unit(fn, unit: Unit) -> Kept:
+    """``fn(seed=unit.seed, **unit.params)``: its rows (row dicts, each carrying the unit's point
+    and seed) and the objects it kept (:class:`Kept`; ``None`` if it returned rows only)."""
+    output = fn(seed=unit.seed, **unit.params)
+    return Kept(_rows(output, unit), output.objects if isinstance(output, Kept) else None)
 
 
 def run_over_seeds(fn, seeds, points=None, *, experiment: str, store: "UnitStore | None" = None,
-                   context=None, map_units=None) -> pd.DataFrame:
+                   context=None, map_units=None, keep=False):
     """Run ``fn`` once per (grid point, seed) and return the tidy table of all their rows.
 
-    ``fn(seed=…, **point)`` returns the unit's rows (a dict, a list of dicts or a DataFrame);
-    the table's first columns are the grid parameters and ``seed``. With a ``store`` each unit's
-    rows are written as their own file, with ``context`` (JSON-able: the parameters the rows
-    depend on). ``map_units(function, units)`` replaces the serial loop (e.g. a cluster's map);
-    it must return the rows in the units' order.
+    ``fn(seed=…, **point)`` returns the unit's rows (a dict, a list of dicts or a DataFrame),
+    or :class:`Kept` (rows and objects to keep in memory); the table's first columns are the
+    grid parameters and ``seed``. With a ``store`` each unit's rows are written as their own
+    file, with ``context`` (JSON-able: the parameters the rows depend on). ``map_units(function,
+    units)`` replaces the serial loop (e.g. a cluster's map); it must return the results in the
+    units' order. With ``keep``, returns ``(table, kept)``, ``kept`` mapping each :class:`Unit`
+    to the objects its function kept.
     """
     todo = units(experiment, seeds, points)
     if map_units is None:
-        rows = [run_unit(fn, u) for u in progress(todo, desc=experiment, unit="run")]
+        done = [run_unit(fn, u) for u in progress(todo, desc=experiment, unit="run")]
     else:
-        rows = list(map_units(lambda u: run_unit(fn, u), todo))
+        done = list(map_units(lambda u: run_unit(fn, u), todo))
     if store is not None:
-        for unit, unit_rows in zip(todo, rows):
-            store.write(unit, unit_rows, context)
-    return pd.DataFrame([r for unit_rows in rows for r in unit_rows])
+        for unit, result in zip(todo, done):
+            store.write(unit, result.rows, context)
+    table = pd.DataFrame([r for result in done for r in result.rows])
+    return (table, {u: result.objects for u, result in zip(todo, done)}) if keep else table
 
 
 def fingerprint(context) -> str:
@@ -159,10 +175,19 @@ def fingerprint(context) -> str:
 
 
 class UnitStore:
-    """One folder of stored units (one chapter's): one JSON file per unit, mergeable across runs."""
+    """One folder of stored units (one chapter's): one JSON file per unit, mergeable across runs.
 
-    def __init__(self, folder):
+    ``context``: the chapter parameters every unit's rows depend on; a unit's own ``context``
+    (from :func:`run_over_seeds`) is added to it.
+    """
+
+    def __init__(self, folder, context=None):
         self.folder = Path(folder)
+        self.context = dict(context or {})
+
+    def unit_context(self, context=None) -> dict:
+        """The context written with a unit: the store's, updated with the unit's own."""
+        return {**self.context, **(context or {})}
 
     def path(self, unit: Unit) -> Path:
         """``<folder>/<experiment>/<slug>.json``."""
@@ -171,6 +196,7 @@ class UnitStore:
     def write(self, unit: Unit, rows: list[dict], context=None) -> Path:
         """Write one unit's rows atomically; returns the file."""
         path = self.path(unit)
+        context = self.unit_context(context)
         columns = list(dict.fromkeys(k for r in rows for k in r))
         body = {"experiment": unit.experiment, "point": unit.params, "seed": unit.seed, "context": context,
                 "fingerprint": fingerprint(context), "columns": columns, "rows": rows}
@@ -191,11 +217,12 @@ class UnitStore:
 
     def table(self, experiment: str, context=None) -> pd.DataFrame:
         """Every stored unit of ``experiment`` merged into one tidy table, ordered by grid point
-        then seed; with ``context``, only units whose fingerprint matches it."""
+        then seed; with ``context``, only units whose fingerprint matches
+        :meth:`unit_context` of it (the store's context updated with ``context``)."""
         folder = self.folder / experiment
         bodies = [self.read(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
         if context is not None:
-            bodies = [b for b in bodies if b["fingerprint"] == fingerprint(context)]
+            bodies = [b for b in bodies if b["fingerprint"] == fingerprint(self.unit_context(context))]
         bodies.sort(key=lambda b: (json.dumps(b["point"], sort_keys=True), b["seed"]))
         columns = list(dict.fromkeys(c for b in bodies for c in b.get("columns", [])))
         table = pd.DataFrame([r for b in bodies for r in b["rows"]])
@@ -210,12 +237,13 @@ def _json_default(value):
     return str(value)
 
 
-def unit_store(chapter: str, profile: str, repo=".") -> UnitStore | None:
-    """The unit store of a chapter run by ``fercore run`` (``results/<profile>/units/<chapter>``);
-    ``None`` elsewhere (a notebook opened by hand records nothing either)."""
+def unit_store(chapter: str, profile: str, context=None, repo=".") -> UnitStore | None:
+    """The unit store of a chapter run by ``fercore run`` (``results/<profile>/units/<chapter>``),
+    with the chapter parameters ``context``; ``None`` elsewhere (a notebook opened by hand
+    records nothing either)."""
     if not os.environ.get(results.METRICS_ENV):
         return None
-    return UnitStore(Path(repo) / "results" / profile / UNITS_FOLDER / chapter)
+    return UnitStore(Path(repo) / "results" / profile / UNITS_FOLDER / chapter, context)
 
 
 # ---------------------------------------------------------------- statistics over seeds

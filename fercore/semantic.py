@@ -43,6 +43,7 @@ from fercore.metrics import accuracy, mean_diagonal
 from fercore.nets.autoencoder import AsymmetricAutoencoder, Critic
 from fercore.nets.twobranch import TwoBranchNet
 from fercore.paper import paper_cell, paper_values
+from fercore.seeds import Kept, run_over_seeds
 from fercore.train import RandomBatches, Schedule, Trainer
 
 METHODS = ("none", "T", "BT")
@@ -757,26 +758,30 @@ def label_truth(faceset):
     return true, truth["flipped"].to_numpy(bool)
 
 
-def run_setting(setting, seeds, X, y, X_test, y_test, y_true=None, noisy=None, **params):
+def run_setting(setting, seeds, X, y, X_test, y_test, y_true=None, noisy=None, *, experiment=None, store=None,
+                context=None, **params):
     """Train one Table VIII setting (:data:`ABLATION`) once per seed and evaluate it.
 
     ``params`` go to :class:`NeighbourhoodAwareClassifier` (sizes, schedule, ``neighbours``,
     ``threshold``). Returns ``(table, classifiers)``: one row per seed with the scores of
     :func:`evaluate`, the mask's precision and recall over the whole run when ``noisy`` (the
     training faces' flipped flags) is given and the setting masks, and the seconds it took.
+    The seeds run through :func:`fercore.seeds.run_over_seeds` as experiment ``experiment``
+    (default ``semantic_ae.<setting>``), stored in ``store`` with ``context``.
     """
-    rows, fitted = [], []
-    for seed in seeds:
+    def one(seed):
         start = time.perf_counter()
         classifier = NeighbourhoodAwareClassifier(**ABLATION[setting], seed=seed, **params).fit(X, y)
-        row = {"setting": setting, "seed": seed, **evaluate(classifier, X_test, y_test, y_true)}
+        row = {"setting": setting, **evaluate(classifier, X_test, y_test, y_true)}
         if noisy is not None and len(classifier.mask_log_):
             whole = mask_precision_recall(classifier.mask_log_, noisy).iloc[0]
             row.update({f"mask_{k}": whole[k] for k in ("precision", "recall", "masked_fraction", "noise_rate")})
         row["seconds"] = time.perf_counter() - start
-        rows.append(row)
-        fitted.append(classifier)
-    return pd.DataFrame(rows), fitted
+        return Kept(row, classifier)
+
+    table, kept = run_over_seeds(one, seeds, experiment=experiment or f"semantic_ae.{setting}", store=store,
+                                 context=context, keep=True)
+    return table, list(kept.values())
 
 
 def mask_by_class(mask_log, labels, class_names, noisy=None):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from fercore import results, seeds
-from fercore.seeds import (Spread, UnitStore, grid, mean_sd_text, paired_gains, record_summary, record_values,
+from fercore.seeds import (Kept, Spread, UnitStore, grid, mean_sd_text, paired_gains, record_summary, record_values,
                            recorded_verdict, run_over_seeds, run_unit, seeds_from, summarize, summary_text, units,
                            verdict)
 
@@ -37,7 +37,10 @@ def test_run_over_seeds_gives_one_row_per_setting_and_seed():
 def test_units_and_their_rows_are_checked():
     todo = units("test.sweep", [0, 1], grid(lam=[0.5], k=[3]))
     assert [u.slug for u in todo] == ["lam=0.5,k=3,seed=0", "lam=0.5,k=3,seed=1"]
-    assert run_unit(score, todo[1])[0] == {"lam": 0.5, "k": 3, "seed": 1, "metric": "a", "value": 2.5}
+    assert run_unit(score, todo[1]).rows[0] == {"lam": 0.5, "k": 3, "seed": 1, "metric": "a", "value": 2.5}
+    table, kept = run_over_seeds(lambda seed: Kept({"v": seed}, f"model {seed}"), [4, 5], experiment="test.kept",
+                                 keep=True)
+    assert table["v"].tolist() == [4, 5] and [kept[u] for u in units("test.kept", [4, 5])] == ["model 4", "model 5"]
     with pytest.raises(ValueError, match="dotted name"):
         units("bad name", [0])
     with pytest.raises(ValueError, match="unit's seed"):
@@ -68,6 +71,9 @@ def test_stored_units_merge_back_into_the_table(tmp_path):
     pd.testing.assert_frame_equal(merged[merged["seed"] < 2].sort_values(["lam", "seed", "metric"]).reset_index(drop=True),
                                   table.sort_values(["lam", "seed", "metric"]).reset_index(drop=True))
     assert store.table("test.sweep", {"iterations": 99}).empty  # other parameters: not merged
+    chapter = UnitStore(tmp_path / "chapter", context={"width": 0.5})
+    run_over_seeds(score, [0], experiment="test.plain", store=chapter, context={"k": 1})
+    assert len(chapter.table("test.plain", {"k": 1})) == 2 and chapter.table("test.plain", {"k": 2}).empty
     (tmp_path / "test.sweep" / "broken.json").write_text("{")
     with pytest.raises(ValueError, match="broken.json: not valid JSON"):
         store.table("test.sweep")
@@ -75,9 +81,9 @@ def test_stored_units_merge_back_into_the_table(tmp_path):
 
 def test_unit_store_only_inside_a_runner_run(monkeypatch, tmp_path):
     monkeypatch.delenv(results.METRICS_ENV, raising=False)
-    assert seeds.unit_store("dlp_dbm", "smoke", tmp_path) is None
+    assert seeds.unit_store("dlp_dbm", "smoke", repo=tmp_path) is None
     monkeypatch.setenv(results.METRICS_ENV, str(tmp_path / "metrics.json"))
-    assert seeds.unit_store("dlp_dbm", "smoke", tmp_path).folder == tmp_path / "results" / "smoke" / "units" / "dlp_dbm"
+    assert seeds.unit_store("dlp_dbm", "smoke", repo=tmp_path).folder == tmp_path / "results" / "smoke" / "units" / "dlp_dbm"
 
 
 def test_summaries_text_and_records():
