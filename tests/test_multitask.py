@@ -20,10 +20,9 @@ from fercore.multitask import (
     build_trunk,
     pad_random_crop,
     profile_correlation,
-    sample_per_class,
-    task_loss_change,
     top_aus,
 )
+from fercore.experiments.sjmt import sample_per_class, task_loss_change
 from fercore.train import RandomBatches
 
 EMOTIONS = ("happy", "sad", "angry")
@@ -258,7 +257,7 @@ def tiny_world(tmp_path_factory):
 
 
 def test_load_chapter_tasks_splits_as_the_paper(tiny_world):
-    from fercore.multitask import PAPER_COMPOUNDS, load_chapter_tasks, task_sizes
+    from fercore.experiments.sjmt import PAPER_COMPOUNDS, load_chapter_tasks, task_sizes
 
     tasks = load_chapter_tasks(tiny_world, input_size=24, emotionet_test=1000, compound_per_class=3,
                                compound_min_test=1)
@@ -277,7 +276,7 @@ def test_load_chapter_tasks_splits_as_the_paper(tiny_world):
 
 
 def test_chapter_setups_follow_the_papers_tables():
-    from fercore.multitask import chapter_setups
+    from fercore.experiments.sjmt import chapter_setups
 
     setups = chapter_setups(["resnet32", "resnet110", "vgg16"], ["resnet110"], ckplus_seeds=1)
     nets = {(s.table, s.method, s.name): s.nets for s in setups}
@@ -289,7 +288,7 @@ def test_chapter_setups_follow_the_papers_tables():
 
 
 def test_run_setups_summaries_and_tables(tiny_world):
-    from fercore.multitask import (
+    from fercore.experiments.sjmt import (
         Setup,
         au_truth_correlations,
         comparison_table,
@@ -329,7 +328,7 @@ def test_run_setups_summaries_and_tables(tiny_world):
 
 
 def test_render_au_faces_draws_one_face_per_au_set():
-    from fercore.multitask import render_au_faces
+    from fercore.experiments.sjmt import render_au_faces
 
     faces = render_au_faces([[], ["AU12", "AU6"], ["AU26"]], size=48, seed=0)
     assert faces.shape == (3, 48, 48) and faces.dtype == np.uint8
@@ -349,6 +348,6 @@ def test_task_loss_change_reads_each_tasks_alternate_steps():
 
 
 def test_percent_of_a_recorded_fraction():
-    from fercore.multitask import percent
+    from fercore.experiments.sjmt import percent
 
     assert percent({"a": 0.5}, "a") == "50.0%" and percent({}, "z") == "not run"
