@@ -14,6 +14,7 @@ from sklearn.model_selection import GroupKFold, KFold
 from fercore import classifiers
 from fercore.adaptation import (JAFFE_THRESHOLD, MODELS, adapt_to_target, domain_mmd, fine_tune, jaffe_label_sets,
                                 train_transfer_nets)
+from fercore.datasets import load
 from fercore.deep import extract_features
 from fercore.multilabel import evaluate_multilabel, make_multilabel
 from fercore.paper import paper_cell, paper_values
@@ -52,6 +53,18 @@ class Target:
 TARGET_LOADING = {"jaffe": {"labels": "ratings"}, "ckplus": {"frames": "peak"}, "mmi": {"frames": "peaks"},
                   "sfew": {}}
 """Loader arguments of each target for RAF-ML §6.5's protocols."""
+
+
+def load_source(data_root):
+    """RAF-ML, the source: ``(rafml, source, held_out)`` — the multi-label set, the training
+    faces with their label sets and label distributions as :func:`train_transfer_nets`'
+    keyword arguments, and the test faces (held out of training)."""
+    rafml = load("rafml", data_root, labels="multilabel")
+    distributions = load("rafml", data_root, labels="distribution")
+    train = rafml.split == "train"
+    source = dict(source_images=rafml.images[train], source_labels=rafml.labels[train],
+                  source_vectors=distributions.labels[train])
+    return rafml, source, rafml.images[~train]
 
 
 def load_targets(data_root, names=tuple(TARGET_LOADING)):

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fercore.datasets import load
 from fercore.losses.semantic import symmetric_kl
 from fercore.metrics import accuracy, mean_diagonal
 from fercore.paper import paper_cell, paper_values
@@ -236,3 +237,20 @@ def mask_by_class(mask_log, labels, class_names, noisy=None):
             row["precision (%)"] = 100 * flipped[hit].mean() if hit.any() else np.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index("class")
+
+
+def load_affectnet(data_root, input_size, align=False):
+    """AffectNet's training and validation faces under ``data_root`` at ``input_size``
+    (aligned from landmarks with ``align``): ``(affectnet, train, val)``."""
+    affectnet = load("affectnet", data_root, size=input_size, align=align)
+    return affectnet, affectnet.subset(split="train"), affectnet.subset(split="val")
+
+
+def load_sequences(data_root, name, input_size, before=4):
+    """A sequence dataset (``ckplus`` or ``oulu``), every frame: ``(frames, peaks, preceding,
+    before)`` — the peak rows, the rows of the ``before`` frames preceding each peak (at most
+    one fewer than the shortest sequence) and that count (:func:`sequence_groups`)."""
+    frames = load(name, data_root, frames="all", size=input_size)
+    before = int(min(before, frames.meta.groupby("sequence").size().min() - 1))
+    peaks, preceding = sequence_groups(frames.meta, before=before)
+    return frames, peaks, preceding, before
