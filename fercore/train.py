@@ -1,7 +1,7 @@
 """The training loop of the deep chapters: SGD with a step schedule, seeded, resumable.
 
 A chapter hands :class:`Trainer` a model, a loss function and a :class:`Schedule`, then calls
-:meth:`Trainer.fit` with an endless iterator of batches (usually :class:`RandomBatches`)::
+:meth:`Trainer.fit` with an endless iterator of batches (usually a :mod:`fercore.batches` stream)::
 
     def loss_fn(model, batch):
         images, labels = batch
@@ -14,7 +14,7 @@ A chapter hands :class:`Trainer` a model, a loss function and a :class:`Schedule
 ``loss_fn(model, batch)`` returns a dict of named scalar tensors; ``"loss"`` is minimized and
 every entry is logged per step. It may be an ``nn.Module`` (its state, e.g. center-loss
 centres, is moved to the device and checkpointed). Two batches per step (source and target
-domains) come from :class:`fercore.adaptation.PairedBatches`; other updates (a critic with its
+domains) come from :class:`fercore.batches.PairedBatches`; other updates (a critic with its
 own optimizer) override :meth:`Trainer.update` and extend :meth:`Trainer.state_dict` /
 :meth:`Trainer.load_state_dict`.
 
@@ -77,53 +77,6 @@ class Schedule:
         factor = iterations / self.iterations
         return replace(self, iterations=iterations,
                        milestones=tuple(max(1, round(m * factor)) for m in self.milestones))
-
-
-class RandomBatches:
-    """Endless mini-batches of rows of equal-length tensors, reshuffled every epoch.
-
-    Shuffling and ``transform(batch, generator)`` (data augmentation) draw from one seeded
-    ``torch.Generator`` whose state is part of :meth:`state_dict`, so a resumed run sees the
-    same batches as an uninterrupted one. Incomplete last batches of an epoch are dropped.
-    """
-
-    def __init__(self, *tensors, batch_size, seed=0, transform=None):
-        if not tensors:
-            raise ValueError("RandomBatches needs at least one tensor")
-        n = len(tensors[0])
-        if any(len(t) != n for t in tensors):
-            raise ValueError(f"tensors differ in length: {[len(t) for t in tensors]}")
-        if not 1 <= batch_size <= n:
-            raise ValueError(f"batch_size must be between 1 and the {n} samples, got {batch_size}")
-        self.tensors = tensors
-        self.batch_size = batch_size
-        self.transform = transform
-        self.generator = torch.Generator().manual_seed(seed)
-        self.order = torch.randperm(n, generator=self.generator)
-        self.position = 0
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self.position + self.batch_size > len(self.order):
-            self.order = torch.randperm(len(self.order), generator=self.generator)
-            self.position = 0
-        index = self.order[self.position:self.position + self.batch_size]
-        self.position += self.batch_size
-        batch = tuple(t[host_to_device(index, t.device)] for t in self.tensors)
-        if self.transform is not None:
-            batch = self.transform(batch, self.generator)
-        return batch
-
-    def state_dict(self):
-        return {"generator": self.generator.get_state(), "order": self.order,
-                "position": self.position}
-
-    def load_state_dict(self, state):
-        self.generator.set_state(state["generator"])
-        self.order = state["order"]
-        self.position = state["position"]
 
 
 def host_to_device(tensor, device):

@@ -1,19 +1,32 @@
 """DBM-DACNN training glue (RAF-ML §5, Algorithm 3) and the §6.5 protocol helpers."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-from fercore.adaptation import (DomainAdaptationObjective, PairedBatches, domain_mmd, jaffe_label_sets,
-                                pretrain_source_nets, replace_head, train_adaptation)
+from fercore.adaptation import (
+    DomainAdaptationObjective,
+    domain_mmd,
+    jaffe_label_sets,
+    pretrain_source_nets,
+    replace_head,
+    train_adaptation,
+)
+from fercore.batches import PairedBatches, RandomBatches
 from fercore.deep import FeatureObjective, extract_features
-from fercore.experiments.domain_adaptation import (TABLE5_METRICS, Target, m2m_scores, m2s_scores, mmd_table,
-                                                   run_transfer, select_weights)
+from fercore.experiments.domain_adaptation import (
+    TABLE5_METRICS,
+    Target,
+    m2m_scores,
+    m2s_scores,
+    mmd_table,
+    run_transfer,
+    select_weights,
+)
 from fercore.labels import EMOTIONS6
 from fercore.losses import EntropyLoss, mk_mmd
 from fercore.nets import BaseDCNN
-from fercore.train import RandomBatches, Schedule
+from fercore.train import Schedule
 
 
 def tiny_net(seed=0, classes=6):

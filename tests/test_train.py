@@ -5,9 +5,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fercore.batches import PairedBatches, RandomBatches
 from fercore.nets import BaseDCNN
-from fercore.adaptation import PairedBatches
-from fercore.train import RandomBatches, Schedule, Trainer, resolve_device
+from fercore.train import Schedule, Trainer, resolve_device
 
 
 def tiny_net(seed):

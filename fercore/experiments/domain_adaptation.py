@@ -12,8 +12,15 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold, KFold
 
 from fercore import classifiers
-from fercore.adaptation import (JAFFE_THRESHOLD, MODELS, adapt_to_target, domain_mmd, fine_tune, jaffe_label_sets,
-                                train_transfer_nets)
+from fercore.adaptation import (
+    JAFFE_THRESHOLD,
+    MODELS,
+    adapt_to_target,
+    domain_mmd,
+    fine_tune,
+    jaffe_label_sets,
+    train_transfer_nets,
+)
 from fercore.datasets import load
 from fercore.deep import extract_features
 from fercore.multilabel import evaluate_multilabel, make_multilabel
