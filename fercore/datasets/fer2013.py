@@ -40,6 +40,10 @@ def load_fer2013(root, split: str | None = None, size: int = SIDE) -> FaceSet:
     root = require_dir(root, "FER2013")
     path = root / CSV_FILE
     table = read_csv_checked(path, ["emotion", "pixels", "Usage"], "FER2013 CSV", dtype={"pixels": str})
+    if split is not None and split not in USAGES.values():
+        raise ValueError(f"split must be one of {list(USAGES.values())} or None, got {split!r}")
+    if table.empty:
+        raise format_error(path, "no rows after the header")
     codes = pd.to_numeric(table["emotion"], errors="coerce")
     bad = ~codes.isin(range(len(CODE_NAMES)))
     if bad.any():
@@ -49,11 +53,16 @@ def load_fer2013(root, split: str | None = None, size: int = SIDE) -> FaceSet:
     if unknown.any():
         row = int(np.flatnonzero(unknown.to_numpy())[0])
         raise format_error(path, f"unknown Usage {table['Usage'].iloc[row]!r} (expected {list(USAGES)})", csv_line(row))
+    repeated = table.duplicated(["emotion", "pixels", "Usage"], keep="first").to_numpy()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        same = (table[["emotion", "pixels", "Usage"]] == table.iloc[row][["emotion", "pixels", "Usage"]]).all(axis=1)
+        first = int(np.flatnonzero(same.to_numpy())[0])
+        raise format_error(path, f"repeats line {csv_line(first)} (same emotion, pixels and Usage); "
+                                 "remove the repeated line", csv_line(row))
     splits = table["Usage"].map(USAGES).to_numpy(dtype=object)
     files = np.array([row_name(i) for i in range(len(table))], dtype=object)
     keep = np.ones(len(table), bool) if split is None else splits == split
-    if split is not None and split not in USAGES.values():
-        raise ValueError(f"split must be one of {list(USAGES.values())} or None, got {split!r}")
     images = []
     for i in np.flatnonzero(keep):
         try:

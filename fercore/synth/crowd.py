@@ -326,16 +326,21 @@ def simulate_crowd(n_tasks, votes_per_task=40, spammer_fraction=0.1, n_workers=3
 
 def find_votes(data_root):
     """The vote table under ``data_root``'s RAF-DB folder (``crowd/votes.csv`` of a synthetic
-    copy, or a ``votes.csv`` a user put there), or None."""
+    copy, or a ``votes.csv`` a user put there), or None (noted for the runner: simulated votes
+    then stand in for real ones, see :func:`fercore.results.note`)."""
     from fercore.datasets import locate
+    from fercore.results import note
 
     try:
         folder = locate(data_root, "rafdb")
-    except FileNotFoundError:
+    except FileNotFoundError as error:
+        note("simulated", "crowd votes", f"no vote table, the crowd is simulated ({error})")
         return None
     for path in (folder / "crowd" / "votes.csv", folder / "votes.csv"):
         if path.is_file():
             return path
+    note("simulated", "crowd votes", f"no vote table ({folder / 'crowd' / 'votes.csv'} or {folder / 'votes.csv'}); "
+                                     "the crowd is simulated")
     return None
 
 
