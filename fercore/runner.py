@@ -95,6 +95,17 @@ def notebook_path(chapter: str, repo=".") -> Path:
     return Path(repo) / "notebooks" / f"{CHAPTERS[chapter]}.ipynb"
 
 
+def read_notebook(path) -> nbformat.NotebookNode:
+    """A source notebook; an unreadable one (truncated, not JSON) raises an error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: notebook not found")
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as e:  # nbformat raises several kinds: NotJSONError, ValidationError, ...
+        raise ValueError(f"{path}: not a readable notebook ({type(e).__name__}: {str(e)[:200]})") from None
+
+
 def parameters_cell(nb) -> nbformat.NotebookNode:
     """The single code cell tagged ``parameters``."""
     cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
@@ -106,7 +117,7 @@ def parameters_cell(nb) -> nbformat.NotebookNode:
 def notebook_parameters(path) -> dict:
     """Default values of a notebook's parameters cell (simple ``name = literal`` lines)."""
     path = Path(path)
-    nb = nbformat.read(path, as_version=4)
+    nb = read_notebook(path)
     try:
         cell = parameters_cell(nb)
     except ValueError as e:
@@ -254,6 +265,9 @@ def chapter_parameters(chapter: str, profile: str, overrides=None, device="cpu",
     body = get_profile(profile, profiles)
     path = notebook_path(chapter, repo)
     defaults = notebook_parameters(path)
+    injected = sorted(set(overrides or {}) & set(INJECTED))
+    if injected:
+        raise ValueError(f"-p {injected[0]}: set by the runner; use --{injected[0]} instead")
     from_profile = {**(body.get("common") or {}), **(body["chapters"].get(chapter) or {})}
     params = {**from_profile, **(overrides or {})}
     unknown = sorted(set(params) - set(defaults))
@@ -340,7 +354,7 @@ def _notebook_code(nb) -> str:
 
 def cache_key(chapter: str, params: dict, repo=".") -> str:
     """Hash of what decides a chapter's output: notebook, parameters, imported library code, data."""
-    nb = nbformat.read(notebook_path(chapter, repo), as_version=4)
+    nb = read_notebook(notebook_path(chapter, repo))
     digest = hashlib.sha256()
     for cell in nb.cells:
         digest.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")

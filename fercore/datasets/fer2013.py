@@ -69,8 +69,11 @@ def load_fer2013(root, split: str | None = None, size: int = SIDE) -> FaceSet:
             pixels = np.array(table["pixels"].iloc[i].split(), dtype=np.float64)
         except (ValueError, AttributeError):
             raise format_error(path, "pixels must be space-separated numbers", csv_line(i)) from None
-        if pixels.size != SIDE * SIDE or pixels.min() < 0 or pixels.max() > 255:
-            raise format_error(path, f"expected {SIDE * SIDE} gray values in 0..255, found {pixels.size}", csv_line(i))
+        if pixels.size != SIDE * SIDE:
+            raise format_error(path, f"expected {SIDE * SIDE} gray values, found {pixels.size}", csv_line(i))
+        if not (np.isfinite(pixels).all() and (pixels == np.round(pixels)).all()
+                and pixels.min() >= 0 and pixels.max() <= 255):
+            raise format_error(path, "gray values must be whole numbers in 0..255", csv_line(i))
         images.append(resize_gray(pixels.reshape(SIDE, SIDE).astype(np.uint8), size))
     images = np.stack(images) if images else np.zeros((0, size, size), np.uint8)
     labels = np.array([BASIC7.index(CODE_NAMES[c]) for c in codes[keep].astype(int)], np.int64)

@@ -223,3 +223,40 @@ def test_pristine_world_loads_every_dataset(world_copy):
                          ("emotionet", {}), ("emotionet", {"labels": "emotion"}), ("mmi", {}), ("jaffe", {}),
                          ("jaffe", {"labels": "ratings"}), ("ckplus", {}), ("sfew", {}), ("oulu", {})]:
         assert len(load(name, world_copy, **kwargs)) > 0, name
+
+
+@pytest.mark.parametrize("value", ["5.7", "nan", "-1"])
+def test_fer2013_pixel_values_must_be_whole_gray_levels(world_copy, value):
+    path = world_copy / FER
+
+    def edit(lines):
+        emotion, pixels, usage = lines[1].split(",")
+        lines[1] = ",".join([emotion, " ".join([value] + pixels.split()[1:]), usage])
+        return lines
+
+    edit_lines(path, edit)
+    with pytest.raises(DatasetFormatError, match=rf"{re.escape(str(path))}, line 2: gray values must be whole"):
+        load("fer2013", world_copy)
+
+
+VOTE_FAULTS = [
+    ("label 5.7", lambda lines: [lines[0], *[",".join(lines[1].split(",")[:2] + ["5.7"])], *lines[2:]], 2,
+     "not a class index"),
+    ("label 9", lambda lines: [lines[0], *[",".join(lines[1].split(",")[:2] + ["9"])], *lines[2:]], 2,
+     "not a class index"),
+    ("repeated vote", lambda lines: lines + [lines[1]], "last", "twice"),
+    ("header only", lambda lines: lines[:1], None, "no votes"),
+]
+
+
+@pytest.mark.parametrize("fault, edit, line, pattern", VOTE_FAULTS, ids=[v[0] for v in VOTE_FAULTS])
+def test_vote_table_faults_are_named(world_copy, fault, edit, line, pattern):
+    from fercore.synth.crowd import find_votes, load_crowd_table
+
+    path = find_votes(world_copy)
+    edit_lines(path, edit)
+    if line == "last":
+        line = len(path.read_text().splitlines())
+    where = re.escape(str(path)) + (f", line {line}" if line else "")
+    with pytest.raises(DatasetFormatError, match=rf"{where}: .*{pattern}"):
+        load_crowd_table(path)

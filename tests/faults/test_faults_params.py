@@ -118,3 +118,17 @@ def test_data_root_outside_data_is_refused_by_fercore_data(at_repo, capsys, monk
     monkeypatch.setattr(runner, "load_profiles", lambda path=None: profiles)
     assert cli.main(["data", "--profile", "smoke"]) == 2
     assert "is not under data/" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pair", ["device=cuda", "profile=full"])
+def test_runner_set_parameters_cannot_be_overridden_silently(at_repo, pair):
+    with pytest.raises(ValueError, match=f"-p {pair.split('=')[0]}: set by the runner"):
+        runner.chapter_parameters("em", "smoke", runner.parse_overrides([pair]), "cpu")
+
+
+def test_unreadable_notebook_is_named(tmp_path):
+    path = tmp_path / "notebooks" / "x.ipynb"
+    path.parent.mkdir()
+    path.write_text('{"cells": [')
+    with pytest.raises(ValueError, match=rf"{path}: not a readable notebook"):
+        runner.notebook_parameters(path)
