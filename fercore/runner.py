@@ -599,7 +599,7 @@ def execute_chapter(chapter: str, params: dict, repo=".", timeout=None, allow_mi
             write_json_atomic(_state_path(chapter, profile, repo),
                               {**state, "status": "failed", "error": error, "key": None,
                                "last_ok": previous.get("last_ok") or (previous if previous.get("status") == "ok" else None)})
-            good = f"; the last good run's notebook and results are kept" if out_path.is_file() else ""
+            good = "; the last good run's notebook and results are kept" if out_path.is_file() else ""
             raise ChapterError(f"{chapter}: {error} ({kept or 'no notebook was written'}{good})")
         metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
         key = cache_key(chapter, params, repo)
