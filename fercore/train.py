@@ -397,13 +397,26 @@ def _tensor_digest(tensor) -> tuple:
     return tuple(tensor.shape), str(tensor.dtype), hashlib.sha256(sample.numpy().tobytes()).hexdigest()[:16]
 
 
+def _is_batches(value) -> bool:
+    return hasattr(value, "__next__") and hasattr(value, "state_dict")
+
+
 def _data_identity(batches):
+    """The data a batch iterator draws from: :class:`RandomBatches`' tensors, batch size and
+    augmentation; for a combination (:class:`ZipBatches` and the like) those of the iterators
+    it holds."""
     if isinstance(batches, RandomBatches):
         return ("RandomBatches", batches.batch_size, [_tensor_digest(t) for t in batches.tensors],
                 _callable_identity(batches.transform) if batches.transform is not None else None)
-    if isinstance(batches, ZipBatches):
-        return ("ZipBatches", [_data_identity(b) for b in batches.iterators])
-    return type(batches).__qualname__ if batches is not None else None
+    if batches is None:
+        return None
+    parts = []
+    for name, value in sorted(vars(batches).items()) if hasattr(batches, "__dict__") else []:
+        if _is_batches(value):
+            parts.append((name, _data_identity(value)))
+        elif isinstance(value, (list, tuple)) and value and all(_is_batches(v) for v in value):
+            parts.append((name, [_data_identity(v) for v in value]))
+    return (type(batches).__qualname__, parts)
 
 
 def run_fingerprint(model, loss_fn, schedule, batches=None, seed=0) -> dict:

@@ -119,3 +119,12 @@ def test_a_plain_state_dict_is_not_taken_for_a_checkpoint(tmp_path):
     torch.save(net().state_dict(), path)
     with pytest.raises(CheckpointError, match=rf"{re.escape(str(path))}: not a checkpoint of fercore.train.Trainer"):
         resume(path)
+
+
+def test_combined_batch_streams_fingerprint_their_data():
+    from fercore.train import ZipBatches, run_fingerprint
+
+    x, y = data()
+    one = run_fingerprint(net(), cross_entropy, Schedule(6), ZipBatches(RandomBatches(x, y, batch_size=8)), 0)
+    other = run_fingerprint(net(), cross_entropy, Schedule(6), ZipBatches(RandomBatches(x + 1, y, batch_size=8)), 0)
+    assert one["data"] != other["data"] and one["model"] == other["model"]
