@@ -115,7 +115,9 @@ def save_model(net: nn.Module, chapter: str, method: str, seed: int, fingerprint
 def find_model(spec: str, profile_dir) -> Path:
     """The file of ``spec`` = ``CHAPTER/METHOD`` (seed 0, else the lowest seed) or
     ``CHAPTER/METHOD-seedK`` under ``profile_dir``; a path to a ``.pt`` file is taken as is."""
-    if spec.endswith(".pt") and Path(spec).is_file():
+    if spec.endswith(".pt"):
+        if not Path(spec).is_file():
+            raise FileNotFoundError(f"{spec}: model file not found")
         return Path(spec)
     chapter, _, method = spec.partition("/")
     if not chapter or not method:
