@@ -95,8 +95,10 @@ def _as_8bit(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def read_photo(path, max_side: int = MAX_SIDE) -> Photo:
-    """Read an image file as an upright RGB :class:`Photo` no larger than ``max_side``.
+def read_photo(path, max_side: int = MAX_SIDE, upright: bool = True) -> Photo:
+    """Read an image file as an RGB :class:`Photo` no larger than ``max_side``, turned upright
+    from its EXIF orientation unless ``upright=False`` (the pixels as stored, as the dataset
+    loaders read them).
 
     Raises :class:`PhotoError` naming the file for a missing file, a file that is not an image, a
     truncated or corrupt image, or one too large for PIL's decompression-bomb guard.
@@ -109,11 +111,11 @@ def read_photo(path, max_side: int = MAX_SIDE) -> Photo:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 width, height = im.size
-                turned = im.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8)
+                turned = upright and im.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8)
                 if max(width, height) > max_side and im.format == "JPEG":
                     factor = max_side / max(width, height)  # decode at 1/2, 1/4 or 1/8 scale
                     im.draft("RGB", (max(1, int(width * factor)), max(1, int(height * factor))))
-                im = _as_8bit(ImageOps.exif_transpose(im))
+                im = _as_8bit(ImageOps.exif_transpose(im) if upright else im)
     except Image.UnidentifiedImageError:
         raise PhotoError(f"{path}: not an image file (PIL cannot identify it)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
