@@ -14,7 +14,7 @@ batches as an uninterrupted one.
 
 import torch
 
-from fercore.train import host_to_device
+from fercore.train import _callable_identity, _tensor_digest, host_to_device
 
 
 class RandomBatches:
@@ -53,6 +53,11 @@ class RandomBatches:
         if self.transform is not None:
             batch = self.transform(batch, self.generator)
         return batch
+
+    def data_identity(self):
+        """What the run's fingerprint records of this stream's data (:func:`fercore.train.run_fingerprint`)."""
+        return ("RandomBatches", self.batch_size, [_tensor_digest(t) for t in self.tensors],
+                _callable_identity(self.transform) if self.transform is not None else None)
 
     def state_dict(self):
         return {"generator": self.generator.get_state(), "order": self.order,
