@@ -70,3 +70,19 @@ def test_semantic_ae_reads_the_real_copies(real_root):
     for name in ("ckplus", "oulu"):
         frames, peaks, preceding, before = semantic_ae.load_sequences(real_root, name, 24)
         assert len(peaks) and np.all(np.asarray(preceding).shape[-1:] == (before,))
+
+
+def test_semantic_discussion_weighs_gaps_against_the_seed_spread():
+    import pandas as pd
+
+    settings = ["without", "BT", "T", "ce_bb", "focal_none", "focal_weighted"]
+    summary = {s: {"accuracy": (0.5, 0.02), "mean_diag": (0.4, 0.01)} for s in settings}
+    summary["BT"] = {"accuracy": (0.6, 0.02), "mean_diag": (0.45, 0.01)}
+    tables = {s: pd.DataFrame({"accuracy": [0.5, 0.52]}) for s in settings}
+    by_class = pd.DataFrame({"masked (%)": [10.0, 5.0]}, index=["happy", "sad"])
+    counts = pd.DataFrame({"train share (%)": [60.0, 40.0]}, index=["happy", "sad"])
+    text = semantic_ae.discussion(summary, tables, quality=None, divergence={"reconstruction": 0.1, "neighbour": 0.3},
+                                  ae_r2=0.5, by_class=by_class, counts=counts, fc_totals={"with": 1.0, "without": 2.0},
+                                  class_names=["happy", "sad"], n_seeds=2, n_train=100, input_size=32, width=0.5,
+                                  iterations=30, epochs=1.2, mask_start=0.0, profile="smoke")
+    assert "BT > baseline holds." in text and "Does the mask find" not in text
