@@ -86,3 +86,19 @@ def test_semantic_discussion_weighs_gaps_against_the_seed_spread():
                                   class_names=["happy", "sad"], n_seeds=2, n_train=100, input_size=32, width=0.5,
                                   iterations=30, epochs=1.2, mask_start=0.0, profile="smoke")
     assert "BT > baseline holds." in text and "Does the mask find" not in text
+
+
+def test_handcrafted_discussion_reads_the_scores_and_the_paper():
+    from fercore.paper import paper_values
+
+    datasets, features = ("ckplus", "jaffe", "rafdb_basic", "rafdb_compound"), ("lbp", "hog")
+    scores = {(d, f, c): {"mean_diag": 0.5 + 0.1 * (c == "svm")} for d in datasets for f in features
+              for c in ("svm", "lda")}
+    naive = {d: {"mean_diag": 0.14} for d in ("rafdb_basic", "rafdb_compound")}
+    ml_scores = {(f, c): {"average_precision": 0.6} for f in features for c in ("mlknn", "rakel")}
+    protocols = {d: (d.upper(), None, {}) for d in datasets}
+    text = handcrafted.discussion(scores, naive, ml_scores, paper_values(printed=True), protocols=protocols,
+                                  features=features, classifiers=["svm", "lda"], multilabel_features=features,
+                                  multilabel_classifiers=["mlknn", "rakel"], naive_draws=3, max_train=100,
+                                  multilabel_pca_components=0, profile="smoke", seconds=1.0)
+    assert "every descriptor and classifier clears it" in text and "SVM beats LDA+NN on 100%" in text
