@@ -102,3 +102,24 @@ def test_handcrafted_discussion_reads_the_scores_and_the_paper():
                                   multilabel_classifiers=["mlknn", "rakel"], naive_draws=3, max_train=100,
                                   multilabel_pca_components=0, profile="smoke", seconds=1.0)
     assert "every descriptor and classifier clears it" in text and "SVM beats LDA+NN on 100%" in text
+
+
+def test_dlp_dbm_discussion_weighs_dlp_against_the_baseline():
+    import pandas as pd
+
+    from fercore.paper import paper_values
+
+    summary = pd.DataFrame([{"subset": s, "classifier": c, "model": m, "metric": "mean_diag",
+                             "mean": {"basedcnn": 0.40, "dlp_cnn": 0.45, "center_loss": 0.42}[m], "sd": 0.01, "n": 3}
+                            for s in ("basic", "compound") for c in ("svm", "lda")
+                            for m in ("basedcnn", "dlp_cnn", "center_loss")])
+    ml_summary = pd.DataFrame([{"classifier": "mlknn", "metric": k, "model": m, "mean": v}
+                               for k in ("average_precision", "hamming_loss")
+                               for m, v in (("basedcnn", 0.5), ("dbm_cnn", 0.6))])
+    ablation = pd.DataFrame([{"model": m, "metric": "average_precision", "mean": 0.5} for m in dlp_dbm.ABLATION_ROWS])
+    histories = {("basedcnn", 0): pd.DataFrame({"ce": [2.0, 1.5, 1.0]})}
+    text = dlp_dbm.discussion(summary, ml_summary, ablation, histories, paper=paper_values(printed=True),
+                              hog_svm=0.3, train_labels=np.array([0, 1, 2, 3, 4, 5, 6]), seeds=[0], width=0.125,
+                              input_size=40, iterations=150, n_basic_train=100, n_multilabel_train=50,
+                              profile="smoke")
+    assert "DLP-CNN > baseDCNN holds (as in the paper)" in text and "in 1 of 2" in text
