@@ -123,3 +123,15 @@ def test_dlp_dbm_discussion_weighs_dlp_against_the_baseline():
                               input_size=40, iterations=150, n_basic_train=100, n_multilabel_train=50,
                               profile="smoke")
     assert "DLP-CNN > baseDCNN holds (as in the paper)" in text and "in 1 of 2" in text
+
+
+def test_stats_cross_database_and_discussion(real_root):
+    from fercore.datasets import load
+    from fercore.paper import paper_values
+
+    raf, peaks = load("rafdb", real_root, subset="basic"), load("ckplus", real_root, frames="peak")
+    scores, titles, size = stats.cross_database(raf, peaks, max_images=30, C_grid=(1.0,), gamma_grid=(1.0,), cv=1)
+    assert set(scores) == set(titles) == {"wild_to_lab", "lab_to_wild"} and 0 < size <= 30
+    text = stats.discussion(paper_values(printed=True), crossdb=scores, crossdb_size=size)
+    assert f"with {size} images per domain" in text
+    assert stats.discussion({}) == "Not enough data under the data root for a discussion."
