@@ -150,7 +150,11 @@ class FaceDetector:
         if min_face_size < 12:
             raise ValueError(f"min_face_size must be at least 12 pixels, got {min_face_size}")
         try:
-            from facenet_pytorch import MTCNN
+            from tqdm import TqdmWarning
+
+            with warnings.catch_warnings():  # its downloader imports tqdm.auto: noise in a notebook
+                warnings.simplefilter("ignore", TqdmWarning)
+                from facenet_pytorch import MTCNN
         except ImportError:
             raise RuntimeError("face detection needs facenet-pytorch: "
                                "pip install --no-deps facenet-pytorch==2.6.0 (or `make venv`)") from None
