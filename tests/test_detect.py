@@ -156,3 +156,16 @@ def test_a_phone_photo_is_turned_upright_from_its_exif_orientation(tmp_path, det
     assert np.linalg.norm(found - reference, axis=1).max() < TOLERANCE * np.linalg.norm(reference[1] - reference[0])
     stored = read_photo(tmp_path / "phone.jpg", upright=False)
     assert detector.detect(stored.rgb)[0][0].landmarks[:, 1].std() > 30  # eyes and mouth side by side
+
+
+def test_the_detector_runs_offline(monkeypatch, photos):
+    """MTCNN's weights come from the installed wheel: no connection is attempted."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the detector tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    faces = FaceDetector(device="cpu").detect(read_photo(photos["astronaut"]).rgb)[0]
+    assert len(faces) == 1
