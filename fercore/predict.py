@@ -17,7 +17,7 @@ from fercore.detect import FaceDetector, detect_photos
 from fercore.labels import PALETTE
 from fercore.models import load_model, predict_proba
 
-DEFAULT_MODELS = ("dlp_dbm/dlp", "dlp_dbm/softmax", "real_photos/softmax")
+DEFAULT_MODELS = ("dlp_dbm/dlp", "dlp_dbm/softmax", "real_photos/dlp", "real_photos/softmax")
 """Models ``fercore predict`` tries, in order, when none is named."""
 
 
