@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from fercore.detect import FaceDetector, detect_photos
 from fercore.labels import PALETTE
-from fercore.models import load_model, predict_proba
+from fercore.models import MODELS_DIR, load_model, predict_proba
 
 DEFAULT_MODELS = ("dlp_dbm/dlp", "dlp_dbm/softmax", "real_photos/dlp", "real_photos/softmax")
 """Models ``fercore predict`` tries, in order, when none is named."""
@@ -26,12 +26,14 @@ def choose_model(spec, profile_dir, device="cpu"):
     :data:`DEFAULT_MODELS` when ``spec`` is None."""
     if spec:
         return load_model(spec, profile_dir, device)
-    for default in DEFAULT_MODELS[:-1]:
+    for default in DEFAULT_MODELS:
         try:
             return load_model(default, profile_dir, device)
         except FileNotFoundError:
             pass
-    return load_model(DEFAULT_MODELS[-1], profile_dir, device)
+    kept = sorted(f"{p.parent.name}/{p.stem}" for p in (Path(profile_dir) / MODELS_DIR).glob("*/*.pt"))
+    raise FileNotFoundError(f"{Path(profile_dir) / MODELS_DIR}: none of the default models {list(DEFAULT_MODELS)} "
+                            f"is kept (kept: {kept or 'none'}); run the real_photos chapter or pass --model")
 
 
 @dataclass
