@@ -82,17 +82,12 @@ class Photo:
 
 
 def _as_8bit(im: Image.Image) -> Image.Image:
-    """An RGB image from any PIL mode: 16-bit and 32-bit integer and float images are rescaled to
-    8 bits (PIL's own conversion would clip them), alpha is dropped."""
-    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        values = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if im.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
-        if im.mode == "F":
-            low, high = values.min(initial=0), values.max(initial=1)
-            values, top = values - low, max(high - low, 1e-12)
-        gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
-        return Image.fromarray(gray, mode="L").convert("RGB")
-    return im.convert("RGB")
+    """An 8-bit RGB image from any PIL mode, decoded as the dataset loaders decode
+    (:func:`fercore.datasets.imageio.decode`: 16-bit and float images rescaled, alpha composited
+    on white)."""
+    from fercore.datasets.imageio import decode
+
+    return Image.fromarray(decode(im, mode="RGB"))
 
 
 def read_photo(path, max_side: int = MAX_SIDE, upright: bool = True) -> Photo:
