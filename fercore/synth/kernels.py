@@ -377,7 +377,8 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
     AU wrinkles) × feature darkening (brows with hair streaks, lips, lash lines, nostrils),
     looked up at the pixel's texture coordinates. Eyes: sclera, iris, pupil and a catch-light
     around the projected iris centre. Mouth opening: lips meeting at a seam where closed, teeth
-    and a dark interior where open. ``tones`` (n, 4) holds each image's skin, brow, lip and
+    and a dark interior where open (``open_fraction`` (n, 2): the share of the lip gap that
+    is open, and the upper teeth's share of the opening). ``tones`` (n, 4) holds each image's skin, brow, lip and
     iris albedo; ``hair`` (n, 7) its hair length and volume (pixels below / around the eye
     line), hair phase, mouth centre in the face frame, skin and hair albedo.
     """
@@ -448,17 +449,20 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
                     elif k == 3:
                         across = w0 * mouth_uv[a, 0] + w1 * mouth_uv[b, 0] + w2 * mouth_uv[c, 0]
                         down = w0 * mouth_uv[a, 1] + w1 * mouth_uv[b, 1] + w2 * mouth_uv[c, 1]
-                        opening = open_fraction[f]
+                        opening, teeth = open_fraction[f, 0], open_fraction[f, 1]
                         lip = (1.0 - opening) / 2
                         if down < lip or down > 1.0 - lip:
                             if opening < 0.05:
                                 value *= 1.0 - 0.6 * np.exp(-(((down - 0.5) / 0.06) ** 2))
                         else:
                             inner = (down - lip) / max(opening, 1e-6)
-                            tooth = 0.82 if inner < 0.38 else (0.6 if inner > 0.8 else 0.06)
-                            if across > 0.72:
+                            if inner < teeth and across < 0.78 - 0.25 * inner / teeth:
+                                tooth = 0.93 - 0.25 * across * across
+                            elif inner > 0.86 and across < 0.6:
+                                tooth = 0.6
+                            else:
                                 tooth = 0.05
-                            value = tooth * (0.25 + 0.6 * s)
+                            value = tooth * (0.3 + 0.6 * s)
                 image[py, px] = value
         if occluders[f] > 0:
             paint_occluder(image, occluders[f], occluder_q[f], frame)
