@@ -11,6 +11,9 @@ parameter vectors they read are drawn, and documented, in :mod:`fercore.synth.nu
 import numba
 import numpy as np
 
+SCLERA = 0.62
+LASH = 0.75
+
 # ---------------------------------------------------------------- background and occluders
 
 
@@ -429,7 +432,7 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
                     albedo = skin_tone * (1.0 + skin)
                     albedo *= 1.0 + features[iv, iu, 0] * (brow_tone * streaks[iv, iu] - 1.0)
                     albedo *= 1.0 + features[iv, iu, 1] * (lip_tone - 1.0)
-                    albedo *= (1.0 - 0.5 * features[iv, iu, 2]) * (1.0 - 0.65 * features[iv, iu, 3])
+                    albedo *= (1.0 - LASH * features[iv, iu, 2]) * (1.0 - 0.65 * features[iv, iu, 3])
                     value = s * albedo
                     k = tri_class[t]
                     if k == 1 or k == 2:
@@ -441,7 +444,7 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
                         elif d < 1.0:
                             tone = iris_tone * (1.15 - 0.45 * d**4)
                         else:
-                            tone = 0.78
+                            tone = SCLERA
                         value = tone * (0.3 + 0.7 * s)
                         gx, gy = dx - glint[f, 0] * r, dy - glint[f, 1] * r
                         if gx * gx + gy * gy < (0.22 * r) ** 2:

@@ -26,9 +26,12 @@ are population regressions: besides the AU's own movement they carry effects of 
 head pose and face shape (one unit of AU15 moves the face outline by 17 units but the mouth
 corners by only 1.3). :meth:`FaceModel.expression_mesh`, which the renderer uses, restricts
 each AU's displacement to the facial area where FACS describes its appearance changes
-(:data:`AU_ZONES`: forehead and brows, eyes, mid-face, mouth, jaw) with soft edges, and scales
-it by :data:`AU_PEAK` so that intensity 1 is a clear posed action (FACS level D–E) for every
-AU; the sampled intensities of :mod:`fercore.synth.expressions` are on that scale.
+(:data:`AU_ZONES`: forehead and brows, eyes, mid-face, mouth, jaw) with soft edges, scales
+it by :data:`AU_PEAK`, and adds the appearance change FACS describes for the AU
+(:func:`facs_displacements`: brow shapes of AU1, AU2 and AU4, lid aperture of AU5 and AU7,
+lip-corner pulls of AU12, AU15 and AU20, …), which the population regression alone barely
+shows; together they make intensity 1 a clear posed action (FACS level D–E) for every AU.
+The sampled intensities of :mod:`fercore.synth.expressions` are on that scale.
 
 **Provenance.** py-feat's model files are research artefacts distributed with py-feat for
 non-commercial research use. fercore never copies or redistributes them: they are read at run
@@ -93,11 +96,13 @@ AU_ZONES = {
 inter-ocular distances from the eye midpoint on the rest mesh, v upwards, u sideways."""
 ZONE_EDGE = 0.15
 """Width (inter-ocular distances) of the smooth fall-off at a zone's border."""
-AU_PEAK = {1: 2.0, 2: 2.2, 4: 1.8, 5: 1.2, 6: 0.8, 7: 2.5, 9: 1.3, 10: 2.0, 11: 1.5, 12: 2.2,
+AU_PEAK = {1: 2.0, 2: 0.8, 4: 1.8, 5: 1.2, 6: 0.8, 7: 2.5, 9: 0.9, 10: 2.0, 11: 1.5, 12: 2.2,
            14: 1.2, 15: 2.2, 17: 1.0, 20: 1.0, 23: 2.0, 24: 1.2, 25: 1.0, 26: 1.0, 28: 1.0,
            43: 0.8}
-"""Model units per unit of expression intensity: each AU's main displacement at intensity 1
-is about a tenth of the inter-ocular distance (an eighth for the jaw drop, AU26)."""
+"""Scale of py-feat's regression per unit of expression intensity: each AU's main displacement
+at intensity 1 is about a tenth of the inter-ocular distance (an eighth for the jaw drop,
+AU26); AU2 and AU6 are scaled down because the regression moves the whole brow (AU2) and
+closes the eyes (AU6), and :func:`facs_displacements` draws their own changes."""
 
 
 def feat_resources_dir() -> Path:
@@ -145,7 +150,8 @@ class FaceModel:
 
     def expression_mesh(self, aus) -> np.ndarray:
         """Vertices (n, 478, 3) for expression intensities ``aus`` (n, 20): each AU's
-        displacement restricted to its :data:`AU_ZONES` area and scaled by :data:`AU_PEAK`."""
+        displacement restricted to its :data:`AU_ZONES` area and scaled by :data:`AU_PEAK`,
+        plus its :func:`facs_displacements`."""
         return self._apply(self.expression_coef, aus)
 
     def _apply(self, coef, aus):
@@ -196,7 +202,8 @@ def _smoothstep(x):
 
 
 def _expression_coef(coef, intercept) -> np.ndarray:
-    """``coef`` with each AU row masked to its :data:`AU_ZONES` area, scaled by :data:`AU_PEAK`."""
+    """``coef`` with each AU row masked to its :data:`AU_ZONES` area, scaled by :data:`AU_PEAK`,
+    plus :func:`facs_displacements` (model units)."""
     rest = intercept.reshape(3, N_VERTICES).T.astype(np.float64)
     eye_l = rest[list(LEFT_EYE_CORNERS)].mean(0)
     eye_r = rest[list(RIGHT_EYE_CORNERS)].mean(0)

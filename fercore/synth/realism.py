@@ -26,6 +26,9 @@ from fercore.synth.render import render_faces
 RAW_CANVAS = (128, 176)
 RAW_IOD = (36.0, 52.0)
 """Unaligned canvas side and inter-ocular distance (pixels), as the world writes originals."""
+MTCNN_PIXEL_ORIGIN = 0.5
+"""facenet-pytorch's MTCNN measures points from pixel edges (its O-net output is
+``box_x1 - 1 + width * p`` over a 1-based box): a pixel centre is at +0.5."""
 
 
 def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, strength=None,
@@ -91,8 +94,9 @@ def _mtcnn():
 
 
 def mtcnn_points(images):
-    """MTCNN's five points (RAF-DB order) of the most confident face in each image, or NaN
-    where it finds none. ``images``: a list of (h, w) grey or (h, w, 3) uint8 arrays."""
+    """MTCNN's five points (RAF-DB order) of the most confident face in each image, in pixel
+    coordinates with pixel centres at integers (as fercore's landmarks), or NaN where it finds
+    none. ``images``: a list of (h, w) grey or (h, w, 3) uint8 arrays."""
     from PIL import Image
 
     detector = _mtcnn()
@@ -102,7 +106,7 @@ def mtcnn_points(images):
         rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
         _, probs, points = detector.detect(Image.fromarray(rgb), landmarks=True)
         if points is not None and len(points):
-            out[i] = points[int(np.argmax(probs))]
+            out[i] = points[int(np.argmax(probs))] - MTCNN_PIXEL_ORIGIN
     return out
 
 
@@ -122,7 +126,8 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0) -> dict:
     iod = np.linalg.norm(truth[:, 1] - truth[:, 0], axis=1)
     delta = (found - truth) / iod[:, None, None]
     distance = np.linalg.norm(delta, axis=2)
-    detected = np.isfinite(distance).all(1) & (np.nanmax(distance[:, :2], axis=1) < 1.0)
+    with np.errstate(invalid="ignore"):
+        detected = np.isfinite(distance).all(1) & (np.nan_to_num(distance[:, :2], nan=9).max(1) < 1)
     return {"n": n, "detected": float(detected.mean()),
             "error": float(distance[detected].mean()) if detected.any() else float("nan"),
             "point_error": distance[detected].mean(0), "offset": delta[detected].mean(0)}

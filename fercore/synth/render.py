@@ -221,14 +221,15 @@ def _rotation(yaw, pitch, roll) -> np.ndarray:
 
 def face_geometry(aus, identities: Identities, nuisance: Nuisance):
     """Posed 3-D vertices (n, 478, 3) in camera coordinates (x right, y down, z towards the
-    camera; inter-ocular distances) and the projected five landmarks (n, 5, 2)."""
+    camera; inter-ocular distances) and the projected five landmarks (n, 5, 2): the pupils
+    (where RAF-DB's annotators and face detectors put the eye centres), the nose tip and the
+    outer lip corners."""
     assets = _assets()
     verts = M.load_face_model().expression_mesh(aus) + identities.shape_offsets()
     verts = (verts - assets.centre) / assets.iod * np.array([1, -1, 1], np.float32)
     rot = _rotation(nuisance.yaw, nuisance.pitch, nuisance.roll).astype(np.float32)
     verts = verts @ np.swapaxes(rot, 1, 2)
-    lm = np.stack([verts[:, list(M.LEFT_EYE_CORNERS)].mean(1),
-                   verts[:, list(M.RIGHT_EYE_CORNERS)].mean(1), verts[:, M.NOSE_TIP],
+    lm = np.stack([verts[:, M.LEFT_IRIS[0]], verts[:, M.RIGHT_IRIS[0]], verts[:, M.NOSE_TIP],
                    verts[:, M.MOUTH_LEFT], verts[:, M.MOUTH_RIGHT]], axis=1)[..., :2]
     return verts, lm
 
