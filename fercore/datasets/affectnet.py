@@ -27,11 +27,11 @@ from fercore.datasets.base import (
     csv_line,
     format_error,
     read_csv_checked,
-    read_gray,
+    read_image,
     read_truth,
     require_dir,
     write_csv,
-    write_gray,
+    write_image,
 )
 from fercore.labels import BASIC7, CONTEMPT
 from fercore.progress import progress
@@ -77,8 +77,9 @@ def crop_face(image: np.ndarray, box, size: int) -> np.ndarray:
 
 
 def load_affectnet(root, split: str | None = None, classes: str = "basic7", size: int = 100,
-                   align: bool = False) -> FaceSet:
+                   align: bool = False, color: bool = False) -> FaceSet:
     """Load AffectNet's manually annotated images (``split``: ``train``, ``val`` or both).
+    Images are grey unless ``color=True`` (RGB ``(n, size, size, 3)``; the files are colour).
 
     ``classes="basic7"`` keeps codes 0-6 mapped to BASIC7; ``"basic8"`` adds contempt. The other
     codes (none, uncertain, non-face) are dropped. Valence, arousal and landmarks go to ``meta``.
@@ -109,7 +110,7 @@ def load_affectnet(root, split: str | None = None, classes: str = "basic7", size
     table = pd.concat(tables, ignore_index=True)
     images, points = [], []
     for row in progress(table.itertuples(index=False), total=len(table), desc="affectnet", unit="img"):
-        raw = read_gray(image_dir / row.subDirectory_filePath)
+        raw = read_image(image_dir / row.subDirectory_filePath, color)
         points.append(parse_landmarks(row.facial_landmarks, row.source, row.source_line))
         if align:
             images.append(raw)
@@ -118,7 +119,7 @@ def load_affectnet(root, split: str | None = None, classes: str = "basic7", size
     points = np.asarray(points).reshape(-1, 5, 2)
     if align:
         images = align_images(images, points, size)
-    images = np.stack(images) if len(images) else np.zeros((0, size, size), np.uint8)
+    images = np.stack(images) if len(images) else np.zeros((0, size, size) + ((3,) if color else ()), np.uint8)
     meta = table[["face_x", "face_y", "face_width", "face_height", "valence", "arousal"]].reset_index(drop=True)
     files = table["subDirectory_filePath"].to_numpy(dtype=object)
     return FaceSet(
@@ -141,7 +142,7 @@ def write_affectnet(root, split: str, files, images, boxes, landmarks, expressio
     """
     root = Path(root)
     for name, im in zip(files, images):
-        write_gray(root / IMAGE_DIR / name, im)
+        write_image(root / IMAGE_DIR / name, im)
     boxes = np.asarray(boxes).round().astype(int)
     table = pd.DataFrame({
         "subDirectory_filePath": list(files),

@@ -30,7 +30,7 @@ from fercore.datasets.base import (
     landmark_columns,
     parse_number,
     read_csv_checked,
-    read_gray,
+    read_image,
     read_images,
     read_rows,
     read_truth,
@@ -38,7 +38,7 @@ from fercore.datasets.base import (
     require_file,
     split_from_name,
     write_csv,
-    write_gray,
+    write_image,
     write_lines,
 )
 from fercore.labels import BASIC7, COMPOUND11
@@ -129,8 +129,9 @@ def read_attributes(folder, names) -> pd.DataFrame | None:
 
 
 def load_rafdb(root, subset: str = "basic", split: str | None = None, labels: str = "single",
-               image: str = "aligned", size: int = 100) -> FaceSet:
+               image: str = "aligned", size: int = 100, color: bool = False) -> FaceSet:
     """Load RAF-DB's ``basic`` (7 classes, BASIC7 order) or ``compound`` (COMPOUND11) subset.
+    Images are grey unless ``color=True`` (RGB ``(n, size, size, 3)``; the files are colour).
 
     ``labels="single"`` gives class indices from the label file; ``"distribution"`` the 7-dim
     crowd distributions. ``image="original"`` reads the unaligned originals and aligns them from
@@ -153,12 +154,13 @@ def load_rafdb(root, subset: str = "basic", split: str | None = None, labels: st
     meta = read_attributes(base / "Annotation" / "manual", names)
     if image == "aligned":
         folder = require_dir(base / "Image" / "aligned", "RAF-DB aligned images")
-        images = read_images([folder / aligned_name(n) for n in names], size=size, desc=f"rafdb {subset}")
+        images = read_images([folder / aligned_name(n) for n in names], size=size, desc=f"rafdb {subset}",
+                             color=color)
     else:
         if meta is None:
             raise FileNotFoundError(f"{base / 'Annotation' / 'manual'}: landmarks are needed to align originals")
         folder = require_dir(base / "Image" / "original", "RAF-DB original images")
-        raw = [read_gray(folder / n) for n in names]
+        raw = [read_image(folder / n, color) for n in names]
         points = meta[landmark_columns(5)].to_numpy().reshape(-1, 5, 2)
         images = align_images(raw, points, size)
     if labels == "distribution":
@@ -189,10 +191,10 @@ def write_rafdb_subset(root, subset: str, names, labels, aligned, distributions=
     base = Path(root) / subset
     write_lines(base / "EmoLabel" / LABEL_FILES[0], [f"{n} {int(c) + 1}" for n, c in zip(names, labels)])
     for name, im in zip(names, aligned):
-        write_gray(base / "Image" / "aligned" / aligned_name(name), im)
+        write_image(base / "Image" / "aligned" / aligned_name(name), im)
     if originals is not None:
         for name, im in zip(names, originals):
-            write_gray(base / "Image" / "original" / name, im)
+            write_image(base / "Image" / "original" / name, im)
     if distributions is not None:
         write_lines(base / "EmoLabel" / DISTRIBUTION_FILES[0],
                     [f"{n} " + " ".join(f"{p:.4f}" for p in d) for n, d in zip(names, distributions)])

@@ -19,7 +19,7 @@ from fercore.datasets.base import (
     read_faces,
     read_truth,
     require_dir,
-    write_gray,
+    write_image,
 )
 from fercore.labels import BASIC7
 
@@ -28,8 +28,9 @@ FOLDERS = {"Angry": "anger", "Disgust": "disgust", "Fear": "fear", "Happy": "hap
 SPLITS = {"train": "Train", "val": "Val"}
 
 
-def load_sfew(root, split: str | None = None, size: int = 100) -> FaceSet:
-    """Load SFEW 2.0's labelled splits (``train``, ``val`` or both), labels in BASIC7 order."""
+def load_sfew(root, split: str | None = None, size: int = 100, color: bool = False) -> FaceSet:
+    """Load SFEW 2.0's labelled splits (``train``, ``val`` or both), labels in BASIC7 order.
+    Images are grey unless ``color=True`` (RGB ``(n, size, size, 3)``; the files are colour)."""
     if split is not None and split not in SPLITS:
         raise ValueError(f"split must be one of {list(SPLITS)} or None, got {split!r}")
     root = require_dir(root, "SFEW 2.0")
@@ -41,7 +42,7 @@ def load_sfew(root, split: str | None = None, size: int = 100) -> FaceSet:
     files = [str(p.relative_to(root)) for p, _, _ in entries]
     return FaceSet(
         name="sfew",
-        images=read_faces(root, files, size, desc="sfew"),
+        images=read_faces(root, files, size, desc="sfew", color=color),
         labels=np.array([BASIC7.index(c) for _, _, c in entries], np.int64),
         class_names=BASIC7,
         files=files,
@@ -59,4 +60,4 @@ def sfew_path(split: str, emotion: str, name: str) -> str:
 def write_sfew(root, paths, images) -> None:
     """Write images at the relative ``paths`` made by :func:`sfew_path`."""
     for path, im in zip(paths, images):
-        write_gray(Path(root) / path, im)
+        write_image(Path(root) / path, im)

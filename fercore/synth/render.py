@@ -38,7 +38,7 @@ from fercore.labels import AUS
 from fercore.synth import kernels
 from fercore.synth import mesh as M
 from fercore.synth.identity import Identities
-from fercore.synth.nuisance import (BACKGROUND_PARAMS, OCCLUDER_PARAMS, Nuisance,
+from fercore.synth.nuisance import (BACKGROUND_PARAMS, OCCLUDER_PARAMS, OCCLUDERS, Nuisance,
                                     background_params, degrade_params, face_frames,
                                     jpeg_round_trip, noise_field, occluder_params, smooth_noise)
 from fercore.synth.parallel import ordered_map
@@ -60,7 +60,7 @@ IRIS_RADIUS = 0.081
 
 @dataclass
 class RenderedFaces:
-    """Rendered images: ``aligned`` (n, size, size) uint8, ``landmarks5`` (n, 5, 2) in aligned
+    """Rendered images: ``aligned`` (n, size, size) uint8 (n, size, size, 3 in colour), ``landmarks5`` (n, 5, 2) in aligned
     pixels (left eye, right eye, nose tip, left and right mouth corner); with ``raw=True`` also
     ``raw`` (list of n unaligned uint8 images) and ``raw_landmarks5`` (n, 5, 2) in their pixels."""
 
@@ -332,7 +332,7 @@ def _open_fraction(verts, aus) -> np.ndarray:
 
 
 def _render_batch(verts, lm, aus, identities: Identities, nuisance: Nuisance, seed: int,
-                  sizes, transforms):
+                  sizes, transforms, color: bool = False):
     """Render posed faces ``verts`` (landmarks ``lm``) with per-image 2×3 transforms from
     camera to pixel coordinates into images of side ``sizes``; returns images, landmarks.
 
@@ -376,6 +376,7 @@ def _render_batch(verts, lm, aus, identities: Identities, nuisance: Nuisance, se
 
     f32 = np.float32
     out = np.empty((n, side, side), np.uint8)
+    material = np.zeros((n, side, side), np.uint8)
     kernels.draw_faces(
         sizes, np.ascontiguousarray(points, f32), np.ascontiguousarray(depth, f32), shade,
         assets.triangles, assets.two_sided, assets.tri_class, assets.uv, assets.mouth_uv, textures,
@@ -385,10 +386,78 @@ def _render_batch(verts, lm, aus, identities: Identities, nuisance: Nuisance, se
         (IRIS_RADIUS * scale).astype(f32), 0.45 * nuisance.light[:, :2].astype(f32),
         _open_fraction(verts, aus).astype(f32), frames, _hair_params(identities, frames, mouths),
         backgrounds, nuisance.occluder.astype(np.int64), occluder_q, sigma, small, uniforms,
-        spread, out)
-    images = [jpeg_round_trip(np.ascontiguousarray(out[i, :s, :s]), int(q))
-              for i, (s, q) in enumerate(zip(sizes.tolist(), nuisance.jpeg_quality.tolist()))]
+        spread, out, material)
+    if color:
+        chroma = material_chroma(identities, nuisance, seed)
+        images = [jpeg_round_trip(colorize(out[i, :s, :s], material[i, :s, :s], chroma[i]), int(q))
+                  for i, (s, q) in enumerate(zip(sizes.tolist(), nuisance.jpeg_quality.tolist()))]
+    else:
+        images = [jpeg_round_trip(np.ascontiguousarray(out[i, :s, :s]), int(q))
+                  for i, (s, q) in enumerate(zip(sizes.tolist(), nuisance.jpeg_quality.tolist()))]
     return images, lm_px.astype(np.float32)
+
+
+SKIN_RGB = {0: (224, 172, 150), 1: (120, 78, 58), 2: (218, 172, 136)}
+"""Typical skin colour (sRGB) per RAF-DB race code (Caucasian, African-American, Asian); its
+brightness comes from the identity's grey albedo, only its hue and saturation from here."""
+HAIR_RGB = ((40, 30, 25), (95, 62, 38), (175, 140, 90), (150, 150, 150))
+"""Black, brown, blond and grey hair."""
+IRIS_RGB = ((100, 70, 40), (90, 120, 150), (100, 115, 80))
+"""Brown, blue and green-grey irises."""
+LUMA = np.array([0.299, 0.587, 0.114])
+"""ITU-R BT.601 luma weights (what Pillow's ``convert("L")`` uses)."""
+
+
+def _chroma_of(rgb) -> np.ndarray:
+    rgb = np.asarray(rgb, np.float64)
+    return rgb / (rgb @ LUMA)[..., None]
+
+
+def material_chroma(identities: Identities, nuisance: Nuisance, seed: int) -> np.ndarray:
+    """Per image (n, len(MATERIALS), 3) RGB multipliers of unit luma for each material of
+    :data:`fercore.synth.kernels.MATERIALS`: skin by race (:data:`SKIN_RGB`, with a small
+    per-identity shift), lips redder than the skin, brows and hair of the identity's hair
+    colour, irises brown for most and blue or green for some Caucasians, near-white sclera and
+    teeth, a dark red mouth interior, hands of the skin's colour; background and other occluders
+    a random muted colour, under a
+    random white balance. Identity colours are drawn from the identity's texture seed, the
+    rest from the image's own generator, so colour never changes the grey image."""
+    n = len(identities)
+    out = np.empty((n, len(kernels.MATERIALS), 3))
+    for i in range(n):
+        person = np.random.default_rng((int(identities.texture_seed[i]), 0xC0))
+        scene = np.random.default_rng((int(seed), int(nuisance.seed[i]), 0xC0))
+        race = int(identities.race[i])
+        skin = np.array(SKIN_RGB[race], float) * np.exp(person.normal(0, 0.02, 3))
+        light = bool(race == 0 and person.random() < 0.35)
+        hair = HAIR_RGB[3] if identities.age[i] == 4 else \
+            HAIR_RGB[person.choice(4, p=(0.3, 0.45, 0.25, 0.0) if race == 0 else (0.8, 0.2, 0, 0))]
+        iris = IRIS_RGB[person.choice((1, 2)) if light else 0]
+        muted = 1 + 0.25 * person.standard_normal(3)
+        background = 1 + scene.uniform(0.05, 0.35) * scene.standard_normal(3)
+        occluder = 1 + 0.2 * scene.standard_normal(3)
+        skin_c = _chroma_of(skin)
+        rows = {kernels.BACKGROUND: _chroma_of(np.clip(background, 0.2, None)),
+                kernels.HAIR: _chroma_of(hair), kernels.SKIN: skin_c,
+                kernels.LIPS: skin_c * _chroma_of((1.22, 0.9, 0.92)),
+                kernels.BROWS: (skin_c + 2 * _chroma_of(hair)) / 3,
+                kernels.IRIS: _chroma_of(iris), kernels.WHITE: _chroma_of((250, 248, 240)),
+                kernels.MOUTH: _chroma_of((1.4, 0.8, 0.8)),
+                kernels.OCCLUDER: skin_c if nuisance.occluder[i] == OCCLUDERS.index("hand") else
+                _chroma_of(np.clip(occluder * muted, 0.2, None))}
+        balance = _chroma_of(1 + 0.025 * scene.standard_normal(3))
+        for k, row in rows.items():
+            out[i, k] = _chroma_of(row * balance)
+    return out.astype(np.float32)
+
+
+def colorize(gray, material, chroma) -> np.ndarray:
+    """An RGB image (h, w, 3) uint8 with the luma of ``gray`` (h, w) and, at each pixel, the
+    hue of its ``material`` (``chroma`` rows, smoothed over 3×3 pixels as a camera's chroma
+    is)."""
+    tint = ndimage.uniform_filter(chroma[material], size=(3, 3, 1), mode="nearest")
+    tint /= (tint @ LUMA.astype(np.float32))[..., None]
+    return np.clip(np.rint(gray[..., None] * tint), 0, 255).astype(np.uint8)
 
 
 def _aligned_transforms(lm, size):
@@ -422,16 +491,16 @@ def _check_inputs(aus, identities, nuisance, size):
 
 
 def _render_chunk(aus, identities: Identities, nuisance: Nuisance, size: int, seed: int,
-                  raw: bool):
+                  raw: bool, color: bool = False):
     """Aligned images and landmarks of a few faces, and with ``raw`` their unaligned originals
     (list) and landmarks."""
     verts, lm = face_geometry(aus, identities, nuisance)
     if not raw:
         images, lm_px = _render_batch(verts, lm, aus, identities, nuisance, seed,
-                                      np.full(len(aus), size), _aligned_transforms(lm, size))
+                                      np.full(len(aus), size), _aligned_transforms(lm, size), color)
         return np.stack(images), lm_px, None, None
     originals, raw_lm = _render_batch(verts, lm, aus, identities, nuisance, seed,
-                                      nuisance.raw_size, _raw_transforms(lm, nuisance))
+                                      nuisance.raw_size, _raw_transforms(lm, nuisance), color)
     aligned = [align_face(image, points, size) for image, points in zip(originals, raw_lm)]
     return (np.stack([image for image, _ in aligned]), np.stack([p for _, p in aligned]),
             originals, raw_lm)
@@ -439,8 +508,9 @@ def _render_chunk(aus, identities: Identities, nuisance: Nuisance, size: int, se
 
 def render_faces(aus, identities: Identities, nuisance: Nuisance, size: int = 100,
                  seed: int = 0, raw: bool = False, workers: int | None = None,
-                 desc: str = "render") -> RenderedFaces:
-    """Render ``n`` faces as aligned ``size``×``size`` grayscale images with five landmarks.
+                 desc: str = "render", color: bool = False) -> RenderedFaces:
+    """Render ``n`` faces as aligned ``size``×``size`` grayscale images with five landmarks
+    (``color=True``: RGB images (…, 3) whose luma is the grey image, :func:`colorize`).
 
     ``aus`` (n, 20) expression intensities (``fercore.labels.AUS`` order; 1 = a clear posed
     action, see :meth:`fercore.synth.mesh.FaceModel.expression_mesh`),
@@ -462,9 +532,9 @@ def render_faces(aus, identities: Identities, nuisance: Nuisance, size: int = 10
     chunks = [order[start:start + chunk] for start in range(0, n, chunk)]
 
     def render_chunk(rows):
-        return _render_chunk(aus[rows], identities[rows], nuisance[rows], size, seed, raw)
+        return _render_chunk(aus[rows], identities[rows], nuisance[rows], size, seed, raw, color)
 
-    aligned = np.empty((n, size, size), np.uint8)
+    aligned = np.empty((n, size, size, 3) if color else (n, size, size), np.uint8)
     landmarks = np.empty((n, 5, 2), np.float32)
     raws, raw_landmarks = ([None] * n, np.empty((n, 5, 2), np.float32)) if raw else (None, None)
     for rows, (images, points, originals, raw_points) in zip(
