@@ -282,7 +282,7 @@ def facs_displacements(u, v) -> np.ndarray:
         23: (-0.045 * side * near_corner, -0.015 * upper_lip + 0.015 * lower_lip),
         24: (-0.02 * side * near_corner, -0.02 * upper_lip + 0.025 * lower_lip),
         25: (zero, 0.02 * upper_lip - 0.06 * lower_lip),
-        26: (-0.03 * side * corner, -0.03 * lower_lip - 0.03 * chin),
+        26: (-0.07 * side * near_corner, -0.03 * lower_lip - 0.03 * chin),
     }
     out = np.zeros((len(AUS), len(u), 3))
     for au, (du, dv) in fields.items():

