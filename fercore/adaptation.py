@@ -357,6 +357,7 @@ def load_targets(data_root, names=tuple(TARGET_LOADING)):
     from pathlib import Path
 
     from fercore.datasets import LOADERS, locate
+    from fercore.results import note
 
     if not Path(data_root).is_dir():
         raise FileNotFoundError(f"{data_root}: data root not found (run `fercore data --profile <profile>`)")
@@ -366,7 +367,8 @@ def load_targets(data_root, names=tuple(TARGET_LOADING)):
             raise ValueError(f"unknown target {name!r}; choose from {tuple(TARGET_LOADING)}")
         try:
             folder = locate(data_root, name)
-        except FileNotFoundError:
+        except FileNotFoundError as error:
+            note("missing", f"dataset {name}", str(error))  # the runner fails the run unless allowed
             continue
         faces = LOADERS[name](folder, **TARGET_LOADING[name])
         if name == "jaffe":

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from fercore.datasets.affectnet import load_affectnet
-from fercore.datasets.base import FaceSet
+from fercore.datasets.base import DatasetFormatError, FaceSet
 from fercore.datasets.ckplus import load_ckplus
 from fercore.datasets.emotionet import load_emotionet
 from fercore.datasets.fer2013 import load_fer2013
@@ -81,9 +81,23 @@ def locate(data_root, name: str) -> Path:
 
 
 def load(name: str, data_root, **kwargs) -> FaceSet:
-    """Locate dataset ``name`` under ``data_root`` and load it (``kwargs`` go to its loader)."""
-    folder = locate(data_root, name)
-    return LOADERS[name](folder, **kwargs)
+    """Locate dataset ``name`` under ``data_root`` and load it (``kwargs`` go to its loader).
+
+    A dataset that is missing, broken or empty raises, and is noted for the runner
+    (:func:`fercore.results.note`): a chapter that catches the error and skips the dataset still
+    ends as a failed run unless missing data was allowed.
+    """
+    from fercore.results import note
+
+    try:
+        folder = locate(data_root, name)
+        faceset = LOADERS[name](folder, **kwargs)
+        if len(faceset) == 0:
+            raise DatasetFormatError(f"{folder}: no images loaded ({name}, {kwargs or 'default options'})")
+    except (FileNotFoundError, DatasetFormatError) as error:
+        note("missing", f"dataset {name}", str(error))
+        raise
+    return faceset
 
 
 def __getattr__(attr):
