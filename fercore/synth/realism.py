@@ -14,6 +14,7 @@ real-face detector.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 
@@ -109,7 +110,9 @@ def blind_set(per_class: int = 10, seed: int = 0, classes=BASIC7):
 @functools.lru_cache(maxsize=1)
 def _mtcnn():
     try:
-        from facenet_pytorch import MTCNN
+        with warnings.catch_warnings():       # its tqdm.auto import warns inside notebooks
+            warnings.simplefilter("ignore")
+            from facenet_pytorch import MTCNN
     except ImportError as missing:
         raise ImportError("MTCNN needs facenet-pytorch: `pip install --no-deps "
                           "facenet-pytorch==2.6.0`") from missing

