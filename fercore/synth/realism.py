@@ -136,8 +136,9 @@ def mtcnn_points(images):
     return out
 
 
-def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0) -> dict:
-    """MTCNN on ``n`` unaligned faces of ``domain`` (all seven basic classes in turn).
+def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None = None) -> dict:
+    """MTCNN on ``n`` unaligned faces of ``domain`` (all seven basic classes in turn), in colour
+    as the world writes wild faces (RAF-DB, AffectNet) unless ``color`` says otherwise.
 
     Returns ``detected`` (fraction of faces with a detection whose eyes fall within one
     inter-ocular distance of the true ones), ``error`` (mean distance of the five points to the
@@ -146,7 +147,8 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0) -> dict:
     distances, and ``n``.
     """
     emotions = [BASIC7[i % len(BASIC7)] for i in range(n)]
-    faces, _ = expression_faces(emotions, domain, seed=seed, raw=True)
+    color = domain != "lab" if color is None else color
+    faces, _ = expression_faces(emotions, domain, seed=seed, raw=True, color=color)
     found = mtcnn_points(faces.raw)
     truth = faces.raw_landmarks5.astype(np.float64)
     iod = np.linalg.norm(truth[:, 1] - truth[:, 0], axis=1)
