@@ -37,7 +37,7 @@ from fercore.align import align_face, similarity_transform, template, template_p
 from fercore.labels import AUS
 from fercore.synth import kernels
 from fercore.synth import mesh as M
-from fercore.synth.identity import Identities
+from fercore.synth.identity import Identities, shape_basis
 from fercore.synth.nuisance import (BACKGROUND_PARAMS, OCCLUDER_PARAMS, OCCLUDERS, Nuisance,
                                     background_params, degrade_params, face_frames,
                                     jpeg_round_trip, noise_field, occluder_params, smooth_noise)
@@ -77,6 +77,7 @@ class _Assets:
     centre: np.ndarray        # eye midpoint of the rest mesh, model units
     iod: float                # rest inter-ocular distance, model units
     lip_gap: float            # rest distance between the inner-lip midpoints, inter-ocular units
+    rest_lip_vector: np.ndarray  # upper minus lower inner-lip midpoint at rest, model units
     triangles: np.ndarray     # (F, 3) int32
     tri_class: np.ndarray     # (F,) 0 skin, 1 left eye, 2 right eye, 3 mouth opening
     two_sided: np.ndarray     # (F,) the eye and mouth openings, drawn from both sides
@@ -130,7 +131,8 @@ def _assets() -> _Assets:
     wrinkles, wrinkle_aus, age_wrinkles = _wrinkle_patterns(x, y)
     f32 = np.float32
     features = np.ascontiguousarray(np.moveaxis(_feature_masks(uv, x, y), 0, -1))
-    return _Assets(centre=centre.astype(f32), iod=iod, lip_gap=lip_gap, triangles=tris,
+    return _Assets(centre=centre.astype(f32), iod=iod, lip_gap=lip_gap,
+                   rest_lip_vector=(rest[top] - rest[bottom]).astype(f32), triangles=tris,
                    tri_class=tri_class, two_sided=tri_class > 0, uv=uv.astype(f32),
                    mouth_uv=mouth_uv.astype(f32), features=features,
                    wrinkles=np.ascontiguousarray(np.moveaxis(wrinkles, 0, -1)),
@@ -327,9 +329,9 @@ def _open_fraction(verts, aus, identities: Identities) -> np.ndarray:
     """
     gap = np.linalg.norm(verts[:, M.INNER_LIP_TOP] - verts[:, M.INNER_LIP_BOTTOM], axis=1)
     assets = _assets()
-    lips = [M.INNER_LIP_TOP, M.INNER_LIP_BOTTOM]
-    rest = M.load_face_model().rest[lips] + identities.shape_offsets()[:, lips]
-    rest_gap = np.linalg.norm(rest[:, 0] - rest[:, 1], axis=1) / assets.iod
+    basis = shape_basis()
+    offsets = identities.shape.astype(np.float32) @ (basis[:, M.INNER_LIP_TOP] - basis[:, M.INNER_LIP_BOTTOM])
+    rest_gap = np.linalg.norm(assets.rest_lip_vector + offsets, axis=1) / assets.iod
     closed = np.maximum(rest_gap, assets.lip_gap) * (1 - 0.75 * np.clip(aus[:, AUS.index(25)], 0, 1))
     opening = np.clip((gap - closed) / np.maximum(gap, 1e-6), 0, 1)
     teeth = np.clip(UPPER_TEETH / np.maximum(opening * gap, 1e-6), 0.15, 0.8)
