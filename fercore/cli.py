@@ -64,6 +64,41 @@ def _cmd_labs(args) -> int:
     return 0
 
 
+def _cmd_predict(args) -> int:
+    from fercore.detect import FaceDetector
+    from fercore.predict import choose_model, draw_faces, predict_photos, prediction_table, write_predictions
+    from tqdm import tqdm
+
+    runner.get_profile(args.profile)
+    net, info = choose_model(args.model, runner.profile_dir(args.profile), runner.resolve_device(args.device))
+    classes = info["class_names"]
+    print(f"model {info['chapter']}/{info['method']} seed {info['seed']} ({info['path']})")
+    print("\t".join(["file", "face", "prediction", *classes]))
+    out = Path(args.out) if args.out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    detector = FaceDetector(keep="all" if args.all_faces else "largest", device=args.device)
+    predictions, failed = [], 0
+    for p in predict_photos(args.photos, net, detector, keep_photo=out is not None):
+        if p.error:
+            failed += 1
+            tqdm.write(f"skipped: {p.error}", file=sys.stderr)
+            continue
+        predictions.append(p)
+        for i, probs in enumerate(p.probabilities):
+            cells = [str(p.path), str(i), classes[int(probs.argmax())], *(f"{v:.3f}" for v in probs)]
+            tqdm.write("\t".join(cells))
+        if out:
+            draw_faces(p, classes).save(out / f"{p.path.stem}_faces.png")
+            p.photo = None
+    if out:
+        write_predictions(out / "predictions.csv", prediction_table(predictions, classes))
+        print(f"drawings and predictions.csv written to {out}")
+    print(f"{sum(len(p.faces) for p in predictions)} face(s) in {len(predictions)} photo(s); "
+          f"{failed} file(s) skipped")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fercore", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -104,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_checks(with_device(with_profile(sub.add_parser("status", help="each chapter: fresh, stale, failed"))),
                     run=False)
     p.set_defaults(func=_cmd_status)
+
+    p = with_device(with_profile(sub.add_parser(
+        "predict", help="detect, align and classify the faces in photos with a kept model")))
+    p.add_argument("photos", nargs="+", metavar="PHOTO", help="image files or folders of them")
+    p.add_argument("--model", help="CHAPTER/METHOD[-seedK] under results/<profile>/models, or a .pt file "
+                                   " (default: the first kept of fercore.predict.DEFAULT_MODELS)")
+    p.add_argument("--out", help="folder for the photos with faces drawn and predictions.csv")
+    p.add_argument("--all-faces", action="store_true", help="every face of a photo, not only the largest")
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("labs", help="write the course labs: student and instructor versions")
     p.add_argument("--out", default="labs-out", help="folder to write (default: labs-out)")

@@ -192,11 +192,14 @@ class Trainer:
     sync_every : steps between reads of the logged values from the device (the NaN check runs
         then too); 1 on the CPU, larger on CUDA to keep the GPU busy.
     desc : label of the progress bar.
+    keep : arguments of :func:`fercore.models.save_model` but the net (``chapter``, ``method``,
+        ``seed``, ``fingerprint``, ``profile_dir``…): the trained model is kept there after
+        :meth:`fit`.
     """
 
     def __init__(self, model, loss_fn, schedule, *, param_groups=None, device="auto", seed=0,
                  amp=None, channels_last=None, checkpoint=None, checkpoint_every=0,
-                 sync_every=None, desc="training"):
+                 sync_every=None, desc="training", keep=None):
         self.device = resolve_device(device)
         on_cuda = self.device.type == "cuda"
         self.amp = on_cuda if amp is None else amp
@@ -216,6 +219,7 @@ class Trainer:
         self.checkpoint_every = checkpoint_every
         self.sync_every = sync_every or (25 if on_cuda else 1)
         self.desc = desc
+        self.keep = keep
         self.step = 0
         self.log = []
 
@@ -267,6 +271,10 @@ class Trainer:
             bar.close()
             torch.use_deterministic_algorithms(deterministic)
         self.model.eval()
+        if self.keep:
+            from fercore.models import save_model
+
+            save_model(self.model, **self.keep)
         return self.history()
 
     def _flush(self, pending, seconds):

@@ -9,7 +9,9 @@
 
 Expression codes: 0 Neutral, 1 Happy, 2 Sad, 3 Surprise, 4 Fear, 5 Disgust, 6 Anger, 7 Contempt,
 8 None, 9 Uncertain, 10 Non-Face. Faces are cropped from the bounding box and resized (or, with
-``align=True``, aligned from the landmarks: 68 points, or 5 in a synthetic copy).
+``align=True``, aligned from the landmarks: 68 points, or 5 in a synthetic copy; rows with an
+empty ``facial_landmarks`` are aligned from landmarks detected once and cached in
+``Manually_Annotated_Images/landmarks5.csv``, and left out with a warning if no face is found).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from fercore.datasets.base import (
     write_csv,
     write_image,
 )
+from fercore.datasets.detected import detected_landmarks, warn_faceless
 from fercore.labels import BASIC7, CONTEMPT
 from fercore.progress import progress
 
@@ -142,10 +145,21 @@ def load_affectnet(root, split: str | None = None, classes: str = "basic7", size
         tables.append(table[table["class_name"].isin(class_names)])
     table = pd.concat(tables, ignore_index=True)
     _check_unique(table)
+    unmarked = table["facial_landmarks"].fillna("").str.strip() == ""
+    if align and unmarked.any():
+        found = detected_landmarks(image_dir, list(table.loc[unmarked, "subDirectory_filePath"]))
+        faceless = [f for f in table.loc[unmarked, "subDirectory_filePath"] if found[f] is None]
+        warn_faceless(image_dir, faceless)
+        table = table[~table["subDirectory_filePath"].isin(faceless)].reset_index(drop=True)
+        unmarked = table["facial_landmarks"].fillna("").str.strip() == ""
     images, points = [], []
-    for row in progress(table.itertuples(index=False), total=len(table), desc="affectnet", unit="img"):
+    for row, detect in progress(zip(table.itertuples(index=False), unmarked), total=len(table), desc="affectnet",
+                                unit="img"):
         raw = read_gray_or_rgb(image_dir / row.subDirectory_filePath, color)
-        points.append(parse_landmarks(row.facial_landmarks, row.source, row.source_line))
+        if detect:
+            points.append(found[row.subDirectory_filePath] if align else np.full((5, 2), np.nan))
+        else:
+            points.append(parse_landmarks(row.facial_landmarks, row.source, row.source_line))
         box = check_box((row.face_x, row.face_y, row.face_width, row.face_height), raw.shape, row.source,
                         row.source_line)
         if align:

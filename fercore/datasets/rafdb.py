@@ -10,8 +10,10 @@
     compound/...                               the same with train_0001.jpg names and labels 1..11
 
 The label file's historical spelling ``list_patition_label.txt`` and ``list_partition_label.txt``
-are both accepted. Landmarks in the attribute files are in original-image coordinates. A synthetic
-copy also carries ``crowd/`` (the raw votes, tasks and annotators) and ``truth.csv``.
+are both accepted. Landmarks in the attribute files are in original-image coordinates; a copy of
+the originals without ``Annotation/manual`` is aligned from landmarks detected once and cached in
+``Image/original/landmarks5.csv`` (:mod:`fercore.datasets.detected`). A synthetic copy also
+carries ``crowd/`` (the raw votes, tasks and annotators) and ``truth.csv``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from fercore.datasets.base import (
     first_existing,
     format_error,
     landmark_columns,
+    landmarks_frame,
     parse_number,
     read_csv_checked,
     read_gray_or_rgb,
@@ -43,6 +46,7 @@ from fercore.datasets.base import (
     write_image,
     write_lines,
 )
+from fercore.datasets.detected import detected_landmarks, warn_faceless
 from fercore.labels import BASIC7, COMPOUND11
 from fercore.progress import progress
 
@@ -152,7 +156,9 @@ def load_rafdb(root, subset: str = "basic", split: str | None = None, labels: st
 
     ``labels="single"`` gives class indices from the label file; ``"distribution"`` the 7-dim
     crowd distributions. ``image="original"`` reads the unaligned originals and aligns them from
-    the manual landmarks with ``fercore.align`` (the aligned release is the default).
+    the manual landmarks with ``fercore.align`` (the aligned release is the default); without
+    the manual annotation, from detected landmarks (images with no face found are left out, with
+    a warning).
     """
     if subset not in SUBSETS:
         raise ValueError(f"subset must be one of {list(SUBSETS)}, got {subset!r}")
@@ -175,9 +181,13 @@ def load_rafdb(root, subset: str = "basic", split: str | None = None, labels: st
         images = read_images([folder / aligned_name(n) for n in names], size=size, desc=f"rafdb {subset}",
                              color=color)
     else:
-        if meta is None:
-            raise FileNotFoundError(f"{base / 'Annotation' / 'manual'}: landmarks are needed to align originals")
         folder = require_dir(base / "Image" / "original", "RAF-DB original images")
+        if meta is None:
+            found = detected_landmarks(folder, names)
+            keep = np.array([found[n] is not None for n in names], bool)
+            warn_faceless(folder, [n for n, k in zip(names, keep) if not k])
+            names, y, split_of = [n for n, k in zip(names, keep) if k], y[keep], split_of[keep]
+            meta = landmarks_frame(np.array([found[n] for n in names]).reshape(-1, 5, 2))
         raw = [read_gray_or_rgb(folder / n, color) for n in names]
         points = meta[landmark_columns(5)].to_numpy().reshape(-1, 5, 2)
         images = align_images(raw, points, size)

@@ -108,31 +108,27 @@ def blind_set(per_class: int = 10, seed: int = 0, classes=BASIC7):
 
 
 @functools.lru_cache(maxsize=1)
-def _mtcnn():
-    try:
-        with warnings.catch_warnings():       # its tqdm.auto import warns inside notebooks
-            warnings.simplefilter("ignore")
-            from facenet_pytorch import MTCNN
-    except ImportError as missing:
-        raise ImportError("MTCNN needs facenet-pytorch: `pip install --no-deps "
-                          "facenet-pytorch==2.6.0`") from missing
-    return MTCNN(keep_all=True, device="cpu")
+def _detector():
+    from fercore.detect import FaceDetector
+
+    with warnings.catch_warnings():       # facenet-pytorch's tqdm.auto import warns in notebooks
+        warnings.simplefilter("ignore")
+        try:
+            return FaceDetector(keep="largest", device="cpu")
+        except RuntimeError as missing:
+            raise ImportError(str(missing)) from None
 
 
 def mtcnn_points(images):
-    """MTCNN's five points (RAF-DB order) of the most confident face in each image, in pixel
-    coordinates with pixel centres at integers (as fercore's landmarks), or NaN where it finds
-    none. ``images``: a list of (h, w) grey or (h, w, 3) uint8 arrays."""
-    from PIL import Image
-
-    detector = _mtcnn()
+    """MTCNN's five points (RAF-DB order; :class:`fercore.detect.FaceDetector`, largest face) in
+    each image, in pixel coordinates with pixel centres at integers (as fercore's landmarks), or
+    NaN where it finds none. ``images``: a list of (h, w) grey or (h, w, 3) uint8 arrays."""
     out = np.full((len(images), 5, 2), np.nan)
+    detector = _detector()
     for i, image in enumerate(images):
-        image = np.asarray(image)
-        rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
-        _, probs, points = detector.detect(Image.fromarray(rgb), landmarks=True)
-        if points is not None and len(points):
-            out[i] = points[int(np.argmax(probs))] - MTCNN_PIXEL_ORIGIN
+        faces = detector.detect(np.asarray(image))[0]
+        if faces:
+            out[i] = faces[0].landmarks - MTCNN_PIXEL_ORIGIN
     return out
 
 
