@@ -62,7 +62,11 @@ N_SURFACE_VERTICES = 468
 # "left"/"right" are image sides: the image-left eye is the subject's right eye.
 LEFT_EYE_CORNERS = (33, 133)
 RIGHT_EYE_CORNERS = (362, 263)
-NOSE_TIP = 1
+NOSE_TIP = 4
+"""The nose tip as annotators and face detectors mark it: the pronasale, the nose's most
+anterior point, where the tip catches the light. In py-feat's regression mesh that is vertex 4
+(the most anterior vertex of the rest mesh and of 97.5% of sampled identities); MediaPipe's
+nominal nose-tip vertex 1 lies 0.1 inter-ocular distances lower, on the tip's underside."""
 MOUTH_LEFT = 61
 MOUTH_RIGHT = 291
 INNER_LIP_TOP = 13

@@ -228,8 +228,8 @@ def _rotation(yaw, pitch, roll) -> np.ndarray:
 def face_geometry(aus, identities: Identities, nuisance: Nuisance):
     """Posed 3-D vertices (n, 478, 3) in camera coordinates (x right, y down, z towards the
     camera; inter-ocular distances) and the projected five landmarks (n, 5, 2): the pupils
-    (where RAF-DB's annotators and face detectors put the eye centres), the nose tip and the
-    outer lip corners."""
+    (where RAF-DB's annotators and face detectors put the eye centres), the nose tip (the
+    pronasale, :data:`fercore.synth.mesh.NOSE_TIP`) and the outer lip corners."""
     assets = _assets()
     verts = M.load_face_model().expression_mesh(aus) + identities.shape_offsets()
     verts = (verts - assets.centre) / assets.iod * np.array([1, -1, 1], np.float32)
