@@ -102,3 +102,32 @@ def draw_faces(prediction: PhotoPrediction, class_names) -> Image.Image:
         draw.rectangle(draw.textbbox((x, y), label, font_size=size), fill=colour)
         draw.text((x, y), label, fill="white", font_size=size)
     return im
+
+
+def plot_predictions(faces, probabilities, class_names, titles=None, truths=None, ncols: int = 4):
+    """Each aligned face beside a bar chart of its class probabilities (the true class, when
+    ``truths`` names it, outlined in black). Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    n = len(faces)
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, 2 * ncols, figsize=(4.2 * ncols, 2.1 * nrows),
+                             gridspec_kw={"width_ratios": [1, 1.1] * ncols}, squeeze=False)
+    colours = [PALETTE.get(c, "#444444") for c in class_names]
+    for i in range(nrows * ncols):
+        face_ax, bar_ax = axes[i // ncols, 2 * (i % ncols)], axes[i // ncols, 2 * (i % ncols) + 1]
+        face_ax.axis("off")
+        if i >= n:
+            bar_ax.axis("off")
+            continue
+        face_ax.imshow(faces[i], cmap="gray", vmin=0, vmax=255)
+        face_ax.set_title(titles[i] if titles is not None else "", fontsize=8)
+        bars = bar_ax.barh(range(len(class_names)), probabilities[i], color=colours)
+        if truths is not None and truths[i] in class_names:
+            bars[class_names.index(truths[i])].set(edgecolor="black", linewidth=1.5)
+        bar_ax.set_yticks(range(len(class_names)), class_names, fontsize=7)
+        bar_ax.invert_yaxis()
+        bar_ax.set_xlim(0, 1)
+        bar_ax.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    return fig
