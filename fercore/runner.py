@@ -38,6 +38,7 @@ CHAPTERS = {
     "domain_adaptation": "06_domain_adaptation",
     "sjmt": "07_sjmt",
     "semantic_ae": "08_semantic_ae",
+    "real_photos": "09_real_photos",
 }
 """Stable chapter ids and their notebook names, in book order."""
 
@@ -556,6 +557,7 @@ def execute_chapter(chapter: str, params: dict, repo=".", timeout=None, allow_mi
                "JUPYTER_RUNTIME_DIR": str(staging / "runtime")}
         env_backup = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
+        system_tmp, tempfile.tempdir = tempfile.tempdir, str(staging)  # the kernel's connection file goes there
         started = datetime.now(timezone.utc)
         t0 = time.perf_counter()
         error = None
@@ -576,6 +578,7 @@ def execute_chapter(chapter: str, params: dict, repo=".", timeout=None, allow_mi
         except Exception as e:  # a dead kernel, a missing kernel, a timeout
             error = f"{type(e).__name__}: {e}"
         finally:
+            tempfile.tempdir = system_tmp
             for k, v in env_backup.items():
                 if v is None:
                     os.environ.pop(k, None)

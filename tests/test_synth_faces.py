@@ -44,6 +44,14 @@ def test_model_loads_with_expected_shapes():
     assert model.au_columns == tuple(f"AU{au:02d}" for au in AUS)
 
 
+def test_nose_tip_is_the_most_anterior_point_of_the_nose():
+    rest = load_face_model().rest
+    midline = np.flatnonzero(np.abs(rest[:, 0] - rest[mesh_module.NOSE_TIP, 0]) < 2)
+    nose = midline[np.abs(rest[midline, 1] - rest[mesh_module.NOSE_TIP, 1]) < 25]
+    assert len(nose) > 3
+    assert rest[mesh_module.NOSE_TIP, 2] == rest[nose, 2].max()
+
+
 def test_mesh_is_the_axis_major_matmul():
     model = load_face_model()
     aus = np.random.default_rng(0).random((3, 20)).astype(np.float32)

@@ -192,13 +192,18 @@ def test_interrupted_run_removes_staging_and_kernel_files_and_restores_the_envir
         runtime.mkdir(parents=True)
         (runtime / "kernel-123.json").write_text("{}")
         seen["runtime"] = runtime
+        fd, seen["connection_file"] = tempfile.mkstemp(".json")  # as jupyter_client writes it
+        os.close(fd)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(papermill, "execute_notebook", interrupted)
     before = {k: os.environ.get(k) for k in ("JUPYTER_RUNTIME_DIR", "FERCORE_METRICS_FILE")}
+    system_tmp = tempfile.gettempdir()
     with pytest.raises(KeyboardInterrupt):
         run(book)
-    assert not seen["runtime"].exists(), "the kernel connection file was left behind"
+    assert not seen["runtime"].exists() and not Path(seen["connection_file"]).exists(), \
+        "the kernel connection file was left behind"
+    assert tempfile.gettempdir() == system_tmp, "the process's temporary folder was not restored"
     assert not our_staging()
     assert {k: os.environ.get(k) for k in before} == before
     assert runner.read_state("reads", "p", book) is None, "an interrupted run was recorded"
@@ -225,7 +230,7 @@ def test_sigterm_is_handled_like_ctrl_c(monkeypatch, capsys):
 
 
 def test_data_check_regenerates_a_tampered_synthetic_dataset(world_copy):
-    from conftest import TINY
+    from faultkit import TINY
 
     victim = next((world_copy / "synth-sfew" / "Train").rglob("*.png"))
     victim.unlink()
