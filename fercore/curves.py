@@ -1,0 +1,73 @@
+"""Learning curves: a net's accuracy against the training images it has seen, recorded while it
+trains, summarized over seeds and drawn with the reference lines a chapter compares against.
+
+:func:`fit_with_curve` runs a :class:`fercore.train.Trainer` in segments and calls
+``evaluate(model)`` at each point; the rows (``images``, ``step``, one column per returned
+metric) are tidy, so seeds and arms concatenate and :func:`curve_summary` gives mean ± sd.
+"""
+
+import numpy as np
+import pandas as pd
+import torch
+
+
+def curve_points(iterations, n_points=6):
+    """``n_points`` optimizer steps, about evenly spaced on a log scale from ~1/32 of
+    ``iterations`` up to ``iterations`` (always included)."""
+    if n_points < 1:
+        raise ValueError(f"n_points must be at least 1, got {n_points}")
+    points = np.geomspace(max(1, iterations / 32), iterations, n_points)
+    return sorted({int(round(p)) for p in points} | {int(iterations)})
+
+
+def fit_with_curve(trainer, batches, evaluate, points, images_per_step):
+    """Train ``trainer`` over ``batches`` to the end of its schedule, calling ``evaluate(model)``
+    (→ dict of metrics) after each step count in ``points``. Returns ``(history, curve)``,
+    ``curve`` one row per point: ``step``, ``images`` (= step × ``images_per_step``) and the
+    metrics. The model is evaluated in eval mode and put back to training."""
+    rows = []
+    for point in sorted(set(points)):
+        if not 0 < point <= trainer.schedule.iterations:
+            raise ValueError(f"curve point {point} is outside the schedule's "
+                             f"{trainer.schedule.iterations} iterations")
+        trainer.fit(batches, until=point)
+        trainer.model.eval()
+        with torch.no_grad():
+            metrics = evaluate(trainer.model)
+        rows.append({"step": point, "images": point * images_per_step, **metrics})
+    history = trainer.fit(batches)
+    return history, pd.DataFrame(rows)
+
+
+def curve_summary(curves, by=(), metrics=None):
+    """Mean, sd and n over seeds of learning-curve rows (``curves`` has ``seed``, ``images`` and
+    metric columns, plus any grouping columns ``by``): long table (by…, images, metric, mean, sd, n)."""
+    keys = [*by, "images"]
+    metrics = metrics or [c for c in curves.columns if c not in (*keys, "seed", "step")]
+    long = curves.melt(id_vars=keys, value_vars=metrics, var_name="metric")
+    out = long.groupby([*keys, "metric"], sort=False)["value"].agg(["mean", "std", "count"])
+    return out.rename(columns={"std": "sd", "count": "n"}).reset_index()
+
+
+def plot_learning_curves(summary, *, metric, by="model", references=None, taken_at=None,
+                         ax=None, ylabel=None):
+    """One line per value of ``by`` (mean ± sd band over seeds) of ``metric`` against training
+    images seen (log scale); ``references`` (label → value) as horizontal dashed lines (e.g.
+    HOG + SVM); ``taken_at`` (images) marks where the chapter's tables are taken."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    part = summary[summary["metric"] == metric]
+    for name, group in part.groupby(by, sort=False):
+        group = group.sort_values("images")
+        sd = group["sd"].fillna(0)
+        line, = ax.plot(group["images"], group["mean"], marker="o", label=str(name))
+        ax.fill_between(group["images"], group["mean"] - sd, group["mean"] + sd,
+                        color=line.get_color(), alpha=0.2)
+    for i, (label, value) in enumerate((references or {}).items()):
+        ax.axhline(value, color=f"C{7 + i}", linestyle="--", label=label)
+    if taken_at is not None:
+        ax.axvline(taken_at, color="0.3", linestyle=":", label="tables taken here")
+    ax.set(xscale="log", xlabel="training images seen", ylabel=ylabel or metric)
+    ax.legend(fontsize="small")
+    return ax
