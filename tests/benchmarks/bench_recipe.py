@@ -122,8 +122,10 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--members", type=int, default=3, help="seeds stacked into one model")
+    parser.add_argument("--threads", type=int, action="append",
+                        help="torch thread counts to measure (default: 1 and torch's default)")
     args = parser.parse_args(argv)
-    threads = torch.get_num_threads()
+    thread_counts = args.threads or sorted({1, torch.get_num_threads()})
     for chapter in args.chapter or list(CHAPTERS):
         make, side, batch = CHAPTERS[chapter]
         run = dict(steps=args.steps, warmup=args.warmup)
@@ -132,25 +134,20 @@ def main(argv=None):
                 ("engine, crop + flip", lambda: engine(make, side, batch, transform=CropFlip(side), **run)),
                 ("engine, crop + flip, channels_last",
                  lambda: engine(make, side, batch, transform=CropFlip(side), channels_last=True, **run))]
-        if threads > 1:
-            def one_thread():
-                torch.set_num_threads(1)
-                try:
-                    return engine(make, side, batch, transform=CropFlip(side), **run)
-                finally:
-                    torch.set_num_threads(threads)
-            rows.append(("engine, crop + flip, 1 thread", one_thread))
         if isinstance(make(), BaseDCNN):
             objective = FeatureObjective("dlp", 7, 2000)
-            rows.append((f"engine, DLP loss, {args.members} seeds one after another",
+            rows.append(("engine, DLP loss, one seed",
                          lambda: engine(make, side, batch, transform=CropFlip(side), loss=objective, **run)))
             rows.append((f"stacked, DLP loss, {args.members} seeds in one model",
                          lambda: stacked(make, side, batch, members=args.members, objective=objective, **run)))
-        print(f"{chapter}: input {side}, batch {batch}, {threads} threads")
-        for name, fn in rows:
-            before = load()
-            rate = fn()
-            print(f"  {name:<50} {rate:8.1f} img/s   (load {before} → {load()})", flush=True)
+        print(f"{chapter}: input {side}, batch {batch}")
+        for threads in thread_counts:
+            torch.set_num_threads(threads)
+            for name, fn in rows:
+                before = load()
+                rate = fn()
+                print(f"  {threads} thread(s)  {name:<48} {rate:8.1f} img/s   (load {before} → {load()})",
+                      flush=True)
 
 
 if __name__ == "__main__":
