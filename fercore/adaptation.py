@@ -20,10 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from fercore.deep import FeatureObjective, RandomCrop, image_tensor, train_feature_net
+from fercore.batches import PairedBatches, RandomBatches
+from fercore.deep import FeatureObjective, train_feature_net
+from fercore.inputs import RandomCrop, crop_source
 from fercore.losses import EntropyLoss, MKMMDLoss, mk_mmd
 from fercore.nets import BaseDCNN
-from fercore.train import RandomBatches, Trainer, resolve_device
+from fercore.train import Trainer, resolve_device
 
 MODELS = {"basedcnn": "baseDCNN", "dbm_cnn": "DBM-CNN", "dbm_dacnn": "DBM-DACNN",
           "dbm_dacnn_entropy": "DBM-DACNN + entropy"}
@@ -50,33 +52,6 @@ def jaffe_label_sets(ratings, threshold=JAFFE_THRESHOLD):
         raise ValueError("ratings contain NaN")
     labels = (ratings >= threshold).astype(np.float32)
     return labels, labels.any(axis=1)
-
-
-class PairedBatches:
-    """Endless ``(source_batch, target_batch)`` pairs from two :class:`fercore.train.RandomBatches`.
-
-    Each stream keeps its own seeded generator; both are saved in :meth:`state_dict`, so a
-    resumed run sees the same pairs. With ``target=None`` the target batch is ``None``.
-    """
-
-    def __init__(self, source, target=None):
-        self.source = source
-        self.target = target
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        return next(self.source), None if self.target is None else next(self.target)
-
-    def state_dict(self):
-        return {"source": self.source.state_dict(),
-                "target": None if self.target is None else self.target.state_dict()}
-
-    def load_state_dict(self, state):
-        self.source.load_state_dict(state["source"])
-        if self.target is not None:
-            self.target.load_state_dict(state["target"])
 
 
 class _Outputs:
@@ -160,13 +135,13 @@ def train_adaptation(model, source_images, source_labels, target_images=None, *,
     if loss_fn.uses_target and target_images is None:
         raise ValueError("gamma or eta is positive: pass target_images")
     crop = RandomCrop(model.input_size)
-    tensors = [image_tensor(source_images, model.input_size).to(device), labels.to(device)]
+    tensors = [crop_source(source_images, model.input_size).to(device), labels.to(device)]
     if label_vectors is not None:
         tensors.append(torch.as_tensor(np.asarray(label_vectors), dtype=torch.float32).to(device))
     source = RandomBatches(*tensors, batch_size=batch_size, seed=seed, transform=crop)
     target = None
     if loss_fn.uses_target:
-        target = RandomBatches(image_tensor(target_images, model.input_size).to(device),
+        target = RandomBatches(crop_source(target_images, model.input_size).to(device),
                                batch_size=min(target_batch_size or batch_size, len(target_images)),
                                seed=seed + 1, transform=crop)
     trainer = Trainer(model, loss_fn, schedule, param_groups=model.parameter_groups(), device=device,

@@ -25,6 +25,8 @@ from sklearn.metrics import r2_score
 from torch import nn
 from torch.nn import functional as F
 
+from fercore.batches import BalancedBatches, RandomBatches
+from fercore.inputs import as_float, image_tensor, predict_batches, to_uint8
 from fercore.losses.semantic import (
     FocalLoss,
     MultiScaleReconstructionLoss,
@@ -37,96 +39,13 @@ from fercore.losses.semantic import (
 )
 from fercore.nets.autoencoder import AsymmetricAutoencoder, Critic
 from fercore.nets.twobranch import TwoBranchNet
-from fercore.train import RandomBatches, Schedule, Trainer
+from fercore.train import Schedule, Trainer
 
 METHODS = ("none", "T", "BT")
 LOSSES = ("ce", "focal")
 BALANCES = ("none", "weighted", "batch")
 LR_MILESTONES = (0.2, 0.4, 0.6, 0.8)
 """÷10 every 10 of 50 epochs (§IV-B), as fractions of the run."""
-
-
-def image_tensor(images, size):
-    """uint8 faces (n, H, W) as a uint8 tensor (n, 1, size, size), resized when they differ."""
-    images = torch.as_tensor(np.asarray(images))
-    if images.ndim != 3 or images.dtype != torch.uint8:
-        raise ValueError(f"images must be uint8 (n, H, W), got {images.dtype} {tuple(images.shape)}")
-    x = images.unsqueeze(1)
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x.float(), size=(size, size), mode="bilinear", antialias=True,
-                          align_corners=False).round().clamp(0, 255).to(torch.uint8)
-    return x
-
-
-def as_float(images):
-    """uint8 images as float in [0, 1]."""
-    return images.float() / 255
-
-
-def to_uint8(images):
-    """Float images in [0, 1] (n, 1, S, S) as uint8 numpy (n, S, S)."""
-    return (images.squeeze(1).clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-
-
-class BalancedBatches:
-    """Endless class-balanced mini-batches: every class fills ``batch_size / K`` rows of each
-    batch — the batch balancing of Fu et al. §IV-B (after Hand et al.'s selective learning).
-
-    Each class is drawn without replacement from its own shuffled order, reshuffled when used
-    up, so minority classes are repeated more often than majority classes. Same interface as
-    :class:`fercore.train.RandomBatches` (iterator, ``state_dict``) and resumable.
-    """
-
-    def __init__(self, *tensors, labels, batch_size, num_classes=None, seed=0):
-        if not tensors:
-            raise ValueError("BalancedBatches needs at least one tensor")
-        labels = torch.as_tensor(labels, dtype=torch.int64).cpu()
-        if any(len(t) != len(labels) for t in tensors):
-            raise ValueError(f"tensors differ in length from the {len(labels)} labels: "
-                             f"{[len(t) for t in tensors]}")
-        num_classes = int(labels.max()) + 1 if num_classes is None else num_classes
-        if batch_size < num_classes or batch_size % num_classes:
-            raise ValueError(f"batch_size must be a multiple of the {num_classes} classes, "
-                             f"got {batch_size}")
-        self.members = [torch.nonzero(labels == k).flatten() for k in range(num_classes)]
-        empty = [k for k, m in enumerate(self.members) if len(m) == 0]
-        if empty:
-            raise ValueError(f"classes {empty} have no samples; batch balancing needs every class")
-        self.tensors = tensors
-        self.batch_size = batch_size
-        self.per_class = batch_size // num_classes
-        self.generator = torch.Generator().manual_seed(seed)
-        self.orders = [m[torch.randperm(len(m), generator=self.generator)] for m in self.members]
-        self.positions = [0] * num_classes
-
-    def __iter__(self):
-        return self
-
-    def _take(self, k):
-        picked = []
-        while len(picked) < self.per_class:
-            if self.positions[k] == len(self.orders[k]):
-                m = self.members[k]
-                self.orders[k] = m[torch.randperm(len(m), generator=self.generator)]
-                self.positions[k] = 0
-            stop = min(len(self.orders[k]), self.positions[k] + self.per_class - len(picked))
-            picked.extend(self.orders[k][self.positions[k]:stop].tolist())
-            self.positions[k] = stop
-        return picked
-
-    def __next__(self):
-        index = torch.tensor([i for k in range(len(self.members)) for i in self._take(k)])
-        index = index[torch.randperm(len(index), generator=self.generator)]
-        return tuple(t[index.to(t.device)] for t in self.tensors)
-
-    def state_dict(self):
-        return {"generator": self.generator.get_state(), "orders": list(self.orders),
-                "positions": list(self.positions)}
-
-    def load_state_dict(self, state):
-        self.generator.set_state(state["generator"])
-        self.orders = list(state["orders"])
-        self.positions = list(state["positions"])
 
 
 class NeighbourGenerator(nn.Module):
@@ -253,16 +172,6 @@ class AdversarialTrainer(Trainer):
         self.scheduler.step()
         terms["critic"] = self.last_critic_loss
         return {name: value.detach().float() for name, value in terms.items()}
-
-
-def predict_batches(fn, images, size, batch_size, device):
-    """``fn`` over float batches of uint8 faces, concatenated on the CPU."""
-    x = image_tensor(images, size)
-    outputs = []
-    with torch.no_grad():
-        for start in range(0, len(x), batch_size):
-            outputs.append(fn(as_float(x[start:start + batch_size].to(device))).float().cpu())
-    return torch.cat(outputs) if outputs else torch.zeros(0)
 
 
 class SemanticAutoencoder(BaseEstimator, TransformerMixin):

@@ -7,10 +7,11 @@ import torch
 from sklearn.metrics import accuracy_score, hamming_loss
 
 from fercore import results
+from fercore.batches import AlternatingBatches, MixedBatches, RandomBatches
 from fercore.datasets.base import FaceSet
+from fercore.experiments.sjmt import sample_per_class, task_loss_change
+from fercore.inputs import pad_random_crop
 from fercore.multitask import (
-    AlternatingBatches,
-    MixedBatches,
     MultiHeadNet,
     MultiTaskNet,
     SelectiveObjective,
@@ -18,12 +19,9 @@ from fercore.multitask import (
     au_accuracy,
     au_profile,
     build_trunk,
-    pad_random_crop,
     profile_correlation,
     top_aus,
 )
-from fercore.experiments.sjmt import sample_per_class, task_loss_change
-from fercore.train import RandomBatches
 
 EMOTIONS = ("happy", "sad", "angry")
 AUS = ("AU6", "AU12", "AU15", "AU4")
@@ -296,9 +294,9 @@ def test_run_setups_summaries_and_tables(tiny_world):
         fitted,
         load_chapter_tasks,
         per_class_recalls,
+        record_summary,
         run_setups,
         summarize,
-        record_summary,
     )
 
     tasks = load_chapter_tasks(tiny_world, input_size=16, compound_per_class=3, compound_min_test=1)

@@ -12,11 +12,12 @@ import pandas as pd
 import torch
 
 from fercore.datasets import load
+from fercore.inputs import as_float, image_tensor
 from fercore.losses.semantic import symmetric_kl
 from fercore.metrics import accuracy, mean_diagonal
 from fercore.paper import paper_cell, paper_values
 from fercore.seeds import Kept, run_over_seeds
-from fercore.semantic import NeighbourhoodAwareClassifier, as_float, image_tensor
+from fercore.semantic import NeighbourhoodAwareClassifier
 
 ABLATION = {
     "ce_bb": {"loss": "ce", "balance": "batch", "method": "none"},

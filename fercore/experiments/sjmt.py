@@ -20,7 +20,6 @@ from fercore.seeds import Kept, grid, mean_sd_text, run_over_seeds
 from fercore.seeds import record_summary as record_seed_summary
 from fercore.seeds import summarize as summarize_seeds
 
-
 PAPER_COMPOUNDS = ("angrily disgusted", "angrily surprised", "fearfully angry", "fearfully surprised",
                    "happily disgusted", "happily surprised", "sadly angry", "sadly disgusted")
 """The eight EmotioNet compound classes of Pons & Masip's Table 4, in its order."""
