@@ -31,12 +31,55 @@ def fit_with_curve(trainer, batches, evaluate, points, images_per_step):
             raise ValueError(f"curve point {point} is outside the schedule's "
                              f"{trainer.schedule.iterations} iterations")
         trainer.fit(batches, until=point)
+        if trainer.step != point:
+            raise ValueError(f"the trainer is at step {trainer.step}, past the curve point {point} "
+                             "(resumed from a checkpoint?)")
         trainer.model.eval()
         with torch.no_grad():
             metrics = evaluate(trainer.model)
         rows.append({"step": point, "images": point * images_per_step, **metrics})
     history = trainer.fit(batches)
     return history, pd.DataFrame(rows)
+
+
+class LearningCurve:
+    """A learning curve to record during one training run: ``evaluate(model)`` (→ dict of
+    metrics) after each step count in ``points``. A training function that accepts one calls
+    :meth:`fit` instead of ``trainer.fit``; :attr:`frame` then holds the rows (empty before)."""
+
+    def __init__(self, points, evaluate):
+        self.points = sorted(set(int(p) for p in points))
+        self.evaluate = evaluate
+        self.frame = pd.DataFrame()
+
+    def fit(self, trainer, batches, images_per_step):
+        """:func:`fit_with_curve` over this curve's points (those within the schedule); returns
+        the trainer's history."""
+        points = [p for p in self.points if p <= trainer.schedule.iterations]
+        history, self.frame = fit_with_curve(trainer, batches, self.evaluate, points, images_per_step)
+        return history
+
+
+def mean_diagonal_of(sets, input_size, n_classes, batch_size=512):
+    """An ``evaluate`` for :class:`LearningCurve`: the softmax mean diagonal of a classifier
+    net (``model(x)`` → logits) on each named set ``{name: (uint8 faces (n, H, W), labels)}``,
+    centre-cropped as at test time."""
+    from fercore.inputs import center_crops, crop_source
+    from fercore.metrics import mean_diagonal
+
+    prepared = {name: (crop_source(images, input_size), np.asarray(labels))
+                for name, (images, labels) in sets.items()}
+
+    def evaluate(model):
+        device = next(model.parameters()).device
+        out = {}
+        for name, (x, y) in prepared.items():
+            predictions = [model(center_crops(x[i:i + batch_size].to(device), input_size)).argmax(1).cpu()
+                           for i in range(0, len(x), batch_size)]
+            out[name] = mean_diagonal(y, torch.cat(predictions).numpy(), n_classes)
+        return out
+
+    return evaluate
 
 
 def curve_summary(curves, by=(), metrics=None):

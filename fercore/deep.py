@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from fercore.batches import RandomBatches
 from fercore.classifiers import evaluate_split
-from fercore.inputs import RandomCrop, center_crops, crop_source
+from fercore.inputs import CropFlip, center_crops, crop_source
 from fercore.losses import BiManifoldLoss, CenterLoss, LocalityPreservingLoss, SoftCrossEntropy
 from fercore.multilabel import evaluate_multilabel
 from fercore.nets import BaseDCNN
@@ -99,16 +99,19 @@ class FeatureObjective(nn.Module):
 def train_feature_net(images, labels, objective, *, label_vectors=None, num_classes=None,
                       width=1.0, input_size=90, feature_dim=2000, dropout=0.3,
                       schedule=PAPER_SCHEDULE, batch_size=64, lam=None, k=None, variant="both",
-                      seed=0, device="auto", checkpoint=None, checkpoint_every=0, desc=None):
+                      seed=0, device="auto", checkpoint=None, checkpoint_every=0, desc=None,
+                      flip=False, curve=None):
     """Train a :class:`fercore.nets.BaseDCNN` with one of :data:`OBJECTIVES`.
 
     ``images``: uint8 faces (n, 100, 100). ``labels``: int classes (n,), or label vectors
     (n, C) for the multi-label objectives; ``num_classes`` defaults to C or to the largest
     label + 1. ``label_vectors``: optional (n, C) label-manifold coordinates for dbm (RAF-ML's
     emotion distributions). Weight decay per RAF-ML §6.2 (5e-4 on the convolutions and the
-    first FC layer, 2.5e-3 on the last). ``checkpoint``/``checkpoint_every`` as in
-    :class:`fercore.train.Trainer`. Returns ``(model, history)``, the model in eval mode on
-    ``device``.
+    first FC layer, 2.5e-3 on the last). Training inputs are random crops
+    (:func:`fercore.inputs.crop_flip`), mirrored at random when ``flip``. ``curve``: a
+    :class:`fercore.curves.LearningCurve` recorded during the run. ``checkpoint``/
+    ``checkpoint_every`` as in :class:`fercore.train.Trainer`. Returns ``(model, history)``, the
+    model in eval mode on ``device``.
     """
     device = resolve_device(device)
     labels = torch.as_tensor(np.asarray(labels))
@@ -130,9 +133,11 @@ def train_feature_net(images, labels, objective, *, label_vectors=None, num_clas
     trainer = Trainer(model, loss_fn, schedule, param_groups=model.parameter_groups(),
                       device=device, seed=seed, checkpoint=checkpoint,
                       checkpoint_every=checkpoint_every, desc=desc or objective)
-    history = trainer.fit(RandomBatches(*tensors, batch_size=batch_size, seed=seed,
-                                        transform=RandomCrop(input_size)))
-    return trainer.model, history
+    batches = RandomBatches(*tensors, batch_size=batch_size, seed=seed,
+                            transform=CropFlip(input_size, flip))
+    if curve is None:
+        return trainer.model, trainer.fit(batches)
+    return trainer.model, curve.fit(trainer, batches, images_per_step=batch_size)
 
 
 def train_and_extract(images, labels, objective, extract, **kwargs):

@@ -218,7 +218,7 @@ class Trainer:
             bar.close()
             torch.use_deterministic_algorithms(deterministic)
         self.model.eval()
-        if self.keep:
+        if self.keep and self.step == self.schedule.iterations:
             from fercore.models import save_model
 
             save_model(self.model, **self.keep)

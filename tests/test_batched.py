@@ -6,8 +6,10 @@ import torch
 from fercore.batched import StackedBatches, StackedModels, StackedObjective
 from fercore.deep import FeatureObjective
 from fercore.nets import BaseDCNN
-from fercore.recipe import CropFlip, recipe_schedule
-from fercore.train import RandomBatches, Trainer
+from fercore.batches import RandomBatches
+from fercore.inputs import CropFlip
+from fercore.recipe import recipe_schedule
+from fercore.train import Trainer
 
 SEEDS = (0, 1, 2)
 SCHEDULE = recipe_schedule(12, 0.02, drops=(0.75,), warmup=0.25, weight_decay=1e-3)

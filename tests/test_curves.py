@@ -8,9 +8,10 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from fercore.batches import RandomBatches  # noqa: E402
 from fercore.curves import curve_points, curve_summary, fit_with_curve, plot_learning_curves  # noqa: E402
 from fercore.recipe import recipe_schedule  # noqa: E402
-from fercore.train import RandomBatches, Trainer  # noqa: E402
+from fercore.train import Trainer  # noqa: E402
 
 
 def test_curve_points_end_at_the_schedule():

@@ -5,8 +5,10 @@ import math
 import pytest
 import torch
 
-from fercore.recipe import CropFlip, crop_flip, recipe_schedule
-from fercore.train import RandomBatches, Schedule, Trainer
+from fercore.batches import RandomBatches
+from fercore.inputs import CropFlip, crop_flip
+from fercore.recipe import recipe_schedule
+from fercore.train import Schedule, Trainer
 
 
 def faces(n=5, side=12):

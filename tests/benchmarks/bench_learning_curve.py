@@ -26,12 +26,14 @@ from fercore.batched import StackedBatches, StackedModels, StackedObjective  # n
 from fercore.classifiers import evaluate_split, make_classifier  # noqa: E402
 from fercore.curves import curve_points, fit_with_curve  # noqa: E402
 from fercore.datasets import load  # noqa: E402
-from fercore.deep import FeatureObjective, center_crops, extract_features, image_tensor  # noqa: E402
+from fercore.batches import RandomBatches  # noqa: E402
+from fercore.deep import FeatureObjective, extract_features  # noqa: E402
 from fercore.features import make_features  # noqa: E402
 from fercore.metrics import mean_diagonal  # noqa: E402
 from fercore.nets import BaseDCNN  # noqa: E402
-from fercore.recipe import CropFlip, recipe_schedule  # noqa: E402
-from fercore.train import RandomBatches, Trainer  # noqa: E402
+from fercore.inputs import CropFlip, center_crops, crop_source  # noqa: E402
+from fercore.recipe import recipe_schedule  # noqa: E402
+from fercore.train import Trainer  # noqa: E402
 
 
 def main(argv=None):
@@ -54,7 +56,7 @@ def main(argv=None):
 
     train = load("rafdb", args.data_root, subset="basic", split="train")
     test = load("rafdb", args.data_root, subset="basic", split="test")
-    x_train, x_test = image_tensor(train.images, args.input_size), image_tensor(test.images, args.input_size)
+    x_train, x_test = crop_source(train.images, args.input_size), crop_source(test.images, args.input_size)
     y_train, y_test = torch.as_tensor(train.labels).long(), np.asarray(test.labels)
     probe = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(0))[:1500]
     test_crops = center_crops(x_test, args.input_size)

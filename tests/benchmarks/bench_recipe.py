@@ -23,12 +23,14 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from fercore.batched import StackedBatches, StackedModels, StackedObjective  # noqa: E402
-from fercore.deep import FeatureObjective, RandomCrop  # noqa: E402
+from fercore.batches import RandomBatches  # noqa: E402
+from fercore.deep import FeatureObjective  # noqa: E402
+from fercore.inputs import CropFlip, RandomCrop  # noqa: E402
 from fercore.nets import BaseDCNN  # noqa: E402
 from fercore.nets.resnet_cifar import ResNetCIFAR  # noqa: E402
 from fercore.nets.twobranch import TwoBranchNet  # noqa: E402
-from fercore.recipe import CropFlip, recipe_schedule  # noqa: E402
-from fercore.train import RandomBatches, Trainer  # noqa: E402
+from fercore.recipe import recipe_schedule  # noqa: E402
+from fercore.train import Trainer  # noqa: E402
 
 
 CHAPTERS = {  # the `default` profile's net of each deep chapter: factory, input side, batch
