@@ -13,26 +13,16 @@ import numpy as np
 import pandas as pd
 import torch
 import torchvision
-from torch import nn
 from torch.nn import functional as F
 
 from fercore.batches import RandomBatches
 from fercore.classifiers import evaluate_split
 from fercore.inputs import CropFlip, center_crops, crop_source
-from fercore.losses import BiManifoldLoss, CenterLoss, LocalityPreservingLoss, SoftCrossEntropy
+from fercore.losses.objectives import FeatureObjective
 from fercore.multilabel import evaluate_multilabel
 from fercore.nets import BaseDCNN
 from fercore.progress import progress
 from fercore.train import Schedule, Trainer, resolve_device
-
-OBJECTIVES = ("softmax", "center", "dlp", "soft_ce", "dbm")
-"""softmax (baseDCNN on single labels), center (+ center loss), dlp (+ locality-preserving loss),
-soft_ce (baseDCNN on multi-label vectors), dbm (+ bi-manifold loss)."""
-
-DEFAULT_WEIGHTS = {"center": {"lam": 0.003}, "dlp": {"lam": 0.003, "k": 20},
-                   "dbm": {"lam": 0.01, "k": 10}}
-"""λ and k when not given: center loss as Wen et al.'s λ; DLP as the public reimplementation
-(the paper tuned them by cross-validation and does not print them); DBM as RAF-ML §6.3.1."""
 
 PAPER_SCHEDULE = Schedule(iterations=20_000, lr=0.01, momentum=0.9, milestones=(5_000, 18_000))
 """RAF-ML §6.2: SGD, lr 0.01 ÷ 10 at 5k and 18k iterations, stop at 20k (batch 64)."""
@@ -51,49 +41,6 @@ def paper_schedule(iterations=20_000, lr=0.01, drops=None):
     if any(not 0 < d < 1 for d in drops):
         raise ValueError(f"drops must be fractions of the iterations in (0, 1), got {list(drops)}")
     return replace(schedule, milestones=tuple(max(1, round(d * iterations)) for d in drops))
-
-
-class FeatureObjective(nn.Module):
-    """The loss closure of the five recipes, for :class:`fercore.train.Trainer`.
-
-    Batches are ``(images, labels)`` — labels int classes for softmax/center/dlp, label vectors
-    (n, C) for soft_ce/dbm — or ``(images, labels, label_vectors)`` for dbm, whose label
-    manifold then uses ``label_vectors`` (RAF-ML's emotion distributions) instead of the labels.
-    Returns ``loss`` = classification term + λ · locality term, and each term.
-    """
-
-    def __init__(self, objective, num_classes=7, feature_dim=2000, lam=None, k=None,
-                 variant="both"):
-        super().__init__()
-        if objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-        defaults = DEFAULT_WEIGHTS.get(objective, {})
-        self.objective = objective
-        self.lam = defaults.get("lam", 0.0) if lam is None else lam
-        self.k = defaults.get("k") if k is None else k
-        self.classification = SoftCrossEntropy() if objective in ("soft_ce", "dbm") else None
-        self.locality = None
-        if objective == "center":
-            self.locality = CenterLoss(num_classes, feature_dim)
-        elif objective == "dlp":
-            self.locality = LocalityPreservingLoss(k=self.k)
-        elif objective == "dbm":
-            self.locality = BiManifoldLoss(k=self.k, variant=variant)
-
-    def forward(self, model, batch):
-        images, labels, *extra = batch
-        logits, features = model.forward_features(images)
-        if self.classification is None:
-            ce = F.cross_entropy(logits.float(), labels)
-        else:
-            ce = self.classification(logits, labels)
-        if self.locality is None:
-            return {"loss": ce, "ce": ce}
-        if self.objective == "dbm":
-            local = self.locality(features, extra[0] if extra else labels)
-        else:
-            local = self.locality(features, labels)
-        return {"loss": ce + self.lam * local, "ce": ce, "locality": local}
 
 
 def train_feature_net(images, labels, objective, *, label_vectors=None, num_classes=None,

@@ -28,11 +28,10 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from torch import nn
-from torch.nn import functional as F
 
 from fercore.batches import AlternatingBatches, MixedBatches, RandomBatches
 from fercore.inputs import float_tensor, pad_random_crop
-from fercore.losses.selective import SelectiveSigmoidCrossEntropy
+from fercore.losses.objectives import HeadObjective, SelectiveObjective
 from fercore.nets.resnet_cifar import ResNetCIFAR
 from fercore.nets.vgg import VGG16
 from fercore.train import Schedule, Trainer, resolve_device
@@ -177,49 +176,6 @@ class _Augment:
         if rest:
             out["dataset"] = rest[0]
         return out
-
-
-class HeadObjective(nn.Module):
-    """Loss of ``single`` and ``multitask`` training on the batch's head: softmax cross-entropy for
-    a single-label task; for a multi-label one, sigmoid cross-entropy summed over the (coded)
-    classes and averaged over the batch — Eq. 1 with one label space.
-
-    The other heads join the graph with weight zero, so each step gives them a zero gradient
-    rather than none: their momentum and weight decay act every step, on the CPU as under the
-    fused CUDA SGD (which rejects parameters whose gradient appears only from a later step on).
-    """
-
-    def __init__(self, sizes):
-        super().__init__()
-        self.multilabel = nn.ModuleDict({
-            head: SelectiveSigmoidCrossEntropy(torch.ones(1, size, dtype=torch.bool), ignore_nan=True)
-            for head, size in sizes.items() if size})
-
-    def forward(self, model, batch):
-        head, targets = batch["head"], batch["targets"]
-        logits = model(batch["images"], head)
-        if head in self.multilabel:
-            dataset = torch.zeros(len(logits), dtype=torch.long, device=logits.device)
-            loss = self.multilabel[head](logits, targets, dataset)
-        else:
-            loss = F.cross_entropy(logits, targets)
-        idle = [p.sum() for name, layer in model.heads.items() if name != head for p in layer.parameters()]
-        if idle:
-            loss = loss + 0.0 * torch.stack(idle).sum()
-        return {"loss": loss}
-
-
-class SelectiveObjective(nn.Module):
-    """Loss of SJMT training: Eq. 1 over the shared head's union of labels."""
-
-    def __init__(self, label_spaces, num_outputs, head="joint"):
-        super().__init__()
-        self.criterion = SelectiveSigmoidCrossEntropy(label_spaces, num_outputs, ignore_nan=True)
-        self.head = head
-
-    def forward(self, model, batch):
-        logits = model(batch["images"], self.head)
-        return {"loss": self.criterion(logits, batch["targets"], batch["dataset"])}
 
 
 class MultiTaskNet(BaseEstimator):

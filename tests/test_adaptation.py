@@ -4,16 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from fercore.adaptation import (
-    DomainAdaptationObjective,
-    domain_mmd,
-    jaffe_label_sets,
-    pretrain_source_nets,
-    replace_head,
-    train_adaptation,
-)
+from fercore.adaptation import domain_mmd, jaffe_label_sets, pretrain_source_nets, replace_head, train_adaptation
 from fercore.batches import PairedBatches, RandomBatches
-from fercore.deep import FeatureObjective, extract_features
+from fercore.deep import extract_features
 from fercore.experiments.domain_adaptation import (
     TABLE5_METRICS,
     Target,
@@ -25,6 +18,7 @@ from fercore.experiments.domain_adaptation import (
 )
 from fercore.labels import EMOTIONS6
 from fercore.losses import EntropyLoss, mk_mmd
+from fercore.losses.objectives import DomainAdaptationObjective, FeatureObjective
 from fercore.nets import BaseDCNN
 from fercore.train import Schedule, Trainer
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from fercore.batched import StackedBatches, StackedModels, StackedObjective
-from fercore.deep import FeatureObjective
+from fercore.losses.objectives import FeatureObjective
 from fercore.nets import BaseDCNN
 from fercore.batches import RandomBatches
 from fercore.inputs import CropFlip

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 import torch
 
-from fercore.deep import FeatureObjective, extract_features, paper_schedule, pretrained_features, train_feature_net
+from fercore.deep import extract_features, paper_schedule, pretrained_features, train_feature_net
 from fercore.inputs import center_crops, crop_source, random_crops
+from fercore.losses.objectives import FeatureObjective
 from fercore.nets import BaseDCNN
 from fercore.train import Schedule
 

@@ -11,10 +11,10 @@ from fercore.batches import AlternatingBatches, MixedBatches, RandomBatches
 from fercore.datasets.base import FaceSet
 from fercore.experiments.sjmt import sample_per_class, task_loss_change
 from fercore.inputs import pad_random_crop
+from fercore.losses.objectives import SelectiveObjective
 from fercore.multitask import (
     MultiHeadNet,
     MultiTaskNet,
-    SelectiveObjective,
     Task,
     au_accuracy,
     au_profile,
@@ -231,7 +231,7 @@ def test_analysis_helpers():
 
 
 def test_every_head_gets_a_gradient_each_step():
-    from fercore.multitask import HeadObjective
+    from fercore.losses.objectives import HeadObjective
 
     model = MultiHeadNet(build_trunk("resnet8", 0.5), {"emo": 3, "au": 4})
     objective = HeadObjective({"emo": 0, "au": 4})

@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from fercore.batches import BalancedBatches
 from fercore.experiments.semantic_ae import mask_by_class, mask_precision_recall, sequence_failures, sequence_groups
+from fercore.losses.objectives import NeighbourhoodAwareObjective, PixelLoss, RefinementObjective
 from fercore.losses.semantic import FocalLoss
 from fercore.nets.autoencoder import AsymmetricAutoencoder, Critic
 from fercore.nets.twobranch import TwoBranchNet
@@ -16,9 +17,6 @@ from fercore.semantic import (
     AdversarialTrainer,
     NeighbourGenerator,
     NeighbourhoodAwareClassifier,
-    NeighbourhoodAwareObjective,
-    PixelLoss,
-    RefinementObjective,
     SemanticAutoencoder,
 )
 

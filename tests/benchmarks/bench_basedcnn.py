@@ -22,8 +22,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from fercore.batches import RandomBatches  # noqa: E402
-from fercore.deep import FeatureObjective  # noqa: E402
 from fercore.inputs import RandomCrop, crop_source  # noqa: E402
+from fercore.losses.objectives import FeatureObjective  # noqa: E402
 from fercore.nets import BaseDCNN  # noqa: E402
 from fercore.train import Schedule, Trainer, to_device  # noqa: E402
 

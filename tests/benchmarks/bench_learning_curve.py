@@ -27,7 +27,8 @@ from fercore.classifiers import evaluate_split, make_classifier  # noqa: E402
 from fercore.curves import curve_points, fit_with_curve  # noqa: E402
 from fercore.datasets import load  # noqa: E402
 from fercore.batches import RandomBatches  # noqa: E402
-from fercore.deep import FeatureObjective, extract_features  # noqa: E402
+from fercore.deep import extract_features  # noqa: E402
+from fercore.losses.objectives import FeatureObjective  # noqa: E402
 from fercore.features import make_features  # noqa: E402
 from fercore.metrics import mean_diagonal  # noqa: E402
 from fercore.nets import BaseDCNN  # noqa: E402

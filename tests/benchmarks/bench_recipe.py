@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from fercore.batched import StackedBatches, StackedModels, StackedObjective  # noqa: E402
 from fercore.batches import RandomBatches  # noqa: E402
-from fercore.deep import FeatureObjective  # noqa: E402
+from fercore.losses.objectives import FeatureObjective  # noqa: E402
 from fercore.inputs import CropFlip, RandomCrop  # noqa: E402
 from fercore.nets import BaseDCNN  # noqa: E402
 from fercore.nets.resnet_cifar import ResNetCIFAR  # noqa: E402
