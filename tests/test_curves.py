@@ -55,3 +55,37 @@ def test_summary_and_plot(tmp_path):
     assert len(ax.lines) == 4 and ax.get_xscale() == "log"
     plt.savefig(tmp_path / "curve.png")
     plt.close("all")
+
+
+def test_train_feature_net_records_a_curve_of_the_same_run():
+    import numpy as np
+
+    from fercore.curves import LearningCurve, mean_diagonal_of
+    from fercore.deep import train_feature_net
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(60) % 3
+    faces = rng.integers(0, 60, (60, 20, 20)).astype(np.uint8)
+    faces[:, 5:15, 5:15] += (80 * labels).astype(np.uint8)[:, None, None]  # a learnable class cue
+    net = dict(width=0.125, input_size=18, feature_dim=16, batch_size=12, device="cpu", flip=True)
+    schedule = recipe_schedule(40, 0.02, warmup=0.1, shape="cosine")
+    curve = LearningCurve([5, 20, 40], mean_diagonal_of({"train": (faces, labels)}, 18, 3))
+    model, history = train_feature_net(faces, labels, "softmax", schedule=schedule, curve=curve, seed=1, **net)
+    plain, _ = train_feature_net(faces, labels, "softmax", schedule=schedule, seed=1, **net)
+    assert curve.frame["step"].tolist() == [5, 20, 40] and curve.frame["images"].tolist() == [60, 240, 480]
+    assert len(history) == 40
+    for a, b in zip(model.state_dict().values(), plain.state_dict().values()):
+        assert torch.equal(a, b)  # recording the curve does not change the run
+    assert curve.frame["train"].iloc[-1] > 0.5
+
+
+def test_curve_reading_says_flat_and_overfitting():
+    from fercore.experiments.dlp_dbm import curve_reading
+
+    rows = []
+    for images, test, train in ((100, 0.30, 0.30), (200, 0.45, 0.60), (400, 0.455, 0.80)):
+        rows += [{"model": "basedcnn", "images": images, "metric": "test", "mean": test, "sd": 0.002, "n": 3},
+                 {"model": "basedcnn", "images": images, "metric": "train", "mean": train, "sd": 0.01, "n": 3}]
+    reading = curve_reading(pd.DataFrame(rows), "basedcnn")
+    assert reading["flat"] and reading["overfits"] and reading["images"] == 400 and reading["since_images"] == 200
+    assert reading["gap"] == pytest.approx(0.345) and reading["gain"] == pytest.approx(0.005)
