@@ -323,6 +323,11 @@ def test_run_setups_summaries_and_tables(tiny_world):
     assert frame.loc["Mean compounds", "paper sjmt"] == 59.4
     with pytest.raises(ValueError, match="no nets"):
         fitted(models, "table1", "single", "resnet8")
+    from fercore.experiments.sjmt import discussion
+
+    text = discussion(results.recorded(), models, tasks, params, nets=[], compound_net="resnet8", iterations=3,
+                      equal_exposure=False, input_size=16, width=0.25, n_seeds=2, seconds=1.0)
+    assert "Compound emotions (resnet8)" in text and "SJMT > single" in text
 
 
 def test_render_au_faces_draws_one_face_per_au_set():
