@@ -98,6 +98,7 @@ def plot_learning_curves(summary, *, metric, by="model", references=None, taken_
     images seen (log scale); ``references`` (label → value) as horizontal dashed lines (e.g.
     HOG + SVM); ``taken_at`` (images) marks where the chapter's tables are taken."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     ax = ax or plt.gca()
     part = summary[summary["metric"] == metric]
@@ -112,5 +113,7 @@ def plot_learning_curves(summary, *, metric, by="model", references=None, taken_
     if taken_at is not None:
         ax.axvline(taken_at, color="0.3", linestyle=":", label="tables taken here")
     ax.set(xscale="log", xlabel="training images seen", ylabel=ylabel or metric)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize="small")
     return ax

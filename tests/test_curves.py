@@ -87,5 +87,5 @@ def test_curve_reading_says_flat_and_overfitting():
         rows += [{"model": "basedcnn", "images": images, "metric": "test", "mean": test, "sd": 0.002, "n": 3},
                  {"model": "basedcnn", "images": images, "metric": "train", "mean": train, "sd": 0.01, "n": 3}]
     reading = curve_reading(pd.DataFrame(rows), "basedcnn")
-    assert reading["flat"] and reading["overfits"] and reading["images"] == 400 and reading["since_images"] == 200
+    assert reading["flat"] and reading["overfits"] and not reading["at_chance"] and reading["images"] == 400 and reading["since_images"] == 200
     assert reading["gap"] == pytest.approx(0.345) and reading["gain"] == pytest.approx(0.005)

@@ -77,7 +77,8 @@ def curve_reading(summary, model, tolerance=0.01) -> dict:
     """What the learning curve of ``model`` says at its last point: test and train mean
     diagonal (means over seeds), the gap, and the test gain over the last stretch of the curve
     (the previous point to the last). ``flat`` when that gain is under ``tolerance`` or under
-    the seed sd; ``overfits`` when train exceeds test by more than ``tolerance``."""
+    the seed sd; ``overfits`` when train exceeds test by more than ``tolerance``; ``at_chance``
+    when test is within ``tolerance`` of chance (1/7: every face given one class)."""
     part = summary[summary["model"] == model]
     test = part[part["metric"] == "test"].sort_values("images")
     train = part[part["metric"] == "train"].sort_values("images")
@@ -87,7 +88,7 @@ def curve_reading(summary, model, tolerance=0.01) -> dict:
     gap = train.iloc[-1]["mean"] - last["mean"]
     return {"images": int(last["images"]), "test": last["mean"], "train": train.iloc[-1]["mean"], "gap": gap,
             "gain": gain, "since_images": int(before["images"]), "flat": gain < max(tolerance, sd),
-            "overfits": gap > tolerance}
+            "overfits": gap > tolerance, "at_chance": last["mean"] < 1 / len(BASIC7) + tolerance}
 
 
 def multilabel_run(seed, *, images, labels, label_vectors, objective, classifiers, net, **weights):
@@ -187,7 +188,8 @@ def curve_text(reading, *, deep_svm, hog_svm) -> str:
     and HOG + SVM on the same split, as one markdown paragraph."""
     fitted = ("training clearly above test: it has fitted its training set" if reading["overfits"]
               else "training no higher than test: not yet fitted")
-    trend = ("flattened" if reading["flat"] else "still rising: more training would move the tables")
+    trend = ("still at chance: nothing learned yet" if reading["at_chance"] else "flattened" if reading["flat"]
+             else "still rising: more training would move the tables")
     return (f"At {reading['images']:,} training images baseDCNN's softmax reads {100 * reading['test']:.1f} % on the "
             f"test faces and {100 * reading['train']:.1f} % on training faces ({fitted}); the test curve moved "
             f"{100 * reading['gain']:+.1f} points since {reading['since_images']:,} images ({trend}). Its deep "
