@@ -9,7 +9,12 @@
   step drops (``shape="step"``) or a cosine decay (``shape="cosine"``); :func:`recipe_schedule`
   builds it from a profile's named parameters, whose paper values (no warm-up, the paper's
   drops) the ``full`` profile keeps.
+* **Threads**: :func:`use_threads`. Small CPU nets on a shared machine train several times faster
+  on one thread than on two (measured in ``tests/benchmarks/bench_recipe.py``): two threads wait
+  for each other whenever another process takes a core.
 """
+
+import torch
 
 from fercore.train import Schedule
 
@@ -28,3 +33,13 @@ def recipe_schedule(iterations, lr, *, drops=(), warmup=0.0, shape="step", gamma
     return Schedule(iterations=iterations, lr=lr, momentum=momentum, milestones=milestones,
                     gamma=gamma, weight_decay=weight_decay, warmup=round(warmup * iterations),
                     shape=shape)
+
+
+def use_threads(threads):
+    """Run torch's CPU kernels on ``threads`` threads (0: leave torch's default); returns the
+    number now in use."""
+    if threads < 0:
+        raise ValueError(f"threads must be 0 (torch's default) or positive, got {threads}")
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()

@@ -7,7 +7,7 @@ import torch
 
 from fercore.batches import RandomBatches
 from fercore.inputs import CropFlip, crop_flip
-from fercore.recipe import recipe_schedule
+from fercore.recipe import recipe_schedule, use_threads
 from fercore.train import Schedule, Trainer
 
 
@@ -93,3 +93,13 @@ def test_fit_until_stops_and_continues_the_same_run():
     whole, steps = run([])
     parts, steps_parts = run([5, 17])
     assert steps == steps_parts == 30 and torch.equal(whole, parts)
+
+
+def test_use_threads_sets_and_restores():
+    before = torch.get_num_threads()
+    try:
+        assert use_threads(1) == 1 and use_threads(0) == 1
+        with pytest.raises(ValueError, match="threads"):
+            use_threads(-1)
+    finally:
+        torch.set_num_threads(before)
