@@ -56,7 +56,8 @@ def train_feature_net(images, labels, objective, *, label_vectors=None, num_clas
     emotion distributions). Weight decay per RAF-ML §6.2 (5e-4 on the convolutions and the
     first FC layer, 2.5e-3 on the last). Training inputs are random crops
     (:func:`fercore.inputs.crop_flip`), mirrored at random when ``flip``. ``curve``: a
-    :class:`fercore.curves.LearningCurve` recorded during the run. ``checkpoint``/
+    :class:`fercore.curves.LearningCurve` recorded during the run. The net runs in the
+    channels-last layout, 1.4–2× faster than the default on the CPU too (``bench_recipe.py``). ``checkpoint``/
     ``checkpoint_every`` as in :class:`fercore.train.Trainer`. Returns ``(model, history)``, the
     model in eval mode on ``device``.
     """
@@ -78,7 +79,7 @@ def train_feature_net(images, labels, objective, *, label_vectors=None, num_clas
                      dropout=dropout)
     loss_fn = FeatureObjective(objective, num_classes, feature_dim, lam=lam, k=k, variant=variant)
     trainer = Trainer(model, loss_fn, schedule, param_groups=model.parameter_groups(),
-                      device=device, seed=seed, checkpoint=checkpoint,
+                      device=device, seed=seed, channels_last=True, checkpoint=checkpoint,
                       checkpoint_every=checkpoint_every, desc=desc or objective)
     batches = RandomBatches(*tensors, batch_size=batch_size, seed=seed,
                             transform=CropFlip(input_size, flip))
