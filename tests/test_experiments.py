@@ -135,3 +135,13 @@ def test_stats_cross_database_and_discussion(real_root):
     text = stats.discussion(paper_values(printed=True), crossdb=scores, crossdb_size=size)
     assert f"with {size} images per domain" in text
     assert stats.discussion({}) == "Not enough data under the data root for a discussion."
+
+
+def test_stats_table1_rates_against_the_paper(real_root):
+    from fercore.datasets import load
+
+    raf, peaks = load("rafdb", real_root, subset="basic"), load("ckplus", real_root, frames="peak")
+    wild, lab, paper, paper_marks, ours = stats.table1_rates(raf, peaks, (1, 12, 25), 0.5)
+    assert wild.shape == lab.shape == paper.shape == paper_marks.shape == ours.shape == (6, 3)
+    agreement = stats.table1_agreement(wild, paper, ours, paper_marks)
+    assert agreement["in_both"] <= min(agreement["disparities"], agreement["starred_paper"])

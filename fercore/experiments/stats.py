@@ -1,11 +1,13 @@
 """Chapter ``stats``: the datasets' statistics (RAF-DB §3): which datasets the chapter loads and
 how, and the AU occurrence rates of its Table 1 analog."""
 
+import numpy as np
 import pandas as pd
 
 from fercore import classifiers, features, metrics
 from fercore.datasets import load
 from fercore.labels import EMOTIONS6
+from fercore.synth.expressions import RAF_AU_DISPARITY, RAF_AU_OCCURRENCE
 
 LOADING = {"rafdb": [("rafdb-basic", {"subset": "basic"}), ("rafdb-compound", {"subset": "compound"})],
            "ckplus": [("ckplus", {"frames": "first_and_peak"})]}
@@ -37,6 +39,28 @@ def au_rates(faceset, au_columns, threshold):
     keep = faceset.labels < len(EMOTIONS6)
     presence = (faceset.truth.loc[keep, list(au_columns)].to_numpy() > threshold).astype(int)
     return 100 * metrics.occurrence_rates(presence, faceset.labels[keep], len(EMOTIONS6))
+
+
+def table1_rates(wild, lab, au_numbers, threshold):
+    """RAF-DB Table 1's analog: percent of each basic emotion's faces showing each AU in the wild
+    copy, the lab copy's peaks (``None`` without its truth) and the paper; the paper's starred
+    cells and ours (at least 40 points between wild and lab). Returns
+    ``(wild, lab, paper, paper_marks, our_marks)``, each (emotions, AUs)."""
+    au_columns = [f"AU{a}" for a in au_numbers]
+    wild_rates = au_rates(wild, au_columns, threshold)
+    lab_rates = au_rates(lab, au_columns, threshold) if lab is not None and lab.truth is not None else None
+    paper_rates = np.array([[RAF_AU_OCCURRENCE[e].get(a, np.nan) for a in au_numbers] for e in EMOTIONS6])
+    paper_marks = np.array([[a in RAF_AU_DISPARITY[e] for a in au_numbers] for e in EMOTIONS6])
+    our_marks = np.abs(wild_rates - lab_rates) >= 40 if lab_rates is not None else np.zeros_like(paper_marks)
+    return wild_rates, lab_rates, paper_rates, paper_marks, our_marks
+
+
+def table1_agreement(wild_rates, paper_rates, our_marks, paper_marks) -> dict:
+    """How our Table 1 analog agrees with the paper's: cells we mark, cells it stars, both, and
+    the mean absolute difference between our wild rates and its (points)."""
+    return {"disparities": int(our_marks.sum()), "starred_paper": int(paper_marks.sum()),
+            "in_both": int((our_marks & paper_marks).sum()),
+            "wild_vs_paper_points": np.nanmean(np.abs(wild_rates - paper_rates))}
 
 
 def cross_database(wild, lab, *, max_images=None, C_grid=(1.0, 10.0), gamma_grid=(1.0,), cv=3, seed=0):
