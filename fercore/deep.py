@@ -6,7 +6,6 @@ training, the centre crop at test. A smaller ``input_size`` first resizes the fa
 keeps the paper's 90 % of the face.
 """
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,21 +25,6 @@ from fercore.train import Schedule, Trainer, resolve_device
 
 PAPER_SCHEDULE = Schedule(iterations=20_000, lr=0.01, momentum=0.9, milestones=(5_000, 18_000))
 """RAF-ML §6.2: SGD, lr 0.01 ÷ 10 at 5k and 18k iterations, stop at 20k (batch 64)."""
-
-
-def paper_schedule(iterations=20_000, lr=0.01, drops=None):
-    """:data:`PAPER_SCHEDULE` scaled to ``iterations`` (milestones at 25 % and 90 %), at ``lr``.
-
-    ``drops``: the fractions of ``iterations`` at which the rate is divided by 10, instead of the
-    paper's 0.25 and 0.9. A run of a few thousand iterations is far from converged when the
-    rate drops, so the short profiles keep the initial rate longer.
-    """
-    schedule = replace(PAPER_SCHEDULE, lr=lr).scaled(iterations)
-    if drops is None:
-        return schedule
-    if any(not 0 < d < 1 for d in drops):
-        raise ValueError(f"drops must be fractions of the iterations in (0, 1), got {list(drops)}")
-    return replace(schedule, milestones=tuple(max(1, round(d * iterations)) for d in drops))
 
 
 def train_feature_net(images, labels, objective, *, label_vectors=None, num_classes=None,

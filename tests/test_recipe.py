@@ -103,3 +103,11 @@ def test_use_threads_sets_and_restores():
             use_threads(-1)
     finally:
         torch.set_num_threads(before)
+
+
+def test_paper_values_give_the_papers_schedule():
+    from fercore.deep import PAPER_SCHEDULE
+
+    assert recipe_schedule(20_000, 0.01, drops=(0.25, 0.9)) == PAPER_SCHEDULE  # what `full` runs
+    short = recipe_schedule(1_000, 0.02, drops=(0.75, 0.95))
+    assert short.milestones == (750, 950) and short.lr_at(749) == 0.02 and short.lr_at(750) == pytest.approx(0.002)
