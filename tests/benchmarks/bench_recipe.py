@@ -35,7 +35,7 @@ from fercore.train import Trainer  # noqa: E402
 
 CHAPTERS = {  # the `default` profile's net of each deep chapter: factory, input side, batch
     "dlp_dbm": (lambda: BaseDCNN(7, width=0.125, input_size=40), 40, 64),
-    "domain_adaptation": (lambda: BaseDCNN(6, width=0.125, input_size=32), 32, 32),
+    "domain_adaptation": (lambda: BaseDCNN(7, width=0.125, input_size=32), 32, 32),
     "sjmt": (lambda: ResNetCIFAR(32, num_classes=7, in_channels=1, width=0.5), 32, 32),
     "semantic_ae": (lambda: TwoBranchNet(7, input_size=40, width=0.25), 40, 42),
 }
