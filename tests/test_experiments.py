@@ -122,7 +122,8 @@ def test_dlp_dbm_discussion_weighs_dlp_against_the_baseline():
                               hog_svm=0.3, train_labels=np.array([0, 1, 2, 3, 4, 5, 6]), seeds=[0], width=0.125,
                               input_size=40, iterations=150, n_basic_train=100, n_multilabel_train=50,
                               profile="smoke")
-    assert "DLP-CNN > baseDCNN holds (as in the paper)" in text and "in 1 of 2" in text
+    assert "DLP-CNN > baseDCNN holds, as in the paper" in text and "in 1 of 2" in text
+    assert not [line for line in text.splitlines() if line.startswith("    ")]  # no markdown code blocks
 
 
 def test_stats_cross_database_and_discussion(real_root):

@@ -122,7 +122,7 @@ def discussion(summary, ml_summary, ablation_summary, histories, *, paper, hog_s
             base, dlp, center = (_spread(summary, subset=subset, classifier=clf, model=m, metric="mean_diag")
                                  for m in ("basedcnn", "dlp_cnn", "center_loss"))
             lines.append(f"- {subset}, {clf.upper()}: DLP-CNN {100 * dlp.mean:.1f} % vs baseDCNN {100 * base.mean:.1f} %: "
-                         f"DLP-CNN > baseDCNN {verdict(dlp, base)} ({_as_paper(dlp.mean > base.mean)}); "
+                         f"DLP-CNN > baseDCNN {verdict(dlp, base)}, {_as_paper(dlp.mean > base.mean)}; "
                          f"center loss {100 * center.mean:.1f} %.")
     wins = ml_summary.pivot(index=["classifier", "metric"], columns="model", values="mean")
     better = np.where(wins.index.get_level_values("metric").isin(list(LOWER_IS_BETTER)),
@@ -140,33 +140,33 @@ def discussion(summary, ml_summary, ablation_summary, histories, *, paper, hog_s
                     " far from converged, so its features carry less than HOG's gradients of the full 100×100 face;"
                     " longer training and larger inputs narrow the gap (the `full` profile trains the paper's net).")
     return f'''
-    **RAF-DB Table 4.** The paper finds DLP-CNN's features better than baseDCNN's on both the basic
-    and the compound classes, and center loss helping on the basic classes but not on compound ones.
-    Our mean diagonals ({len(seeds)} seed(s), profile `{profile}`):
+**RAF-DB Table 4.** The paper finds DLP-CNN's features better than baseDCNN's on both the basic
+and the compound classes, and center loss helping on the basic classes but not on compound ones.
+Our mean diagonals ({len(seeds)} seed(s), profile `{profile}`):
 
-    {text}
+{text}
 
-    **Deep vs handcrafted.** RAF-DB's deep features beat every handcrafted one; ours with the SVM
-    reach {100 * deep_svm:.1f} % (baseDCNN) against {100 * hog_svm:.1f} % for HOG on the same split
-    ({_as_paper(deep_svm > hog_svm)}). baseDCNN's softmax loss over the last tenth of its
-    {iterations:,} iterations is {final_ce:.2f}, against {prior_entropy:.2f} for always
-    predicting the class frequencies (a net that fits its training set drives it towards 0).{undertrained}
+**Deep vs handcrafted.** RAF-DB's deep features beat every handcrafted one; ours with the SVM
+reach {100 * deep_svm:.1f} % (baseDCNN) against {100 * hog_svm:.1f} % for HOG on the same split
+({_as_paper(deep_svm > hog_svm)}). baseDCNN's softmax loss over the last tenth of its
+{iterations:,} iterations is {final_ce:.2f}, against {prior_entropy:.2f} for always
+predicting the class frequencies (a net that fits its training set drives it towards 0).{undertrained}
 
-    **RAF-ML Table 3.** DBM-CNN's features beat baseDCNN's in {better.sum()} of {better.size}
-    classifier × criterion cells (in the paper it wins every cell).
+**RAF-ML Table 3.** DBM-CNN's features beat baseDCNN's in {better.sum()} of {better.size}
+classifier × criterion cells (in the paper it wins every cell).
 
-    **RAF-ML Table 4.** ML-kNN average precision: baseDCNN {ab["basedcnn"]:.3f}, $S^f$ only
-    {ab["dbm_cnn_sf"]:.3f}, $S^l$ only {ab["dbm_cnn_sl"]:.3f}, both {ab["dbm_cnn"]:.3f} (the paper,
-    in the same order: {paper_ab} — both manifolds best).
+**RAF-ML Table 4.** ML-kNN average precision: baseDCNN {ab["basedcnn"]:.3f}, $S^f$ only
+{ab["dbm_cnn_sf"]:.3f}, $S^l$ only {ab["dbm_cnn_sl"]:.3f}, both {ab["dbm_cnn"]:.3f} (the paper,
+in the same order: {paper_ab} — both manifolds best).
 
-    Where our numbers and the paper's part ways, remember what differs: the faces are synthetic and
-    the training sets {n_basic_train:,} (basic) and {n_multilabel_train:,}
-    (multi-label) images instead of 12,271 and 4,090; in the CPU profiles the network is {width:g}×
-    as wide, sees {input_size}-pixel crops and trains {iterations:,} instead of 20,000
-    iterations, so its features are far from converged, and the differences between the losses are
-    often within the spread over seeds. λ and k of the locality losses were not tuned by
-    cross-validation here (the papers did).
-    '''
+Where our numbers and the paper's part ways, remember what differs: the faces are synthetic and
+the training sets {n_basic_train:,} (basic) and {n_multilabel_train:,}
+(multi-label) images instead of 12,271 and 4,090; in the CPU profiles the network is {width:g}×
+as wide, sees {input_size}-pixel crops and trains {iterations:,} instead of 20,000
+iterations, so its features are far from converged, and the differences between the losses are
+often within the spread over seeds. λ and k of the locality losses were not tuned by
+cross-validation here (the papers did).
+'''
 
 
 def curve_figure(summary, *, hog_svm, taken_at):
