@@ -6,7 +6,6 @@ training, the centre crop at test. A smaller ``input_size`` first resizes the fa
 keeps the paper's 90 % of the face.
 """
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from torch.nn import functional as F
 
 from fercore.batches import RandomBatches
 from fercore.classifiers import evaluate_split
-from fercore.inputs import RandomCrop, center_crops, crop_source
+from fercore.inputs import CropFlip, center_crops, crop_source
 from fercore.losses.objectives import FeatureObjective
 from fercore.multilabel import evaluate_multilabel
 from fercore.nets import BaseDCNN
@@ -28,34 +27,23 @@ PAPER_SCHEDULE = Schedule(iterations=20_000, lr=0.01, momentum=0.9, milestones=(
 """RAF-ML §6.2: SGD, lr 0.01 ÷ 10 at 5k and 18k iterations, stop at 20k (batch 64)."""
 
 
-def paper_schedule(iterations=20_000, lr=0.01, drops=None):
-    """:data:`PAPER_SCHEDULE` scaled to ``iterations`` (milestones at 25 % and 90 %), at ``lr``.
-
-    ``drops``: the fractions of ``iterations`` at which the rate is divided by 10, instead of the
-    paper's 0.25 and 0.9. A run of a few thousand iterations is far from converged when the
-    rate drops, so the short profiles keep the initial rate longer.
-    """
-    schedule = replace(PAPER_SCHEDULE, lr=lr).scaled(iterations)
-    if drops is None:
-        return schedule
-    if any(not 0 < d < 1 for d in drops):
-        raise ValueError(f"drops must be fractions of the iterations in (0, 1), got {list(drops)}")
-    return replace(schedule, milestones=tuple(max(1, round(d * iterations)) for d in drops))
-
-
 def train_feature_net(images, labels, objective, *, label_vectors=None, num_classes=None,
                       width=1.0, input_size=90, feature_dim=2000, dropout=0.3,
                       schedule=PAPER_SCHEDULE, batch_size=64, lam=None, k=None, variant="both",
-                      seed=0, device="auto", checkpoint=None, checkpoint_every=0, desc=None):
+                      seed=0, device="auto", checkpoint=None, checkpoint_every=0, desc=None,
+                      flip=False, curve=None):
     """Train a :class:`fercore.nets.BaseDCNN` with one of :data:`OBJECTIVES`.
 
     ``images``: uint8 faces (n, 100, 100). ``labels``: int classes (n,), or label vectors
     (n, C) for the multi-label objectives; ``num_classes`` defaults to C or to the largest
     label + 1. ``label_vectors``: optional (n, C) label-manifold coordinates for dbm (RAF-ML's
     emotion distributions). Weight decay per RAF-ML §6.2 (5e-4 on the convolutions and the
-    first FC layer, 2.5e-3 on the last). ``checkpoint``/``checkpoint_every`` as in
-    :class:`fercore.train.Trainer`. Returns ``(model, history)``, the model in eval mode on
-    ``device``.
+    first FC layer, 2.5e-3 on the last). Training inputs are random crops
+    (:func:`fercore.inputs.crop_flip`), mirrored at random when ``flip``. ``curve``: a
+    :class:`fercore.curves.LearningCurve` recorded during the run. The net runs in the
+    channels-last layout, 1.4–2× faster than the default on the CPU too (``bench_recipe.py``). ``checkpoint``/
+    ``checkpoint_every`` as in :class:`fercore.train.Trainer`. Returns ``(model, history)``, the
+    model in eval mode on ``device``.
     """
     device = resolve_device(device)
     labels = torch.as_tensor(np.asarray(labels))
@@ -75,11 +63,13 @@ def train_feature_net(images, labels, objective, *, label_vectors=None, num_clas
                      dropout=dropout)
     loss_fn = FeatureObjective(objective, num_classes, feature_dim, lam=lam, k=k, variant=variant)
     trainer = Trainer(model, loss_fn, schedule, param_groups=model.parameter_groups(),
-                      device=device, seed=seed, checkpoint=checkpoint,
+                      device=device, seed=seed, channels_last=True, checkpoint=checkpoint,
                       checkpoint_every=checkpoint_every, desc=desc or objective)
-    history = trainer.fit(RandomBatches(*tensors, batch_size=batch_size, seed=seed,
-                                        transform=RandomCrop(input_size)))
-    return trainer.model, history
+    batches = RandomBatches(*tensors, batch_size=batch_size, seed=seed,
+                            transform=CropFlip(input_size, flip))
+    if curve is None:
+        return trainer.model, trainer.fit(batches)
+    return trainer.model, curve.fit(trainer, batches, images_per_step=batch_size)
 
 
 def train_and_extract(images, labels, objective, extract, **kwargs):

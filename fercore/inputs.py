@@ -2,7 +2,8 @@
 
 uint8 faces ``(n, H, W)`` become uint8 tensors ``(n, 1, S, S)`` (resized once, kept compact on
 the device), and float tensors in [0, 1] per batch: whole (:func:`as_float`), randomly or
-centrally cropped (:func:`random_crops`, :func:`center_crops`, RAF's 90 % crops), or zero-padded
+centrally cropped (:func:`random_crops`, :func:`center_crops`, RAF's 90 % crops), cropped and
+mirrored (:func:`crop_flip`, the deep chapters' shared augmentation), or zero-padded
 and randomly cropped back (:func:`pad_random_crop`, the CIFAR augmentation). Batch transforms for
 :mod:`fercore.batches` streams draw from the stream's generator. :func:`predict_batches` runs a
 network over faces batch by batch.
@@ -118,3 +119,38 @@ def pad_random_crop(images, pad, generator):
     batch = torch.arange(n, device=x.device)[:, None, None, None]
     channel = torch.arange(c, device=x.device)[None, :, None, None]
     return padded[batch, channel, rows, cols]
+
+
+def crop_flip(images, size, generator=None, flip=True):
+    """A random ``size``×``size`` crop of each uint8 face (n, C, S, S), mirrored left–right with
+    probability ½ when ``flip``; float in [0, 1], shape (n, C, size, size).
+
+    All offsets and flips are drawn from ``generator`` (on the CPU) in one call each, so a
+    seeded generator gives the same batch on every device.
+    """
+    n, channels, height, width = images.shape
+    if size > min(height, width):
+        raise ValueError(f"crop size {size} exceeds the {height}×{width} images")
+    top = torch.randint(0, height - size + 1, (n,), generator=generator)
+    left = torch.randint(0, width - size + 1, (n,), generator=generator)
+    mirror = (torch.rand(n, generator=generator) < 0.5) if flip else torch.zeros(n, dtype=torch.bool)
+    steps = torch.arange(size)
+    cols = left.view(n, 1) + torch.where(mirror.view(n, 1), size - 1 - steps, steps)  # (n, size)
+    rows = top.view(n, 1) + steps  # (n, size)
+    pixel = (rows.view(n, size, 1) * width + cols.view(n, 1, size)).view(n, 1, size * size)
+    flat = images.reshape(n, channels, height * width)
+    index = host_to_device(pixel, images.device).expand(n, channels, size * size)
+    return flat.gather(2, index).view(n, channels, size, size).float().div_(255)
+
+
+class CropFlip:
+    """Batch transform for :class:`fercore.batches.RandomBatches`: :func:`crop_flip` of the batch's
+    first tensor (the faces), drawn from the batches' generator."""
+
+    def __init__(self, size, flip=True):
+        self.size = size
+        self.flip = flip
+
+    def __call__(self, batch, generator):
+        images, *rest = batch
+        return (crop_flip(images, self.size, generator, self.flip), *rest)

@@ -53,7 +53,9 @@ class Schedule:
     """SGD with momentum and a step learning rate: ``lr`` times ``gamma`` per milestone passed.
 
     Milestones count iterations (optimizer steps), as Caffe's ``multistep`` policy does.
-    ``weight_decay`` applies to parameter groups that do not set their own.
+    ``weight_decay`` applies to parameter groups that do not set their own. ``warmup`` steps
+    ramp the rate linearly up to ``lr`` first; ``shape="cosine"`` replaces the drops by a cosine
+    decay from ``lr`` to 0 over the steps after the warm-up.
     """
 
     iterations: int
@@ -62,22 +64,32 @@ class Schedule:
     milestones: tuple = ()
     gamma: float = 0.1
     weight_decay: float = 0.0
+    warmup: int = 0
+    shape: str = "step"
 
     def __post_init__(self):
         if self.iterations < 1:
             raise ValueError(f"Schedule.iterations must be positive, got {self.iterations}")
         if list(self.milestones) != sorted(self.milestones):
             raise ValueError(f"Schedule.milestones must increase, got {self.milestones}")
+        if self.shape not in ("step", "cosine"):
+            raise ValueError(f"Schedule.shape must be 'step' or 'cosine', got {self.shape!r}")
+        if not 0 <= self.warmup < self.iterations:
+            raise ValueError(f"Schedule.warmup must be in [0, {self.iterations}), got {self.warmup}")
         object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
 
     def lr_at(self, step):
         """The learning rate used by optimizer step ``step`` (0-based)."""
-        return self.lr * self.gamma ** sum(step >= m for m in self.milestones)
+        ramp = min(1.0, (step + 1) / self.warmup) if self.warmup else 1.0
+        if self.shape == "cosine":
+            done = max(0, step - self.warmup) / max(1, self.iterations - self.warmup)
+            return self.lr * ramp * 0.5 * (1 + math.cos(math.pi * done))
+        return self.lr * ramp * self.gamma ** sum(step >= m for m in self.milestones)
 
     def scaled(self, iterations):
         """The same schedule shortened (or lengthened) to ``iterations``, milestones in proportion."""
         factor = iterations / self.iterations
-        return replace(self, iterations=iterations,
+        return replace(self, iterations=iterations, warmup=round(self.warmup * factor),
                        milestones=tuple(max(1, round(m * factor)) for m in self.milestones))
 
 
@@ -142,8 +154,8 @@ class Trainer:
         groups = model.parameters() if param_groups is None else param_groups
         self.optimizer = torch.optim.SGD(groups, lr=schedule.lr, momentum=schedule.momentum,
                                          weight_decay=schedule.weight_decay, fused=on_cuda or None)
-        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            self.optimizer, milestones=list(schedule.milestones), gamma=schedule.gamma)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: schedule.lr_at(step) / schedule.lr if schedule.lr else 1.0)
         self.seed = seed
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.checkpoint_every = checkpoint_every
@@ -165,9 +177,14 @@ class Trainer:
         self.scheduler.step()
         return {name: value.detach().float() for name, value in terms.items()}
 
-    def fit(self, batches):
-        """Run (or resume) the schedule over ``batches``; returns :meth:`history`."""
-        if self.checkpoint is not None and self.checkpoint.exists():
+    def fit(self, batches, until=None):
+        """Run (or resume) the schedule over ``batches``; returns :meth:`history`.
+
+        ``until``: stop after that many optimizer steps in all (a point on the learning curve);
+        the next call continues the same schedule from there.
+        """
+        stop = self.schedule.iterations if until is None else min(until, self.schedule.iterations)
+        if self.step == 0 and self.checkpoint is not None and self.checkpoint.exists():
             self.load(self.checkpoint, batches)
         elif self.step == 0:
             torch.manual_seed(self.seed)
@@ -180,7 +197,7 @@ class Trainer:
         bar = progress(total=self.schedule.iterations, initial=self.step, desc=self.desc)
         start = time.perf_counter()
         try:
-            while self.step < self.schedule.iterations:
+            while self.step < stop:
                 lr = self.optimizer.param_groups[0]["lr"]
                 batch = to_device(next(batches), self.device, self.channels_last)
                 pending.append((self.step, lr, self.update(batch)))
@@ -201,7 +218,7 @@ class Trainer:
             bar.close()
             torch.use_deterministic_algorithms(deterministic)
         self.model.eval()
-        if self.keep:
+        if self.keep and self.step == self.schedule.iterations:
             from fercore.models import save_model
 
             save_model(self.model, **{"fingerprint": self.fingerprint(batches), **self.keep})

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from fercore.deep import extract_features, paper_schedule, pretrained_features, train_feature_net
+from fercore.deep import extract_features, pretrained_features, train_feature_net
 from fercore.inputs import center_crops, crop_source, random_crops
 from fercore.losses.objectives import FeatureObjective
 from fercore.nets import BaseDCNN
@@ -20,16 +20,6 @@ def faces(n=48, seed=0):
     images[labels == 0, :50] += 150
     images[labels == 1, 50:] += 150
     return images, labels
-
-
-def test_paper_schedule_scaling_and_drops():
-    assert paper_schedule().milestones == (5_000, 18_000)
-    short = paper_schedule(1_000, lr=0.02)
-    assert (short.iterations, short.lr, short.milestones) == (1_000, 0.02, (250, 900))
-    late = paper_schedule(1_000, drops=[0.75, 0.95])
-    assert late.milestones == (750, 950) and late.lr_at(749) == 0.01
-    with pytest.raises(ValueError, match="drops"):
-        paper_schedule(1_000, drops=[0.5, 1.0])
 
 
 def test_crops_and_resizing():

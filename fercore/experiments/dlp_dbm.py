@@ -4,6 +4,7 @@ IJCV 2019) as feature learners for classical classifiers: data set-up and the pe
 import numpy as np
 import pandas as pd
 
+from fercore.curves import LearningCurve, mean_diagonal_of, plot_learning_curves
 from fercore.datasets import load
 from fercore.deep import multilabel_scores, single_label_scores, train_and_extract
 from fercore.labels import BASIC7, COMPOUND11
@@ -14,6 +15,9 @@ PAPER_SIZES = {"basic": (12271, 3068), "compound": (3162, 792), "multilabel": (4
 """Train and test sizes of the paper's RAF-DB subsets and RAF-ML."""
 
 SPLITS = ("train", "test")
+
+CURVE_TRAIN_FACES = 1500
+"""Training faces (a fixed random subset) on which the learning curve's training accuracy is read."""
 
 ABLATION_ROWS = {"basedcnn": "baseDCNN", "dbm_cnn_sf": "DBM-CNN (S^f)", "dbm_cnn_sl": "DBM-CNN (S^l)",
                  "dbm_cnn": "DBM-CNN (S^f + S^l)"}
@@ -42,18 +46,49 @@ def size_table(sets) -> pd.DataFrame:
                          for k, v in sets.items() if k in PAPER_SIZES]).set_index("set")
 
 
-def basic_run(seed, model, *, images, labels, models, classifiers, net):
+def basic_curve(images, labels, input_size, points) -> LearningCurve:
+    """The learning curve of a basic-subset net: softmax mean diagonal on the basic test set and
+    on :data:`CURVE_TRAIN_FACES` training faces, at the step counts ``points``."""
+    probe = np.random.default_rng(0).permutation(len(labels["basic_train"]))[:CURVE_TRAIN_FACES]
+    sets = {"test": (images["basic_test"], labels["basic_test"]),
+            "train": (np.asarray(images["basic_train"])[probe], np.asarray(labels["basic_train"])[probe])}
+    return LearningCurve(points, mean_diagonal_of(sets, input_size, len(BASIC7)))
+
+
+def basic_run(seed, model, *, images, labels, models, classifiers, net, curve_points=()):
     """One (model, seed) unit of Table 4: train ``models[model] = (objective, weights)`` on the
     basic training faces, extract features of every set in ``images`` and score ``classifiers``
-    on the basic and compound subsets. Keeps the features and the training history."""
+    on the basic and compound subsets. Keeps the features, the training history and the
+    learning curve at ``curve_points`` (step counts; none when empty)."""
     objective, weights = models[model]
+    curve = basic_curve(images, labels, net["input_size"], curve_points) if len(curve_points) else None
     features, history = train_and_extract(images["basic_train"], labels["basic_train"], objective, images,
                                           num_classes=len(BASIC7), seed=seed, desc=f"{model} seed {seed}",
-                                          **weights, **net)
+                                          curve=curve, **weights, **net)
     frames = [single_label_scores(features[f"{subset}_train"], labels[f"{subset}_train"], features[f"{subset}_test"],
                                   labels[f"{subset}_test"], names, classifiers).assign(subset=subset)
               for subset, names in (("basic", BASIC7), ("compound", COMPOUND11))]
-    return Kept(pd.concat(frames, ignore_index=True), {"features": features, "history": history})
+    kept = {"features": features, "history": history,
+            "curve": None if curve is None else curve.frame.assign(model=model, seed=seed)}
+    return Kept(pd.concat(frames, ignore_index=True), kept)
+
+
+def curve_reading(summary, model, tolerance=0.01) -> dict:
+    """What the learning curve of ``model`` says at its last point: test and train mean
+    diagonal (means over seeds), the gap, and the test gain over the last stretch of the curve
+    (the previous point to the last). ``flat`` when that gain is under ``tolerance`` or under
+    the seed sd; ``overfits`` when train exceeds test by more than ``tolerance``; ``at_chance``
+    when test is within ``tolerance`` of chance (1/7: every face given one class)."""
+    part = summary[summary["model"] == model]
+    test = part[part["metric"] == "test"].sort_values("images")
+    train = part[part["metric"] == "train"].sort_values("images")
+    last, before = test.iloc[-1], test.iloc[-2] if len(test) > 1 else test.iloc[-1]
+    gain = last["mean"] - before["mean"]
+    sd = 0.0 if np.isnan(last["sd"]) else last["sd"]
+    gap = train.iloc[-1]["mean"] - last["mean"]
+    return {"images": int(last["images"]), "test": last["mean"], "train": train.iloc[-1]["mean"], "gap": gap,
+            "gain": gain, "since_images": int(before["images"]), "flat": gain < max(tolerance, sd),
+            "overfits": gap > tolerance, "at_chance": last["mean"] < 1 / len(BASIC7) + tolerance}
 
 
 def multilabel_run(seed, *, images, labels, label_vectors, objective, classifiers, net, **weights):
@@ -132,3 +167,30 @@ iterations, so its features are far from converged, and the differences between 
 often within the spread over seeds. λ and k of the locality losses were not tuned by
 cross-validation here (the papers did).
 '''
+
+
+def curve_figure(summary, *, hog_svm, taken_at):
+    """Test and training learning curves of the Table 4 nets side by side, HOG + SVM's test
+    accuracy as a line, the point where the tables are taken marked."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for ax, metric in zip(axes, ("test", "train")):
+        plot_learning_curves(summary, metric=metric, references={"HOG + SVM (test)": hog_svm}, taken_at=taken_at,
+                             ax=ax, ylabel="mean diagonal (the net's softmax)")
+        ax.set_title(f"{metric} faces")
+    fig.tight_layout()
+    return fig
+
+
+def curve_text(reading, *, deep_svm, hog_svm) -> str:
+    """What baseDCNN's learning curve (:func:`curve_reading`) says, beside its deep features + SVM
+    and HOG + SVM on the same split, as one markdown paragraph."""
+    fitted = ("training clearly above test: it has fitted its training set" if reading["overfits"]
+              else "training no higher than test: not yet fitted")
+    trend = ("still at chance: nothing learned yet" if reading["at_chance"] else "flattened" if reading["flat"]
+             else "still rising: more training would move the tables")
+    return (f"At {reading['images']:,} training images baseDCNN's softmax reads {100 * reading['test']:.1f} % on the "
+            f"test faces and {100 * reading['train']:.1f} % on training faces ({fitted}); the test curve moved "
+            f"{100 * reading['gain']:+.1f} points since {reading['since_images']:,} images ({trend}). Its deep "
+            f"features + SVM reach {100 * deep_svm:.1f} % against HOG + SVM's {100 * hog_svm:.1f} %.")

@@ -32,12 +32,12 @@ def nearest_neighbour_means(points, values, k, allowed=None):
         dist = torch.cdist(p, p, compute_mode="donot_use_mm_for_euclid_dist")
         blocked = torch.eye(n, dtype=torch.bool, device=p.device)
         if allowed is not None:
-            blocked |= ~allowed
+            blocked = blocked | ~allowed
         dist = dist.masked_fill(blocked, float("inf"))
         order = torch.argsort(dist, dim=1, stable=True)[:, :k]
         found = torch.isfinite(torch.gather(dist, 1, order))
         v = as_float(values.detach())
-        weights = torch.zeros(n, n, dtype=v.dtype, device=v.device).scatter_(1, order, found.to(v.dtype))
+        weights = torch.zeros(n, n, dtype=v.dtype, device=v.device).scatter(1, order, found.to(v.dtype))
         counts = weights.sum(dim=1)
         weights = weights / counts.clamp(min=1).unsqueeze(1)
         return weights @ v, counts

@@ -1,0 +1,91 @@
+"""Learning curves: recorded in segments of one run, summarized over seeds, drawn."""
+
+import matplotlib
+
+matplotlib.use("agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from fercore.batches import RandomBatches  # noqa: E402
+from fercore.curves import curve_points, curve_summary, fit_with_curve, plot_learning_curves  # noqa: E402
+from fercore.recipe import recipe_schedule  # noqa: E402
+from fercore.train import Trainer  # noqa: E402
+
+
+def test_curve_points_end_at_the_schedule():
+    points = curve_points(1000, 6)
+    assert points[-1] == 1000 and points[0] >= 31 and points == sorted(points) and len(points) == 6
+    with pytest.raises(ValueError):
+        curve_points(10, 0)
+
+
+def test_fit_with_curve_records_without_changing_the_run():
+    x = torch.randn(64, 4)
+    y = (x[:, 0] > 0).long()
+
+    def run(points):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 2)
+        trainer = Trainer(model, lambda m, b: {"loss": torch.nn.functional.cross_entropy(m(b[0]), b[1])},
+                          recipe_schedule(60, 0.5, warmup=0.1), device="cpu")
+        batches = RandomBatches(x, y, batch_size=8, seed=1)
+        if points is None:
+            return trainer.fit(batches), None, model
+        history, curve = fit_with_curve(trainer, batches, lambda m: {"accuracy": (m(x).argmax(1) == y).float().mean().item()},
+                                        points, images_per_step=8)
+        return history, curve, model
+
+    plain_history, _, plain = run(None)
+    history, curve, model = run([10, 30, 60])
+    assert torch.equal(plain.weight, model.weight) and len(history) == len(plain_history) == 60
+    assert curve["images"].tolist() == [80, 240, 480] and curve["accuracy"].iloc[-1] > 0.8
+    with pytest.raises(ValueError, match="outside"):
+        run([61])
+
+
+def test_summary_and_plot(tmp_path):
+    curves = pd.DataFrame({"model": ["a"] * 4 + ["b"] * 4, "seed": [0, 0, 1, 1] * 2,
+                           "images": [10, 20] * 4, "test": [0.1, 0.3, 0.2, 0.5, 0.2, 0.4, 0.2, 0.4]})
+    summary = curve_summary(curves, by=["model"])
+    row = summary.query("model == 'a' and images == 20").iloc[0]
+    assert row["mean"] == pytest.approx(0.4) and row["sd"] == pytest.approx(0.1414, abs=1e-4) and row["n"] == 2
+    ax = plot_learning_curves(summary, metric="test", references={"HOG + SVM": 0.3}, taken_at=20)
+    assert len(ax.lines) == 4 and ax.get_xscale() == "log"
+    plt.savefig(tmp_path / "curve.png")
+    plt.close("all")
+
+
+def test_train_feature_net_records_a_curve_of_the_same_run():
+    import numpy as np
+
+    from fercore.curves import LearningCurve, mean_diagonal_of
+    from fercore.deep import train_feature_net
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(60) % 3
+    faces = rng.integers(0, 60, (60, 20, 20)).astype(np.uint8)
+    faces[:, 5:15, 5:15] += (80 * labels).astype(np.uint8)[:, None, None]  # a learnable class cue
+    net = dict(width=0.125, input_size=18, feature_dim=16, batch_size=12, device="cpu", flip=True)
+    schedule = recipe_schedule(40, 0.02, warmup=0.1, shape="cosine")
+    curve = LearningCurve([5, 20, 40], mean_diagonal_of({"train": (faces, labels)}, 18, 3))
+    model, history = train_feature_net(faces, labels, "softmax", schedule=schedule, curve=curve, seed=1, **net)
+    plain, _ = train_feature_net(faces, labels, "softmax", schedule=schedule, seed=1, **net)
+    assert curve.frame["step"].tolist() == [5, 20, 40] and curve.frame["images"].tolist() == [60, 240, 480]
+    assert len(history) == 40
+    for a, b in zip(model.state_dict().values(), plain.state_dict().values()):
+        assert torch.equal(a, b)  # recording the curve does not change the run
+    assert curve.frame["train"].iloc[-1] > 0.5
+
+
+def test_curve_reading_says_flat_and_overfitting():
+    from fercore.experiments.dlp_dbm import curve_reading
+
+    rows = []
+    for images, test, train in ((100, 0.30, 0.30), (200, 0.45, 0.60), (400, 0.455, 0.80)):
+        rows += [{"model": "basedcnn", "images": images, "metric": "test", "mean": test, "sd": 0.002, "n": 3},
+                 {"model": "basedcnn", "images": images, "metric": "train", "mean": train, "sd": 0.01, "n": 3}]
+    reading = curve_reading(pd.DataFrame(rows), "basedcnn")
+    assert reading["flat"] and reading["overfits"] and not reading["at_chance"] and reading["images"] == 400 and reading["since_images"] == 200
+    assert reading["gap"] == pytest.approx(0.345) and reading["gain"] == pytest.approx(0.005)
