@@ -377,8 +377,16 @@ def execute_chapter(chapter: str, params: dict, repo=".", timeout=None) -> float
     return seconds
 
 
-def run_chapters(chapters, profile: str, overrides=None, device="auto", repo=".", force=False, log=print) -> list[Outcome]:
-    """Run chapters in book order, skipping fresh ones; a failure stops only that chapter."""
+def run_chapters(chapters, profile: str, overrides=None, device="auto", repo=".", force=False, log=print,
+                 cluster=None) -> list[Outcome]:
+    """Run chapters in book order, skipping fresh ones; a failure stops only that chapter.
+
+    ``cluster`` (``local:N`` or a scheduler address): the chapters run side by side and send
+    their units to that Dask cluster (:mod:`fercore.cluster`)."""
+    if cluster:
+        from fercore.cluster import run_chapters_on_cluster
+
+        return run_chapters_on_cluster(chapters, profile, overrides, device, repo, force, log, cluster)
     chapters = list(CHAPTERS) if not chapters else list(chapters)
     for chapter in chapters:
         notebook_path(chapter, repo)  # unknown ids fail before anything runs
