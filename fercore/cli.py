@@ -47,7 +47,8 @@ def _cmd_status(args) -> int:
     for r in rows:
         seconds = f"{r['seconds']:.1f}" if r["seconds"] is not None else ""
         params = runner.chapter_parameters(r["chapter"], args.profile, None, device)
-        units = " ".join(f"{n:>{len(k)}}" for k, n in unit_counts(r["chapter"], args.profile, params).items())
+        counts = unit_counts(r["chapter"], args.profile, params, chapter_fresh=r["status"] == "fresh")
+        units = " ".join(f"{n:>{len(k)}}" for k, n in counts.items())
         print(f"{r['chapter']:<18} {r['status']:<10} {r['when']:<26} {seconds:>8}         {units}")
         if r["error"]:
             print(f"{'':<18} {r['error']}")

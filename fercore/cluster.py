@@ -22,7 +22,10 @@ What crosses process boundaries:
   original exception; nothing of that experiment is stored.
 
 A unit runs with the number of intra-op threads the notebook kernel has, wherever it lands, so its
-numbers do not depend on the worker (PyTorch's CPU reductions are split by thread).
+numbers equal an in-process run's: PyTorch splits CPU reductions by thread, and a net trained
+with one thread differs in the last digits from the same net trained with two.
+``FERCORE_UNIT_THREADS=N`` sets another count (faster on a cluster of small workers, but then the
+numbers are those of N threads).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ DEVICE_ENV = "FERCORE_CLUSTER_DEVICE"
 PROGRESS_ENV = "FERCORE_UNIT_PROGRESS"
 UNIT_KEY_ENV = "FERCORE_UNIT_KEY"
 REUSE_ENV = "FERCORE_REUSE_UNITS"
+THREADS_ENV = "FERCORE_UNIT_THREADS"
 
 MAX_CONCURRENT_CHAPTERS = 4
 """Chapter notebooks that run side by side on the machine that runs ``fercore run``."""
@@ -156,10 +160,12 @@ def _value(x):
 
 
 def _run_on_worker(function, unit, threads):
+    """``(function(unit), seconds)`` with ``threads`` intra-op threads."""
     import torch
 
     torch.set_num_threads(threads)
-    return function(unit)
+    start = time.perf_counter()
+    return function(unit), time.perf_counter() - start
 
 
 def unit_mapper(experiment: str):
@@ -184,17 +190,21 @@ def map_on_cluster(function, units, experiment: str) -> list:
     carrier = client.submit(_value, function, key=f"unit-function-{experiment}-{token}", pure=False)
     resources = {GPU: 1} if os.environ.get(DEVICE_ENV) == "cuda" else None
     names = [f"{experiment}/{u.slug}" for u in units]
-    futures = client.map(_run_on_worker, [carrier] * len(units), units, [torch.get_num_threads()] * len(units),
+    threads = int(os.environ.get(THREADS_ENV) or torch.get_num_threads())
+    futures = client.map(_run_on_worker, [carrier] * len(units), units, [threads] * len(units),
                          key=[f"unit-{n}-{token}" for n in names], resources=resources, pure=False)
     by_key = dict(zip((f.key for f in futures), names))
     states.update({n: "running" for n in names})
+    done = {}
     try:
-        for future in as_completed(futures, loop=client.loop):
+        for future, outcome in as_completed(futures, loop=client.loop, with_results=True, raise_errors=False):
+            name = by_key[future.key]
             if future.status != "finished":
-                states.update({by_key[future.key]: "failed"}, flush=True)
+                states.update({name: "failed"}, flush=True)
                 future.result()  # raises the unit's own exception
-            states.update({by_key[future.key]: "done"})
-        return client.gather(futures)
+            done[future.key], seconds = outcome
+            states.update({name: "done"}, seconds={name: round(seconds, 3)})
+        return [done[f.key] for f in futures]
     finally:
         left = {by_key[f.key]: "cancelled" for f in futures if f.status not in ("finished", "error")}
         client.cancel([f for f in futures if f.status not in ("finished", "error")] + [carrier])
@@ -211,6 +221,7 @@ class UnitProgress:
     def __init__(self, path=None, min_interval: float = 0.5):
         self.path = Path(path) if path else None
         self.states: dict[str, str] = {}
+        self.seconds: dict[str, float] = {}
         self.min_interval = min_interval
         self._written = 0.0
 
@@ -222,11 +233,13 @@ class UnitProgress:
             _progress[key] = cls(path)
         return _progress[key]
 
-    def update(self, states: dict, flush: bool = False) -> None:
+    def update(self, states: dict, flush: bool = False, seconds=None) -> None:
+        """Set units' states (and, for finished ones, the seconds they took on their worker)."""
         self.states.update(states)
+        self.seconds.update(seconds or {})
         if self.path and (flush or time.monotonic() - self._written >= self.min_interval
                           or all(s != "running" for s in self.states.values())):
-            write_json_atomic(self.path, {"units": self.states})
+            write_json_atomic(self.path, {"units": self.states, "seconds": self.seconds})
             self._written = time.monotonic()
 
     @staticmethod
@@ -270,9 +283,10 @@ def unit_code_key(chapter: str, params: dict, repo=".") -> str:
     return digest.hexdigest()[:16]
 
 
-def unit_counts(chapter: str, profile: str, params: dict, repo=".") -> dict[str, int]:
-    """A chapter's units: ``done`` (stored, current code key), ``stale`` (stored under another
-    code key or by a run outside a cluster), ``running`` and ``failed`` (the last cluster run)."""
+def unit_counts(chapter: str, profile: str, params: dict, repo=".", chapter_fresh=False) -> dict[str, int]:
+    """A chapter's units: ``done`` (stored under the current code key), ``stale`` (stored under
+    another), ``running`` and ``failed`` (the last cluster run). Units stored by an in-process
+    run carry no code key: they count as done while the chapter is fresh, else as stale."""
     folder = Path(repo) / "results" / profile / "units" / chapter
     key = unit_code_key(chapter, params, repo)
     counts = {"done": 0, "running": 0, "failed": 0, "stale": 0}
@@ -281,7 +295,8 @@ def unit_counts(chapter: str, profile: str, params: dict, repo=".") -> dict[str,
             stored = json.loads(path.read_text()).get("context", {}).get("code_key")
         except (OSError, ValueError):
             stored = None
-        counts["done" if stored == key else "stale"] += 1
+        current = stored == key or (stored is None and chapter_fresh)
+        counts["done" if current else "stale"] += 1
     for state in UnitProgress.read(progress_path(chapter, profile, repo)).values():
         if state in ("running", "failed"):
             counts[state] += 1

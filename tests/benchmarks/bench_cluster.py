@@ -1,0 +1,247 @@
+"""Chapters on a Dask cluster: scheduler overhead, smoke wall times, and the plan for ``full``.
+
+Three parts, each printing its figures with the load average of the machine at the time:
+
+* ``overhead``: trivial units through :func:`fercore.seeds.run_over_seeds` on ``local:2``, for
+  10, 100 and 1,000 units: wall time, milliseconds per unit, against the same units in-process;
+* ``book``: ``fercore run CHAPTERS --profile P --force`` in-process and with ``--cluster
+  local:2``, each in its own results folder (notebooks and data shared), wall seconds;
+* ``plan``: the units each chapter of the ``full`` profile has (from ``fercore/profiles.yaml``)
+  and the wall time of the chapters that farm units out, on 1, 8 and 64 GPUs, from per-unit
+  GPU costs (estimates, see :data:`GPU_IMAGES_PER_SECOND`) with the longest unit as the bound.
+
+    python tests/benchmarks/bench_cluster.py overhead
+    python tests/benchmarks/bench_cluster.py book --profile smoke --chapters dlp_dbm semantic_ae
+    python tests/benchmarks/bench_cluster.py plan [--check-smoke]
+"""
+
+import argparse
+import heapq
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load() -> str:
+    return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+# ---------------------------------------------------------------- scheduler overhead
+
+
+def trivial(seed):
+    return {"value": seed * 0.5}
+
+
+def overhead(sizes=(10, 100, 1000), workers=2):
+    from fercore import cluster
+    from fercore.seeds import run_over_seeds
+
+    print(f"scheduler overhead, local:{workers} ({load()})")
+    print(f"{'units':>6} {'in-process s':>13} {'cluster s':>10} {'ms/unit':>8}")
+    with cluster.connect(f"local:{workers}") as address:
+        os.environ[cluster.CLUSTER_ENV] = address
+        run_over_seeds(trivial, [0], experiment="bench.warmup")  # the client connects once
+        for n in sizes:
+            start = time.perf_counter()
+            run_over_seeds(trivial, range(n), experiment=f"bench.n{n}", map_units=map)
+            local = time.perf_counter() - start
+            start = time.perf_counter()
+            table = run_over_seeds(trivial, range(n), experiment=f"bench.n{n}")
+            farmed = time.perf_counter() - start
+            assert len(table) == n
+            print(f"{n:6d} {local:13.4f} {farmed:10.2f} {1000 * farmed / n:8.2f}   ({load()})")
+        del os.environ[cluster.CLUSTER_ENV]
+
+
+# ---------------------------------------------------------------- the book, serial and on local:2
+
+
+def book(profile, chapters, workers=2):
+    from fercore import runner
+
+    chapters = chapters or list(runner.CHAPTERS)
+    print(f"fercore run {' '.join(chapters)} --profile {profile} --force")
+    for label, address in (("in-process", None), (f"--cluster local:{workers}", f"local:{workers}")):
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in ("notebooks", "data"):
+                (Path(tmp) / name).symlink_to(REPO / name)
+            before = load()
+            start = time.perf_counter()
+            outcomes = runner.run_chapters(chapters, profile, device="cpu", repo=tmp, force=True, cluster=address,
+                                           log=lambda line: None)
+            wall = time.perf_counter() - start
+            status = ", ".join(f"{o.chapter} {o.status} {o.seconds:.0f} s" for o in outcomes)
+            print(f"{label:<20} {wall:8.0f} s wall  ({before} → {load()})  [{status}]")
+            if address:
+                from fercore.cluster import UnitProgress, progress_path
+
+                for chapter in chapters:
+                    seconds = json.loads(progress_path(chapter, profile, tmp).read_text()).get("seconds", {})
+                    if seconds:
+                        longest = max(seconds, key=seconds.get)
+                        print(f"{'':<20} {chapter}: {len(seconds)} units, {sum(seconds.values()):.0f} s of unit time, "
+                              f"longest {longest} {seconds[longest]:.0f} s")
+
+
+# ---------------------------------------------------------------- the plan for `full`
+
+
+def unit_plan(chapter: str, p: dict) -> dict:
+    """The units of a chapter for parameters ``p`` as ``{experiment: count}``, following the
+    chapter notebook's calls of :func:`fercore.seeds.run_over_seeds`."""
+    if chapter == "dlp_dbm":
+        return {"dlp_dbm.basic": 3 * p["n_seeds"], "dlp_dbm.multilabel": 2 * p["n_seeds"],
+                "dlp_dbm.ablation": 2 * p["ablation_seeds"]}
+    if chapter == "domain_adaptation":
+        return {"domain_adaptation.transfer": p["n_seeds"]}
+    if chapter == "sjmt":
+        resnets = [n for n in p["nets"] if n.startswith("resnet")]
+        per = {"sjmt.table1.single": 2 * len(p["nets"]) * p["n_seeds"] + 2 * len(p["nets"]) * p["ckplus_seeds"],
+               "sjmt.table2": 2 * len(resnets) * p["n_seeds"],
+               "sjmt.table4": 2 * len(p["compound_nets"] or p["nets"][:1]) * p["n_seeds"]}
+        return per
+    if chapter == "semantic_ae":
+        ablation = 4 + (p["mask_start"] > 0)  # T, ce_bb, focal_none, focal_weighted (+ BT from the start)
+        return {"semantic_ae.table8": 2 * p["n_seeds"] + ablation * p["ablation_seeds"],
+                "semantic_ae.batch": 2 * len(p["batch_sizes"]) * p["ablation_seeds"],
+                "semantic_ae.sequence": 2 * 2 * p["n_seeds"]}
+    return {}
+
+
+GPU_IMAGES_PER_SECOND = {
+    # measured on one H100 (fercore/profiles.yaml, the sjmt block):
+    "resnet32": 7500, "resnet110": 2800,
+    # estimates, not measured (no GPU on this machine):
+    "vgg16": 10000,        # VGG-16 at 48×48, batch 128
+    "basedcnn90": 5000,    # RAF-DB's baseDCNN at 90×90, batch 64
+    "semantic112": 3000,   # the two-branch net at 112×112, batch 63 (×2 when neighbours are scored)
+}
+CPU_CLASSIFIER_SECONDS = {"dlp_dbm.basic": 1800, "dlp_dbm.multilabel": 1200, "dlp_dbm.ablation": 300,
+                          "domain_adaptation.transfer": 1800}
+"""Estimates: the classical classifiers a unit fits on 2,000-d features after training (SVM grid
+search on 12,271 faces, six multi-label classifiers on 4,090), on one CPU core of the worker."""
+
+
+def unit_costs(chapter: str, p: dict) -> tuple[list[tuple[str, float]], float]:
+    """Per-unit GPU-worker seconds of a chapter (a list of (experiment, seconds)) and the seconds
+    of the work its notebook does itself before its units can start (pre-training)."""
+    ips = GPU_IMAGES_PER_SECOND
+    units = []
+    if chapter == "dlp_dbm":
+        train = p["iterations"] * p["batch_size"] / ips["basedcnn90"]
+        plan = unit_plan(chapter, p)
+        for experiment, count in plan.items():
+            units += [(experiment, train + CPU_CLASSIFIER_SECONDS[experiment])] * count
+        sweep = len(p["sweep_lambdas"]) + len(p["sweep_ks"]) - 3  # λ=0, the default λ and k re-use trained nets
+        return units, 0.0, max(sweep, 0) * (train + 600)
+    if chapter == "domain_adaptation":
+        pretrain = 2 * p["pretrain_iterations"] * p["batch_size"] / ips["basedcnn90"]
+        adapt = 4 * (p["adapt_iterations"] + p["finetune_iterations"]) * (p["batch_size"] + p["target_batch_size"]) / ips["basedcnn90"]
+        select = (len(p["gamma_grid"]) + len(p["eta_grid"])) * 4 * adapt / 4
+        units = [("domain_adaptation.transfer", pretrain + adapt + CPU_CLASSIFIER_SECONDS["domain_adaptation.transfer"])] * p["n_seeds"]
+        return units, pretrain + select, 0.0
+    if chapter == "sjmt":
+        images = p["iterations"] * p["batch_size"]
+        cost = {n: images / ips[n] for n in p["nets"]}
+        resnets = [n for n in p["nets"] if n.startswith("resnet")]
+        compound = p["compound_nets"] or p["nets"][:1]
+        for net in p["nets"]:
+            units += [("sjmt.table1.single", cost[net])] * (2 * p["n_seeds"] + 2 * p["ckplus_seeds"])
+        for net in resnets:
+            units += [("sjmt.table2", cost[net])] * (2 * p["n_seeds"])
+        for net in compound:
+            units += [("sjmt.table4", cost[net])] * (2 * p["n_seeds"])
+        pretrain = sum(p["pretrain_iterations"] * p["batch_size"] / ips[n] for n in dict.fromkeys(p["nets"] + compound))
+        return units, pretrain, 0.0
+    if chapter == "semantic_ae":
+        images = p["iterations"] * p["batch_size"]
+        plain = images / ips["semantic112"]
+        masked = 2 * plain
+        units = [("semantic_ae.without", plain)] * p["n_seeds"] + [("semantic_ae.BT", masked)] * p["n_seeds"]
+        units += [("semantic_ae.T", masked)] * p["ablation_seeds"]
+        units += [("semantic_ae.ce_bb etc.", plain)] * (3 * p["ablation_seeds"])
+        for size in p["batch_sizes"]:  # the same images in smaller batches: per-step overhead grows
+            units += [(f"semantic_ae.batch{size}", masked * max(1.0, 63 / size) ** 0.5)] * (2 * p["ablation_seeds"])
+        sequence = p["sequence_iterations"] * p["sequence_batch_size"] / ips["semantic112"]
+        units += [("semantic_ae.sequence", sequence * 1.5)] * (4 * p["n_seeds"])
+        autoencoder = (p["ae_pretrain_iterations"] * p["ae_pretrain_batch_size"] + p["ae_refine_iterations"] * 64) / ips["semantic112"]
+        # the baseline's units come first (the autoencoder refines on its net); the rest wait for the autoencoder
+        return units, autoencoder, 0.0
+    return [], 0.0, 0.0
+
+
+def makespan(units, gpus: int, release: float = 0.0) -> float:
+    """Longest-first list scheduling of unit seconds on ``gpus`` workers, all free at ``release``."""
+    free = [release] * gpus
+    for cost in sorted(units, reverse=True):
+        start = heapq.heappop(free)
+        heapq.heappush(free, start + cost)
+    return max(free) if units else release
+
+
+def plan(check_smoke=False):
+    from fercore import runner
+
+    print("units of the `full` profile per chapter (from fercore/profiles.yaml):")
+    rows = {}
+    for chapter in runner.CHAPTERS:
+        p = runner.chapter_parameters(chapter, "full", None, "cuda")
+        counts = unit_plan(chapter, p)
+        units, before, after = unit_costs(chapter, p)
+        rows[chapter] = (units, before, after)
+        text = ", ".join(f"{k} {v}" for k, v in counts.items()) or "one unit (the notebook itself)"
+        print(f"  {chapter:<18} {sum(counts.values()) or 1:3d}  {text}")
+    print("\nwall time of the chapters that farm units out, hours: 1 GPU runs everything in sequence; on 8 and 64 "
+          "GPUs a chapter's notebook work (pre-training before its units, sweeps after) runs on the driver's GPU "
+          "and its units share the workers, longest first:")
+    print(f"  {'chapter':<18} {'unit-hours':>10} {'notebook h':>10} {'1 GPU':>7} {'8 GPUs':>7} {'64 GPUs':>8}  longest unit")
+    total_units, total_notebook, all_units, critical = 0.0, 0.0, [], 0.0
+    for chapter, (units, before, after) in rows.items():
+        if not units:
+            continue
+        costs = [c for _, c in units]
+        longest = max(units, key=lambda u: u[1])
+        spans = [makespan(costs, g, before) + after for g in (1, 8, 64)]
+        print(f"  {chapter:<18} {sum(costs) / 3600:10.1f} {(before + after) / 3600:10.1f} "
+              + " ".join(f"{s / 3600:7.1f}" for s in spans[:2]) + f" {spans[2] / 3600:8.1f}"
+              + f"  {longest[0]} {longest[1] / 3600:.2f} h")
+        total_units += sum(costs)
+        total_notebook += before + after
+        all_units += costs
+        critical = max(critical, before + longest[1] + after)
+    book = [total_units + total_notebook] + [max(makespan(all_units, g), critical) for g in (8, 64)]
+    print(f"  {'all four together':<18} {total_units / 3600:10.1f} {total_notebook / 3600:10.1f} "
+          + " ".join(f"{b / 3600:7.1f}" for b in book[:2]) + f" {book[2] / 3600:8.1f}"
+          + "  (bound: the longest chapter's notebook work + its longest unit)")
+    if check_smoke:
+        print("\ncheck against the units a smoke run stored:")
+        for chapter in runner.CHAPTERS:
+            folder = REPO / "results" / "smoke" / "units" / chapter
+            stored = len(list(folder.glob("*/*.json")))
+            planned = sum(unit_plan(chapter, runner.chapter_parameters(chapter, "smoke", None, "cpu")).values())
+            if stored or planned:
+                print(f"  {chapter:<18} planned {planned:3d}  stored {stored:3d}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", choices=["overhead", "book", "plan"])
+    parser.add_argument("--profile", default="smoke")
+    parser.add_argument("--chapters", nargs="*")
+    parser.add_argument("--check-smoke", action="store_true")
+    args = parser.parse_args()
+    if args.part == "overhead":
+        overhead()
+    elif args.part == "book":
+        book(args.profile, args.chapters)
+    else:
+        plan(args.check_smoke)
+
+
+if __name__ == "__main__":
+    main()
