@@ -8,7 +8,8 @@ Three parts, each printing its figures with the load average of the machine at t
   local:2``, each in its own results folder (notebooks and data shared), wall seconds;
 * ``plan``: the units each chapter of the ``full`` profile has (from ``fercore/profiles.yaml``)
   and the wall time of the chapters that farm units out, on 1, 8 and 64 GPUs, from per-unit
-  GPU costs (estimates, see :data:`GPU_IMAGES_PER_SECOND`) with the longest unit as the bound.
+  GPU costs (two measured throughputs, the rest estimates: :data:`GPU_IMAGES_PER_SECOND`,
+  :data:`CPU_CLASSIFIER_SECONDS`), with the longest unit as the bound.
 
     python tests/benchmarks/bench_cluster.py overhead
     python tests/benchmarks/bench_cluster.py book --profile smoke --chapters dlp_dbm semantic_ae
@@ -127,61 +128,56 @@ CPU_CLASSIFIER_SECONDS = {"dlp_dbm.basic": 1800, "dlp_dbm.multilabel": 1200, "dl
 search on 12,271 faces, six multi-label classifiers on 4,090), on one CPU core of the worker."""
 
 
-def unit_costs(chapter: str, p: dict) -> tuple[list[tuple[str, float]], float]:
-    """Per-unit GPU-worker seconds of a chapter (a list of (experiment, seconds)) and the seconds
-    of the work its notebook does itself before its units can start (pre-training)."""
+def unit_groups(chapter: str, p: dict) -> tuple[list[list[float]], float, float]:
+    """A chapter's units as the notebook sends them: a list of groups (one call of
+    :func:`fercore.seeds.run_over_seeds` each; a call waits for all its units), each a list of
+    per-unit GPU-worker seconds; and the seconds of the notebook's own GPU work before its units
+    can start and after they are done (pre-training, a sweep run in the notebook)."""
     ips = GPU_IMAGES_PER_SECOND
-    units = []
+    n, a = p.get("n_seeds", 1), p.get("ablation_seeds", 1)
     if chapter == "dlp_dbm":
         train = p["iterations"] * p["batch_size"] / ips["basedcnn90"]
-        plan = unit_plan(chapter, p)
-        for experiment, count in plan.items():
-            units += [(experiment, train + CPU_CLASSIFIER_SECONDS[experiment])] * count
+        cost = {e: train + CPU_CLASSIFIER_SECONDS[e] for e in CPU_CLASSIFIER_SECONDS if e.startswith("dlp")}
+        groups = [[cost["dlp_dbm.basic"]] * 3 * n] + [[cost["dlp_dbm.multilabel"]] * n] * 2
+        groups += [[cost["dlp_dbm.ablation"]] * a] * 2
         sweep = len(p["sweep_lambdas"]) + len(p["sweep_ks"]) - 3  # λ=0, the default λ and k re-use trained nets
-        return units, 0.0, max(sweep, 0) * (train + 600)
+        return groups, 0.0, max(sweep, 0) * (train + 600)
     if chapter == "domain_adaptation":
         pretrain = 2 * p["pretrain_iterations"] * p["batch_size"] / ips["basedcnn90"]
         adapt = 4 * (p["adapt_iterations"] + p["finetune_iterations"]) * (p["batch_size"] + p["target_batch_size"]) / ips["basedcnn90"]
-        select = (len(p["gamma_grid"]) + len(p["eta_grid"])) * 4 * adapt / 4
-        units = [("domain_adaptation.transfer", pretrain + adapt + CPU_CLASSIFIER_SECONDS["domain_adaptation.transfer"])] * p["n_seeds"]
-        return units, pretrain + select, 0.0
+        select = (len(p["gamma_grid"]) + len(p["eta_grid"])) * adapt
+        unit = pretrain + adapt + CPU_CLASSIFIER_SECONDS["domain_adaptation.transfer"]
+        return [[unit] * n], pretrain + select, 0.0
     if chapter == "sjmt":
         images = p["iterations"] * p["batch_size"]
-        cost = {n: images / ips[n] for n in p["nets"]}
-        resnets = [n for n in p["nets"] if n.startswith("resnet")]
+        cost = {net: images / ips[net] for net in p["nets"]}
+        resnets = [net for net in p["nets"] if net.startswith("resnet")]
         compound = p["compound_nets"] or p["nets"][:1]
-        for net in p["nets"]:
-            units += [("sjmt.table1.single", cost[net])] * (2 * p["n_seeds"] + 2 * p["ckplus_seeds"])
-        for net in resnets:
-            units += [("sjmt.table2", cost[net])] * (2 * p["n_seeds"])
-        for net in compound:
-            units += [("sjmt.table4", cost[net])] * (2 * p["n_seeds"])
-        pretrain = sum(p["pretrain_iterations"] * p["batch_size"] / ips[n] for n in dict.fromkeys(p["nets"] + compound))
-        return units, pretrain, 0.0
+        groups = [[cost[net] for net in p["nets"] for _ in range(seeds)]
+                  for seeds in (n, p["ckplus_seeds"], n, p["ckplus_seeds"])]  # Table 1: four single-task setups
+        groups += [[cost[net] for net in resnets for _ in range(n)]] * 2  # Table 2: multi-task, SJMT
+        groups += [[images / ips[net] for net in compound for _ in range(n)]] * 2  # Table 4
+        pretrain = sum(p["pretrain_iterations"] * p["batch_size"] / ips[net] for net in dict.fromkeys(p["nets"] + compound))
+        return groups, pretrain, 0.0
     if chapter == "semantic_ae":
-        images = p["iterations"] * p["batch_size"]
-        plain = images / ips["semantic112"]
-        masked = 2 * plain
-        units = [("semantic_ae.without", plain)] * p["n_seeds"] + [("semantic_ae.BT", masked)] * p["n_seeds"]
-        units += [("semantic_ae.T", masked)] * p["ablation_seeds"]
-        units += [("semantic_ae.ce_bb etc.", plain)] * (3 * p["ablation_seeds"])
-        for size in p["batch_sizes"]:  # the same images in smaller batches: per-step overhead grows
-            units += [(f"semantic_ae.batch{size}", masked * max(1.0, 63 / size) ** 0.5)] * (2 * p["ablation_seeds"])
-        sequence = p["sequence_iterations"] * p["sequence_batch_size"] / ips["semantic112"]
-        units += [("semantic_ae.sequence", sequence * 1.5)] * (4 * p["n_seeds"])
+        plain = p["iterations"] * p["batch_size"] / ips["semantic112"]
+        masked = 2 * plain  # neighbours through the autoencoder and the net at every step
+        groups = [[plain] * n, [masked] * n, [masked] * a] + [[plain] * a] * 3  # Table VIII
+        for size in p["batch_sizes"]:  # Table VI: the same images in smaller batches
+            groups += [[masked * max(1.0, 63 / size) ** 0.5] * a] * 2
+        sequence = 1.5 * p["sequence_iterations"] * p["sequence_batch_size"] / ips["semantic112"]
+        groups += [[sequence] * n] * 4  # Table VII: CK+ and Oulu-CASIA, without and with
         autoencoder = (p["ae_pretrain_iterations"] * p["ae_pretrain_batch_size"] + p["ae_refine_iterations"] * 64) / ips["semantic112"]
-        # the baseline's units come first (the autoencoder refines on its net); the rest wait for the autoencoder
-        return units, autoencoder, 0.0
+        return groups, autoencoder, 0.0
     return [], 0.0, 0.0
 
 
-def makespan(units, gpus: int, release: float = 0.0) -> float:
-    """Longest-first list scheduling of unit seconds on ``gpus`` workers, all free at ``release``."""
-    free = [release] * gpus
+def makespan(units, gpus: int) -> float:
+    """Longest-first list scheduling of unit seconds on ``gpus`` workers."""
+    free = [0.0] * gpus
     for cost in sorted(units, reverse=True):
-        start = heapq.heappop(free)
-        heapq.heappush(free, start + cost)
-    return max(free) if units else release
+        heapq.heappush(free, heapq.heappop(free) + cost)
+    return max(free) if units else 0.0
 
 
 def plan(check_smoke=False):
@@ -192,32 +188,31 @@ def plan(check_smoke=False):
     for chapter in runner.CHAPTERS:
         p = runner.chapter_parameters(chapter, "full", None, "cuda")
         counts = unit_plan(chapter, p)
-        units, before, after = unit_costs(chapter, p)
-        rows[chapter] = (units, before, after)
+        rows[chapter] = unit_groups(chapter, p)
         text = ", ".join(f"{k} {v}" for k, v in counts.items()) or "one unit (the notebook itself)"
         print(f"  {chapter:<18} {sum(counts.values()) or 1:3d}  {text}")
-    print("\nwall time of the chapters that farm units out, hours: 1 GPU runs everything in sequence; on 8 and 64 "
-          "GPUs a chapter's notebook work (pre-training before its units, sweeps after) runs on the driver's GPU "
-          "and its units share the workers, longest first:")
-    print(f"  {'chapter':<18} {'unit-hours':>10} {'notebook h':>10} {'1 GPU':>7} {'8 GPUs':>7} {'64 GPUs':>8}  longest unit")
-    total_units, total_notebook, all_units, critical = 0.0, 0.0, [], 0.0
-    for chapter, (units, before, after) in rows.items():
-        if not units:
+    gpus = (1, 8, 64)
+    print("\nwall time in hours on 1, 8 and 64 GPUs: 1 GPU runs everything in sequence; otherwise the notebook's "
+          "own GPU work (pre-training, a sweep) runs on the driver and the units on the workers, longest first.")
+    print("'as called': each run_over_seeds call waits for its units before the next is sent (the notebooks today); "
+          "'all at once': a chapter's units sent together (bound: notebook work + the longest unit).")
+    print(f"  {'chapter':<18} {'units':>5} {'unit-h':>7} {'notebook h':>10} {'longest h':>9} "
+          f"{'1 GPU':>6} | as called: {'8':>5} {'64':>5} | all at once: {'8':>5} {'64':>5}")
+    totals = {"units": 0, "unit": 0.0, "notebook": 0.0, "longest": 0.0}
+    for chapter, (groups, before, after) in rows.items():
+        costs = [c for g in groups for c in g]
+        if not costs:
             continue
-        costs = [c for _, c in units]
-        longest = max(units, key=lambda u: u[1])
-        spans = [makespan(costs, g, before) + after for g in (1, 8, 64)]
-        print(f"  {chapter:<18} {sum(costs) / 3600:10.1f} {(before + after) / 3600:10.1f} "
-              + " ".join(f"{s / 3600:7.1f}" for s in spans[:2]) + f" {spans[2] / 3600:8.1f}"
-              + f"  {longest[0]} {longest[1] / 3600:.2f} h")
-        total_units += sum(costs)
-        total_notebook += before + after
-        all_units += costs
-        critical = max(critical, before + longest[1] + after)
-    book = [total_units + total_notebook] + [max(makespan(all_units, g), critical) for g in (8, 64)]
-    print(f"  {'all four together':<18} {total_units / 3600:10.1f} {total_notebook / 3600:10.1f} "
-          + " ".join(f"{b / 3600:7.1f}" for b in book[:2]) + f" {book[2] / 3600:8.1f}"
-          + "  (bound: the longest chapter's notebook work + its longest unit)")
+        notebook, longest = before + after, max(costs)
+        called = [notebook + sum(makespan(g, k) for g in groups) for k in gpus[1:]]
+        at_once = [notebook + makespan(costs, k) for k in gpus[1:]]
+        print(f"  {chapter:<18} {len(costs):5d} {sum(costs) / 3600:7.1f} {notebook / 3600:10.1f} {longest / 3600:9.2f} "
+              f"{(sum(costs) + notebook) / 3600:6.1f} | {'':>10} {called[0] / 3600:5.1f} {called[1] / 3600:5.1f} "
+              f"| {'':>12} {at_once[0] / 3600:5.1f} {at_once[1] / 3600:5.1f}")
+        totals["units"] += len(costs)
+        totals["unit"] += sum(costs)
+        totals["notebook"] += notebook
+    print(f"  {'total':<18} {totals['units']:5d} {totals['unit'] / 3600:7.1f} {totals['notebook'] / 3600:10.1f}")
     if check_smoke:
         print("\ncheck against the units a smoke run stored:")
         for chapter in runner.CHAPTERS:
