@@ -16,34 +16,30 @@ diagonal, the accuracy and the confusion matrix in percent.
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fercore import metrics
 
 
-def _features(X, name="X"):
-    arr = np.asarray(X)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D (samples, features) array; got shape {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return arr
+def fit_data(estimator, X, y):
+    """``(X, y)`` checked as scikit-learn does when fitting (2-D finite float features, one class
+    label per row, at least one sample); records ``n_features_in_``."""
+    X, y = validate_data(estimator, X, y, dtype=np.float64)
+    check_classification_targets(y)
+    return X, y
 
 
-def _targets(y, n):
-    arr = np.asarray(y)
-    if arr.shape != (n,):
-        raise ValueError(f"y must be a 1-D array of {n} class labels; got shape {arr.shape}")
-    return arr
+def predict_data(estimator, X):
+    """``X`` of a fitted estimator, checked against the features it was fitted on."""
+    check_is_fitted(estimator)
+    return validate_data(estimator, X, dtype=np.float64, reset=False)
 
 
 def squared_distances(A, B) -> np.ndarray:
@@ -95,11 +91,10 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"kernel must be 'rbf' or 'linear'; got {self.kernel!r}")
         if len(self.C_grid) == 0 or (self.kernel == "rbf" and len(self.gamma_grid) == 0):
             raise ValueError("C_grid (and gamma_grid for the RBF kernel) must not be empty")
-        X = _features(X)
-        y = _targets(y, len(X))
+        X, y = fit_data(self, X, y)
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
-            raise ValueError("SVMClassifier needs at least two classes in y")
+            raise ValueError("SVMClassifier needs at least two classes in y; got one class")
         self.mean_ = X.mean(axis=0)
         self.scale_ = X.std(axis=0)
         self.scale_[self.scale_ == 0] = 1.0
@@ -134,17 +129,15 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X):
-        check_is_fitted(self, "svm_")
-        Z = (_features(X) - self.mean_) / self.scale_
+        Z = (predict_data(self, X) - self.mean_) / self.scale_
         return self.svm_.decision_function(self._gram(Z, self.train_, self.gamma_))
 
     def predict(self, X):
-        check_is_fitted(self, "svm_")
-        Z = (_features(X) - self.mean_) / self.scale_
+        Z = (predict_data(self, X) - self.mean_) / self.scale_
         return self.svm_.predict(self._gram(Z, self.train_, self.gamma_))
 
 
-class LDANearestNeighbor(ClassifierMixin, BaseEstimator):
+class LDANearestNeighbor(ClassifierMixin, TransformerMixin, BaseEstimator):
     """PCA → Fisher LDA → nearest neighbour in the LDA space (RAF-DB §5, "LDA+NN").
 
     With more feature dimensions than samples the within-class scatter is singular, so the
@@ -164,11 +157,10 @@ class LDANearestNeighbor(ClassifierMixin, BaseEstimator):
         self.seed = seed
 
     def fit(self, X, y):
-        X = _features(X)
-        y = _targets(y, len(X))
+        X, y = fit_data(self, X, y)
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
-            raise ValueError("LDANearestNeighbor needs at least two classes in y")
+            raise ValueError("LDANearestNeighbor needs at least two classes in y; got one class")
         n_components = int(min(self.pca_components, len(X) - len(self.classes_), X.shape[1]))
         if n_components < 1:
             raise ValueError(f"too few samples ({len(X)}) for {len(self.classes_)} classes")
@@ -180,11 +172,12 @@ class LDANearestNeighbor(ClassifierMixin, BaseEstimator):
 
     def transform(self, X):
         """Coordinates in the LDA space (at most ``n_classes − 1`` dimensions)."""
-        check_is_fitted(self, "knn_")
-        return self.lda_.transform(self.pca_.transform(_features(X)))
+        X = predict_data(self, X)
+        return self.lda_.transform(self.pca_.transform(X))
 
     def predict(self, X):
-        return self.knn_.predict(self.transform(X))
+        coordinates = self.transform(X)
+        return self.knn_.predict(coordinates)
 
 
 class UniformRandomClassifier(ClassifierMixin, BaseEstimator):
@@ -197,14 +190,18 @@ class UniformRandomClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, seed=0):
         self.seed = seed
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.poor_score = True  # chance level by design
+        return tags
+
     def fit(self, X, y):
-        X = _features(X)
-        self.classes_ = np.unique(_targets(y, len(X)))
+        X, y = fit_data(self, X, y)
+        self.classes_ = np.unique(y)
         return self
 
     def predict(self, X):
-        check_is_fitted(self, "classes_")
-        n = len(_features(X))
+        n = len(predict_data(self, X))
         return np.random.default_rng(self.seed).choice(self.classes_, size=n)
 
 

@@ -105,12 +105,6 @@ def encode_votes(data, n_classes=7) -> Votes:
     return Votes(tasks, workers, task.astype(np.int64), worker.astype(np.int64), label, n_classes)
 
 
-def vote_counts(data, n_classes=7) -> pd.DataFrame:
-    """Votes per class for each task: a (n_tasks, n_classes) DataFrame indexed by task."""
-    votes = encode_votes(data, n_classes)
-    return pd.DataFrame(votes.counts(), index=votes.tasks, columns=range(votes.n_classes))
-
-
 def _entropy(counts: np.ndarray) -> np.ndarray:
     p = counts / counts.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):

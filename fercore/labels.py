@@ -56,13 +56,3 @@ PALETTE = {
     "contempt": "#8c6d31",
 }
 """One colour per basic class, used by every plot in the book."""
-
-
-def au_name(au: int) -> str:
-    """``AU12`` style name of an action unit number."""
-    return f"AU{au}"
-
-
-def class_colors(names):
-    """Colours for a sequence of class names; compound classes get a neutral fallback."""
-    return [PALETTE.get(n, "#444444") for n in names]

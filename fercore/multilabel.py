@@ -38,7 +38,7 @@ from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fercore import metrics
 from fercore.classifiers import rbf_kernel_from_distances, squared_distances
@@ -49,27 +49,26 @@ def j48_like_tree(seed=0):
     return DecisionTreeClassifier(criterion="entropy", min_samples_leaf=2, random_state=seed)
 
 
-def _check_xy(X, Y=None):
-    X = np.asarray(X)
-    if X.ndim != 2 or len(X) == 0:
-        raise ValueError(f"X must be a non-empty 2-D (samples, features) array; got shape {X.shape}")
-    X = X.astype(np.float64, copy=False)
-    if not np.isfinite(X).all():
-        raise ValueError("X contains NaN or infinite values")
-    if Y is None:
-        return X
-    Y = np.asarray(Y)
-    if Y.ndim != 2 or len(Y) != len(X):
-        raise ValueError(f"Y must be a (samples, labels) 0/1 matrix with {len(X)} rows; got shape {Y.shape}")
-    if not np.isin(Y, (0, 1)).all():
-        raise ValueError("Y must contain only 0 and 1")
-    return X, Y.astype(np.int64)
-
-
 class _MultiLabel(ClassifierMixin, BaseEstimator):
     """Shared plumbing: ``predict`` thresholds ``decision_function`` at ``threshold_``."""
 
     threshold_ = 0.0
+
+    def _fit_data(self, X, Y):
+        """``(X, Y)`` checked as scikit-learn does (2-D finite float features, a (samples, labels)
+        0/1 matrix); records ``n_features_in_`` and ``classes_`` (each label is 0 or 1)."""
+        X, Y = validate_data(self, X, Y, dtype=np.float64, multi_output=True)
+        if Y.ndim != 2:
+            raise ValueError(f"Y must be a (samples, labels) 0/1 matrix with {len(X)} rows; got shape {Y.shape}")
+        if not np.isin(Y, (0, 1)).all():
+            raise ValueError("Y must contain only 0 and 1 (a multilabel-indicator matrix); Unknown label type")
+        self.classes_ = np.array([0, 1])
+        return X, Y.astype(np.int64)
+
+    def _predict_data(self, X):
+        """``X`` of a fitted estimator, checked against the features it was fitted on."""
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=np.float64, reset=False)
 
     def predict(self, X):
         return (self.decision_function(X) > self.threshold_).astype(np.int64)
@@ -81,6 +80,9 @@ class _MultiLabel(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.target_tags.single_output = False
+        tags.classifier_tags.multi_class = False
+        tags.classifier_tags.multi_label = True
         return tags
 
 
@@ -135,7 +137,7 @@ class CalibratedLabelRanking(_MultiLabel):
         return j48_like_tree(self.seed) if self.base_estimator is None else clone(self.base_estimator)
 
     def fit(self, X, Y):
-        X, Y = _check_xy(X, Y)
+        X, Y = self._fit_data(X, Y)
         self.n_labels_ = Y.shape[1]
         self.pairwise_ = {}
         for j, k in combinations(range(self.n_labels_), 2):
@@ -155,7 +157,7 @@ class CalibratedLabelRanking(_MultiLabel):
 
     def decision_function(self, X):
         check_is_fitted(self, "calibration_")
-        X = _check_xy(X)
+        X = self._predict_data(X)
         votes = np.zeros((len(X), self.n_labels_))
         for (j, k), model in self.pairwise_.items():
             p = np.full(len(X), model) if isinstance(model, float) else _positive_probability(model, X)
@@ -211,7 +213,7 @@ class RAkEL(_MultiLabel):
         self.seed = seed
 
     def fit(self, X, Y):
-        X, Y = _check_xy(X, Y)
+        X, Y = self._fit_data(X, Y)
         self.n_labels_ = Y.shape[1]
         self.labelsets_ = random_labelsets(self.n_labels_, self.labelset_size, self.n_models, self.seed)
         self.models_ = []
@@ -224,7 +226,7 @@ class RAkEL(_MultiLabel):
         return self
 
     def _votes(self, X, soft):
-        X = _check_xy(X)
+        X = self._predict_data(X)
         total = np.zeros((len(X), self.n_labels_))
         count = np.zeros(self.n_labels_)
         for labelset, (model, combos) in zip(self.labelsets_, self.models_):
@@ -274,10 +276,10 @@ class MLkNN(_MultiLabel):
         return self.Y_[neighbours].sum(axis=1)
 
     def fit(self, X, Y):
-        X, Y = _check_xy(X, Y)
+        X, Y = self._fit_data(X, Y)
         n = len(X)
         if not 1 <= self.k < n:
-            raise ValueError(f"k must be between 1 and n_samples − 1 = {n - 1}; got {self.k}")
+            raise ValueError(f"k must be between 1 and n_samples − 1 = {n - 1} (n_samples = {n}); got {self.k}")
         self.Y_ = Y
         self.nn_ = NearestNeighbors(n_neighbors=self.k).fit(X)
         idx = self.nn_.kneighbors(X, n_neighbors=self.k + 1, return_distance=False)
@@ -299,7 +301,7 @@ class MLkNN(_MultiLabel):
 
     def decision_function(self, X):
         check_is_fitted(self, "cond_true_")
-        counts = self._neighbour_counts(self.nn_.kneighbors(_check_xy(X), return_distance=False))
+        counts = self._neighbour_counts(self.nn_.kneighbors(self._predict_data(X), return_distance=False))
         labels = np.arange(self.Y_.shape[1])
         on = self.prior_ * self.cond_true_[labels, counts]
         off = (1 - self.prior_) * self.cond_false_[labels, counts]
@@ -332,7 +334,7 @@ class MLLOC(_Standardized, _MultiLabel):
         self.seed = seed
 
     def fit(self, X, Y):
-        X, Y = _check_xy(X, Y)
+        X, Y = self._fit_data(X, Y)
         Z = self._standardize_fit(X)
         n_clusters = min(self.n_codes, len(np.unique(Y, axis=0)))
         km = KMeans(n_clusters=n_clusters, n_init=10, random_state=self.seed).fit(Y.astype(float))
@@ -355,7 +357,7 @@ class MLLOC(_Standardized, _MultiLabel):
 
     def decision_function(self, X):
         check_is_fitted(self, "classifiers_")
-        K = self._gram(self._standardize(_check_xy(X)))
+        K = self._gram(self._standardize(self._predict_data(X)))
         codes = np.column_stack([r.predict(K) for r in self.code_regressors_])
         K_full = K * rbf_kernel_from_distances(squared_distances(codes, self.train_codes_), self.gamma_code_)
         return np.column_stack([_binary_svm_scores(m, K_full) for m in self.classifiers_])
@@ -396,7 +398,7 @@ class LIFT(_Standardized, _MultiLabel):
         self.seed = seed
 
     def fit(self, X, Y):
-        X, Y = _check_xy(X, Y)
+        X, Y = self._fit_data(X, Y)
         if not 0 < self.ratio <= 1:
             raise ValueError(f"ratio must be in (0, 1]; got {self.ratio}")
         Z = self._standardize_fit(X)
@@ -421,7 +423,7 @@ class LIFT(_Standardized, _MultiLabel):
 
     def decision_function(self, X):
         check_is_fitted(self, "classifiers_")
-        Z = self._standardize(_check_xy(X))
+        Z = self._standardize(self._predict_data(X))
         scores = []
         for stored, model in zip(self.centres_, self.classifiers_):
             if stored is None:
@@ -510,9 +512,9 @@ class ML2(_Standardized, _MultiLabel):
         self.gamma_scale = gamma_scale
 
     def fit(self, X, Y):
-        X, Y = _check_xy(X, Y)
+        X, Y = self._fit_data(X, Y)
         if not 1 <= self.k < len(X):
-            raise ValueError(f"k must be between 1 and n_samples − 1 = {len(X) - 1}; got {self.k}")
+            raise ValueError(f"k must be between 1 and n_samples − 1 = {len(X) - 1} (n_samples = {len(X)}); got {self.k}")
         Z = self._standardize_fit(X)
         self.mu_ = label_manifold(reconstruction_weights(Z, self.k), Y, self.margin)
         K = self._gram(Z)
@@ -521,7 +523,7 @@ class ML2(_Standardized, _MultiLabel):
 
     def decision_function(self, X):
         check_is_fitted(self, "regressors_")
-        K = self._gram(self._standardize(_check_xy(X)))
+        K = self._gram(self._standardize(self._predict_data(X)))
         return np.column_stack([r.predict(K) for r in self.regressors_])
 
 

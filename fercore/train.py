@@ -14,8 +14,8 @@ A chapter hands :class:`Trainer` a model, a loss function and a :class:`Schedule
 ``loss_fn(model, batch)`` returns a dict of named scalar tensors; ``"loss"`` is minimized and
 every entry is logged per step. It may be an ``nn.Module`` (its state, e.g. center-loss
 centres, is moved to the device and checkpointed). Two batches per step (source and target
-domains) come from :class:`ZipBatches`; other updates (a critic with its own optimizer)
-override :meth:`Trainer.update` and extend :meth:`Trainer.state_dict` /
+domains) come from :class:`fercore.adaptation.PairedBatches`; other updates (a critic with its
+own optimizer) override :meth:`Trainer.update` and extend :meth:`Trainer.state_dict` /
 :meth:`Trainer.load_state_dict`.
 
 On CUDA the loss runs under bf16 autocast; on the CPU the run is deterministic: the same seed
@@ -124,29 +124,6 @@ class RandomBatches:
         self.generator.set_state(state["generator"])
         self.order = state["order"]
         self.position = state["position"]
-
-
-class ZipBatches:
-    """One batch from each of several batch iterators per step, e.g. ``(source, target)`` for
-    domain adaptation; checkpointable when each of them is (as :class:`RandomBatches` is)."""
-
-    def __init__(self, *iterators):
-        if not iterators:
-            raise ValueError("ZipBatches needs at least one batch iterator")
-        self.iterators = iterators
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        return tuple(next(it) for it in self.iterators)
-
-    def state_dict(self):
-        return {"iterators": [it.state_dict() for it in self.iterators]}
-
-    def load_state_dict(self, state):
-        for it, part in zip(self.iterators, state["iterators"]):
-            it.load_state_dict(part)
 
 
 def host_to_device(tensor, device):

@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 import torch
 
-from fercore.adaptation import (TABLE5_METRICS, DomainAdaptationObjective, PairedBatches, Target, domain_mmd,
-                                jaffe_label_sets, m2m_scores, m2s_scores, mmd_table,
-                                pretrain_source_nets, replace_head, run_transfer, select_weights, train_adaptation)
+from fercore.adaptation import (DomainAdaptationObjective, PairedBatches, domain_mmd, jaffe_label_sets,
+                                pretrain_source_nets, replace_head, train_adaptation)
 from fercore.deep import FeatureObjective, extract_features
+from fercore.experiments.domain_adaptation import (TABLE5_METRICS, Target, m2m_scores, m2s_scores, mmd_table,
+                                                   run_transfer, select_weights)
 from fercore.labels import EMOTIONS6
 from fercore.losses import EntropyLoss, mk_mmd
 from fercore.nets import BaseDCNN

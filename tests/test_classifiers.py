@@ -85,7 +85,7 @@ def test_bad_input():
         classifiers.SVMClassifier(kernel="poly").fit(X, y)
     with pytest.raises(ValueError, match="two classes"):
         classifiers.SVMClassifier().fit(X, np.zeros(len(X)))
-    with pytest.raises(ValueError, match="2-D"):
+    with pytest.raises(ValueError, match="Expected 2D array"):
         classifiers.LDANearestNeighbor().fit(X[:, 0], y)
     with pytest.raises(ValueError, match="unknown classifier"):
         classifiers.make_classifier("knn")

@@ -122,7 +122,7 @@ def test_bad_input():
     X, Y = _multilabel_data()
     with pytest.raises(ValueError, match="only 0 and 1"):
         multilabel.MLkNN(k=5).fit(X, Y * 2)
-    with pytest.raises(ValueError, match="rows"):
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         multilabel.ML2().fit(X, Y[:10])
     with pytest.raises(ValueError, match="k must be"):
         multilabel.MLkNN(k=1000).fit(X, Y)

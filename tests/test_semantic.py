@@ -7,6 +7,7 @@ import torch
 from torch.nn import functional as F
 
 from fercore.losses.semantic import FocalLoss
+from fercore.experiments.semantic_ae import mask_by_class, mask_precision_recall, sequence_failures, sequence_groups
 from fercore.nets.autoencoder import AsymmetricAutoencoder, Critic
 from fercore.nets.twobranch import TwoBranchNet
 from fercore.semantic import (
@@ -19,10 +20,6 @@ from fercore.semantic import (
     PixelLoss,
     RefinementObjective,
     SemanticAutoencoder,
-    mask_by_class,
-    mask_precision_recall,
-    sequence_failures,
-    sequence_groups,
 )
 
 SIDE = 32

@@ -6,7 +6,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from fercore.nets import BaseDCNN
-from fercore.train import RandomBatches, Schedule, Trainer, ZipBatches, resolve_device
+from fercore.adaptation import PairedBatches
+from fercore.train import RandomBatches, Schedule, Trainer, resolve_device
 
 
 def tiny_net(seed):
@@ -170,7 +171,7 @@ def test_devices_and_bad_input(tmp_path):
         trainer.load(tmp_path / "missing.pt")
 
 
-def test_zip_batches_resume_both_streams(tmp_path):
+def test_paired_batches_resume_both_streams(tmp_path):
     x, y = data()
     source = lambda: RandomBatches(x, y, batch_size=8, seed=1)  # noqa: E731
     target = lambda: RandomBatches(x[:40], batch_size=4, seed=2)  # noqa: E731
@@ -182,13 +183,13 @@ def test_zip_batches_resume_both_streams(tmp_path):
         return terms
 
     straight = Trainer(tiny_net(0), two_domain_loss, Schedule(12), device="cpu")
-    straight.fit(ZipBatches(source(), target()))
+    straight.fit(PairedBatches(source(), target()))
     first = Trainer(tiny_net(0), two_domain_loss, Schedule(6), device="cpu",
                     checkpoint=tmp_path / "z.pt")
-    first.fit(ZipBatches(source(), target()))
+    first.fit(PairedBatches(source(), target()))
     second = Trainer(tiny_net(5), two_domain_loss, Schedule(12), device="cpu",
                      checkpoint=tmp_path / "z.pt")
-    history = second.fit(ZipBatches(source(), target()))
+    history = second.fit(PairedBatches(source(), target()))
     assert "target_mean" in history
     assert all(torch.equal(a, b) for a, b in zip(straight.model.parameters(),
                                                   second.model.parameters()))

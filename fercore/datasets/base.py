@@ -397,7 +397,3 @@ def split_from_name(name: str) -> str:
     """RAF-style split from a file name prefix (``train_00001.jpg`` -> ``train``)."""
     match = re.match(r"(train|test|val)_", name)
     return match.group(1) if match else "all"
-
-
-def filter_split(faceset: FaceSet, split) -> FaceSet:
-    return faceset if split is None else faceset.subset(split=split)

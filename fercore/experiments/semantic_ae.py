@@ -1,0 +1,256 @@
+"""Chapter ``semantic_ae``: the semantic-neighbourhood-aware classifier on AffectNet-like noisy
+labels — Table VIII's settings run over seeds, the mask against the flipped labels, the
+sequence failure cases of Table VII, figures and the paper's numbers. The method is
+:mod:`fercore.semantic`.
+"""
+
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fercore.datasets import load
+from fercore.losses.semantic import symmetric_kl
+from fercore.metrics import accuracy, mean_diagonal
+from fercore.paper import paper_cell, paper_values
+from fercore.seeds import Kept, run_over_seeds
+from fercore.semantic import NeighbourhoodAwareClassifier, as_float, image_tensor
+
+ABLATION = {
+    "ce_bb": {"loss": "ce", "balance": "batch", "method": "none"},
+    "focal_none": {"loss": "focal", "balance": "none", "method": "none"},
+    "focal_weighted": {"loss": "focal", "balance": "weighted", "method": "none"},
+    "without": {"loss": "focal", "balance": "batch", "method": "none"},
+    "T": {"loss": "focal", "balance": "batch", "method": "T"},
+    "BT": {"loss": "focal", "balance": "batch", "method": "BT"},
+}
+"""The settings of Table VIII: loss, balance strategy and method (``without`` is FL + BB, the
+baseline every group shares)."""
+
+TABLE6_LR_FACTORS = {63: 1.0, 35: 1 / 2, 14: 1 / 4, 7: 1 / 8}
+"""Table VI: the learning-rate factor the paper used with each batch size."""
+
+def _paper_results():
+    """:data:`PAPER_RESULTS` from ``paper_numbers.csv``, through the results keys of our analogs."""
+    paper = paper_values("semantic.", printed=True)
+    ablation = {f"table8.{setting}": paper[f"semantic.{setting}.accuracy"] for setting in ABLATION}
+    batch = {f"table6.{method}.{size}": paper[f"semantic.batch{size}.{method}.accuracy"]
+             for method in ("BT", "T") for size in TABLE6_LR_FACTORS}
+    sequences = {f"table7.{data}.{kind}.{setting}": paper[f"semantic.{kind}.{data}.{setting}"]
+                 for data in ("ckplus", "oulu") for kind in ("fc", "cfc") for setting in ("without", "with")}
+    return {"table3.affectnet.baseline": paper["semantic.without.accuracy"],
+            "table3.affectnet.ours": paper["semantic.BT.accuracy"],
+            "table3.affectnet.annotator_agreement": paper_cell("semantic", "Table III", "Annotators Agreement",
+                                                               "accuracy"),
+            **ablation, "table8.focal_bb": paper["semantic.without.accuracy"], **batch, **sequences,
+            **{f"fig7.{emotion}_gain": paper[f"semantic.recall_gain.{emotion}"] for emotion in ("disgust", "fear")}}
+
+
+PAPER_RESULTS = _paper_results()
+"""Fu et al.'s numbers as they print them (accuracy in %, failure cases as counts), keyed by
+table and setting."""
+
+
+def mask_precision_recall(mask_log, noisy, bins=1):
+    """How well the mask catches noisy labels, over ``bins`` equal spans of training steps.
+
+    ``mask_log`` as :attr:`NeighbourhoodAwareClassifier.mask_log_`; ``noisy`` a boolean array over
+    the training samples (True where the given label is not the true one). Per span: precision
+    (share of masked samples that are noisy), recall (share of noisy samples seen that were
+    masked), the masked fraction and the noise rate among the samples seen (the precision of a
+    mask that picks at random). One row per span.
+    """
+    noisy = np.asarray(noisy, dtype=bool)
+    if len(mask_log) == 0:
+        raise ValueError("the mask log is empty: was the classifier trained with method 'T' or 'BT'?")
+    if mask_log["sample"].max() >= len(noisy):
+        raise ValueError(f"mask log refers to sample {mask_log['sample'].max()} but noisy has "
+                         f"{len(noisy)} entries")
+    steps = mask_log["step"].to_numpy()
+    edges = np.linspace(steps.min(), steps.max() + 1, bins + 1)
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        part = mask_log[(steps >= lo) & (steps < hi)]
+        is_noisy = noisy[part["sample"].to_numpy()]
+        masked = part["masked"].to_numpy(bool)
+        rows.append({
+            "step_from": int(math.ceil(lo)), "step_to": int(math.ceil(hi)) - 1,
+            "precision": (masked & is_noisy).sum() / masked.sum() if masked.any() else np.nan,
+            "recall": (masked & is_noisy).sum() / is_noisy.sum() if is_noisy.any() else np.nan,
+            "masked_fraction": masked.mean(), "noise_rate": is_noisy.mean(),
+        })
+    return pd.DataFrame(rows)
+
+
+def sequence_groups(meta, before=4):
+    """``(peak, preceding)`` rows of frames grouped by sequence (Fu et al. §IV-E, Table VII).
+
+    ``meta`` has ``sequence`` and ``frame`` columns (a FaceSet loaded with every frame). For each
+    sequence with at least ``before + 1`` frames: the row of its last (peak) frame and the rows of
+    the ``before`` frames just before it, in frame order. Returns int arrays (m,) and (m, before).
+    """
+    if not {"sequence", "frame"} <= set(meta.columns):
+        raise ValueError(f"meta needs 'sequence' and 'frame' columns, has {list(meta.columns)}")
+    order = meta.assign(_row=np.arange(len(meta))).sort_values(["sequence", "frame"], kind="stable")
+    peaks, preceding = [], []
+    for _, group in order.groupby("sequence", sort=True):
+        rows = group["_row"].to_numpy()
+        if len(rows) > before:
+            peaks.append(rows[-1])
+            preceding.append(rows[-before - 1:-1])
+    return np.asarray(peaks, dtype=np.int64), np.asarray(preceding, dtype=np.int64).reshape(-1, before)
+
+
+def sequence_failures(predictions, labels):
+    """Failure cases of Fu et al. Table VII over sequences.
+
+    ``predictions`` (m, f): the predicted classes of each sequence's test frames; ``labels`` (m,):
+    the sequence's label. FC counts sequences with any frame misclassified; CFC those whose
+    frames are all misclassified as one same class. Returns ``{"fc": int, "cfc": int}``.
+    """
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    if predictions.ndim != 2 or labels.shape != predictions.shape[:1]:
+        raise ValueError(f"expected predictions (m, f) and labels (m,), got {predictions.shape} "
+                         f"and {labels.shape}")
+    wrong = predictions != labels[:, None]
+    consistent = (predictions == predictions[:, :1]).all(axis=1)
+    return {"fc": int(wrong.any(axis=1).sum()), "cfc": int((wrong.all(axis=1) & consistent).sum())}
+
+
+def mean_divergence(classifier, X, neighbours, seed=0, batch_size=256):
+    """Mean Div(P, P^tr) (Eq. 13) of a trained classifier over faces ``X`` and one neighbour
+    each — the experimental estimate of the fixed threshold T of Eq. 11 used in the chapter."""
+    net, device = classifier.net_.eval(), classifier.device_
+    neighbours = neighbours.to(device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    x = image_tensor(X, classifier.input_size)
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            faces = as_float(x[start:start + batch_size].to(device))
+            total += symmetric_kl(net(faces), net(neighbours(faces, generator))).sum().item()
+    return total / max(len(x), 1)
+
+
+def evaluate(classifier, X, y, y_true=None):
+    """Accuracy and mean diagonal against the given labels ``y``, and accuracy against the true
+    labels ``y_true`` where known (entries < 0, e.g. faces whose true class is outside the
+    label set, are left out)."""
+    predicted = classifier.predict(X)
+    k = max(len(classifier.classes_), int(np.max(y)) + 1)
+    scores = {"accuracy": accuracy(y, predicted), "mean_diag": mean_diagonal(y, predicted, k)}
+    if y_true is not None:
+        known = np.asarray(y_true) >= 0
+        scores["true_accuracy"] = accuracy(np.asarray(y_true)[known], predicted[known])
+    return scores
+
+
+def failure_cases(classifier, X, peaks, preceding, y):
+    """Table VII for one trained classifier: ``{"fc", "cfc", "frame_accuracy"}`` over the
+    sequences' test frames (``preceding`` rows of ``X``), each labelled with its peak's label."""
+    predicted = classifier.predict(X[preceding.ravel()]).reshape(preceding.shape)
+    labels = np.asarray(y)[peaks]
+    counts = sequence_failures(predicted, labels)
+    return {**counts, "frame_accuracy": float((predicted == labels[:, None]).mean())}
+
+
+def plot_mask_quality(curves, ax=None):
+    """Precision and recall of the mask at catching flipped labels over training (one line
+    each per setting), with the noise rate — the precision of a random mask — dashed.
+    ``curves``: ``{setting: mask_precision_recall(..., bins=k)}``."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    colours = plt.get_cmap("tab10").colors
+    for i, (name, table) in enumerate(curves.items()):
+        middle = (table["step_from"] + table["step_to"]) / 2
+        ax.plot(middle, 100 * table["precision"], "-o", color=colours[i], label=f"{name}: precision")
+        ax.plot(middle, 100 * table["recall"], "--s", color=colours[i], label=f"{name}: recall")
+        ax.plot(middle, 100 * table["noise_rate"], ":", color="grey",
+                label="flipped share of the batches (random mask's precision)" if i == 0 else None)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("% of samples")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8, loc="best")
+    return ax
+
+
+def label_truth(faceset):
+    """``(true, flipped)`` of a FaceSet with a ground-truth sidecar: the true class of each face
+    as an index into its ``class_names`` (−1 where the true class is outside them, e.g. contempt
+    in a 7-class AffectNet) and whether its given label was flipped; ``(None, None)`` without
+    ground truth (a real dataset copy)."""
+    truth = faceset.truth
+    if truth is None or not {"true_label", "flipped"} <= set(truth.columns):
+        return None, None
+    names = list(faceset.class_names)
+    true = np.array([names.index(t) if t in names else -1 for t in truth["true_label"]])
+    return true, truth["flipped"].to_numpy(bool)
+
+
+def run_setting(setting, seeds, X, y, X_test, y_test, y_true=None, noisy=None, *, experiment=None, store=None,
+                context=None, **params):
+    """Train one Table VIII setting (:data:`ABLATION`) once per seed and evaluate it.
+
+    ``params`` go to :class:`NeighbourhoodAwareClassifier` (sizes, schedule, ``neighbours``,
+    ``threshold``). Returns ``(table, classifiers)``: one row per seed with the scores of
+    :func:`evaluate`, the mask's precision and recall over the whole run when ``noisy`` (the
+    training faces' flipped flags) is given and the setting masks, and the seconds it took.
+    The seeds run through :func:`fercore.seeds.run_over_seeds` as experiment ``experiment``
+    (default ``semantic_ae.<setting>``), stored in ``store`` with ``context``.
+    """
+    def one(seed):
+        start = time.perf_counter()
+        classifier = NeighbourhoodAwareClassifier(**ABLATION[setting], seed=seed, **params).fit(X, y)
+        row = {"setting": setting, **evaluate(classifier, X_test, y_test, y_true)}
+        if noisy is not None and len(classifier.mask_log_):
+            whole = mask_precision_recall(classifier.mask_log_, noisy).iloc[0]
+            row.update({f"mask_{k}": whole[k] for k in ("precision", "recall", "masked_fraction", "noise_rate")})
+        row["seconds"] = time.perf_counter() - start
+        return Kept(row, classifier)
+
+    table, kept = run_over_seeds(one, seeds, experiment=experiment or f"semantic_ae.{setting}", store=store,
+                                 context=context, keep=True)
+    return table, list(kept.values())
+
+
+def mask_by_class(mask_log, labels, class_names, noisy=None):
+    """Who gets masked: per given class, the share of its appearances in the batches that were
+    masked, its share of all masks and, with ``noisy``, the share of its appearances whose label
+    was flipped and the mask's precision within the class. One row per class."""
+    samples = mask_log["sample"].to_numpy()
+    given = np.asarray(labels)[samples]
+    masked = mask_log["masked"].to_numpy(bool)
+    rows = []
+    for k, name in enumerate(class_names):
+        seen = given == k
+        row = {"class": name, "appearances": int(seen.sum()),
+               "masked (%)": 100 * masked[seen].mean() if seen.any() else np.nan,
+               "share of all masks (%)": 100 * (masked & seen).sum() / max(masked.sum(), 1)}
+        if noisy is not None:
+            flipped = np.asarray(noisy, dtype=bool)[samples]
+            row["flipped (%)"] = 100 * flipped[seen].mean() if seen.any() else np.nan
+            hit = masked & seen
+            row["precision (%)"] = 100 * flipped[hit].mean() if hit.any() else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("class")
+
+
+def load_affectnet(data_root, input_size, align=False):
+    """AffectNet's training and validation faces under ``data_root`` at ``input_size``
+    (aligned from landmarks with ``align``): ``(affectnet, train, val)``."""
+    affectnet = load("affectnet", data_root, size=input_size, align=align)
+    return affectnet, affectnet.subset(split="train"), affectnet.subset(split="val")
+
+
+def load_sequences(data_root, name, input_size, before=4):
+    """A sequence dataset (``ckplus`` or ``oulu``), every frame: ``(frames, peaks, preceding,
+    before)`` — the peak rows, the rows of the ``before`` frames preceding each peak (at most
+    one fewer than the shortest sequence) and that count (:func:`sequence_groups`)."""
+    frames = load(name, data_root, frames="all", size=input_size)
+    before = int(min(before, frames.meta.groupby("sequence").size().min() - 1))
+    peaks, preceding = sequence_groups(frames.meta, before=before)
+    return frames, peaks, preceding, before
