@@ -20,6 +20,7 @@ import argparse
 import heapq
 import json
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -38,23 +39,26 @@ def trivial(seed):
     return {"value": seed * 0.5}
 
 
-def overhead(sizes=(10, 100, 1000), workers=2):
+def overhead(sizes=(10, 100, 1000), workers=2, repeats=3):
     from fercore import cluster
     from fercore.seeds import run_over_seeds
 
-    print(f"scheduler overhead, local:{workers} ({load()})")
+    print(f"scheduler overhead, local:{workers}, median of {repeats} runs")
     print(f"{'units':>6} {'in-process s':>13} {'cluster s':>10} {'ms/unit':>8}")
     with cluster.connect(f"local:{workers}") as address:
         os.environ[cluster.CLUSTER_ENV] = address
-        run_over_seeds(trivial, [0], experiment="bench.warmup")  # the client connects once
+        run_over_seeds(trivial, range(50), experiment="bench.warmup")  # connect; every worker imports torch
         for n in sizes:
             start = time.perf_counter()
             run_over_seeds(trivial, range(n), experiment=f"bench.n{n}", map_units=map)
             local = time.perf_counter() - start
-            start = time.perf_counter()
-            table = run_over_seeds(trivial, range(n), experiment=f"bench.n{n}")
-            farmed = time.perf_counter() - start
-            assert len(table) == n
+            walls = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                table = run_over_seeds(trivial, range(n), experiment=f"bench.n{n}")
+                walls.append(time.perf_counter() - start)
+                assert len(table) == n
+            farmed = statistics.median(walls)
             print(f"{n:6d} {local:13.4f} {farmed:10.2f} {1000 * farmed / n:8.2f}   ({load()})")
         del os.environ[cluster.CLUSTER_ENV]
 
