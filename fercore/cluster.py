@@ -36,6 +36,7 @@ import os
 import re
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 from fercore.results import write_json_atomic
@@ -146,12 +147,15 @@ _client = None
 
 
 def _get_client():
+    """The kernel's client of the scheduler in ``FERCORE_CLUSTER``; its log stays out of the notebook."""
     global _client
+    import logging
+
     from distributed import Client
 
-    address = os.environ[CLUSTER_ENV]
     if _client is None or _client.status not in ("running", "connecting", "newly-created"):
-        _client = Client(address, set_as_default=False, timeout=60)
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        _client = Client(os.environ[CLUSTER_ENV], set_as_default=False, timeout=60)
     return _client
 
 
@@ -187,7 +191,9 @@ def map_on_cluster(function, units, experiment: str) -> list:
     client = _get_client()
     states = UnitProgress.from_env()
     token = uuid.uuid4().hex[:8]
-    carrier = client.submit(_value, function, key=f"unit-function-{experiment}-{token}", pure=False)
+    with warnings.catch_warnings():  # the function and the data it holds are sent once, on purpose
+        warnings.filterwarnings("ignore", message=".*large graph.*")
+        carrier = client.submit(_value, function, key=f"unit-function-{experiment}-{token}", pure=False)
     resources = {GPU: 1} if os.environ.get(DEVICE_ENV) == "cuda" else None
     names = [f"{experiment}/{u.slug}" for u in units]
     threads = int(os.environ.get(THREADS_ENV) or torch.get_num_threads())

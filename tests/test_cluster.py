@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 
 import pytest
 
@@ -33,6 +34,9 @@ def test_no_cluster_means_in_process(monkeypatch):
 def local_scheduler():
     with cluster.connect("local:2") as address:
         yield address
+        if cluster._client is not None:  # the client units went through in this process
+            cluster._client.close()
+            cluster._client = None
 
 
 @pytest.fixture
@@ -103,3 +107,14 @@ def test_stored_units_are_not_sent_again(on_cluster, tmp_path):
     changed = UnitStore(tmp_path / "units", {"code_key": "def"}, reuse=True)
     run_over_seeds(partial(counted, log=str(log)), [0], experiment="test.reuse", store=changed)
     assert log.read_text().split()[-1] == "0"  # another code key: run again
+
+
+def test_a_scheduler_that_cannot_serve_the_run_is_named(local_scheduler):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(RuntimeError, match="no Dask scheduler answered"):
+        cluster.check_scheduler(f"tcp://127.0.0.1:{port}", "cpu", timeout=2)
+    assert cluster.check_scheduler(local_scheduler, "cpu") == 2
+    with pytest.raises(RuntimeError, match="no worker offers a GPU resource"):
+        cluster.check_scheduler(local_scheduler, "cuda")
