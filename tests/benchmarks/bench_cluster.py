@@ -202,7 +202,8 @@ def plan(check_smoke=False):
           "'all at once': a chapter's units sent together (bound: notebook work + the longest unit).")
     print(f"  {'chapter':<18} {'units':>5} {'unit-h':>7} {'notebook h':>10} {'longest h':>9} "
           f"{'1 GPU':>6} | as called: {'8':>5} {'64':>5} | all at once: {'8':>5} {'64':>5}")
-    totals = {"units": 0, "unit": 0.0, "notebook": 0.0, "longest": 0.0}
+    totals = {"units": 0, "unit": 0.0, "notebook": 0.0}
+    spans = []
     for chapter, (groups, before, after) in rows.items():
         costs = [c for g in groups for c in g]
         if not costs:
@@ -216,7 +217,13 @@ def plan(check_smoke=False):
         totals["units"] += len(costs)
         totals["unit"] += sum(costs)
         totals["notebook"] += notebook
+        spans.append((called, at_once))
     print(f"  {'total':<18} {totals['units']:5d} {totals['unit'] / 3600:7.1f} {totals['notebook'] / 3600:10.1f}")
+    # the four chapters side by side: at least the work spread over all GPUs, at least the longest chapter
+    book = [[max(totals["unit"] / k, max(s[way][i] for s in spans)) for i, k in enumerate(gpus[1:])] for way in (0, 1)]
+    print(f"  the four side by side (lower bound), 1 GPU {(totals['unit'] + totals['notebook']) / 3600:.1f} h; "
+          f"as called: 8 GPUs {book[0][0] / 3600:.1f} h, 64 GPUs {book[0][1] / 3600:.1f} h; "
+          f"all at once: 8 GPUs {book[1][0] / 3600:.1f} h, 64 GPUs {book[1][1] / 3600:.1f} h")
     if check_smoke:
         print("\ncheck against the units a smoke run stored:")
         for chapter in runner.CHAPTERS:
