@@ -118,3 +118,16 @@ def test_a_scheduler_that_cannot_serve_the_run_is_named(local_scheduler):
     assert cluster.check_scheduler(local_scheduler, "cpu") == 2
     with pytest.raises(RuntimeError, match="no worker offers a GPU resource"):
         cluster.check_scheduler(local_scheduler, "cuda")
+
+
+def test_the_bar_counts_units_over_running_chapters(tmp_path):
+    import io
+
+    from tqdm import tqdm
+
+    for chapter, states in (("dlp_dbm", {"a": "done", "b": "running"}), ("sjmt", {"c": "done", "d": "done", "e": "failed"})):
+        cluster.UnitProgress(cluster.progress_path(chapter, "smoke", tmp_path), min_interval=0).update(states)
+    bar = tqdm(total=0, file=io.StringIO())
+    cluster._update_bar(bar, ["dlp_dbm", "sjmt"], ["dlp_dbm"], "smoke", tmp_path)
+    assert (bar.n, bar.total) == (3, 5) and bar.desc.startswith("units (dlp_dbm)")
+    assert cluster.UnitProgress.read(tmp_path / "missing.json") == {}
