@@ -21,11 +21,12 @@ What crosses process boundaries:
 * a unit that raises cancels its experiment's other units and fails its notebook cell with the
   original exception; nothing of that experiment is stored.
 
-A unit runs with the number of intra-op threads the notebook kernel has, wherever it lands, so its
-numbers equal an in-process run's: PyTorch splits CPU reductions by thread, and a net trained
-with one thread differs in the last digits from the same net trained with two.
-``FERCORE_UNIT_THREADS=N`` sets another count (faster on a cluster of small workers, but then the
-numbers are those of N threads).
+A unit runs with the thread counts the notebook kernel has (PyTorch's intra-op threads, BLAS and
+OpenMP pools), wherever it lands, so its numbers equal an in-process run's: reductions are split
+by thread, and a net trained or a classifier fitted with one thread differs in the last digits
+from the same with two (Dask workers start with one BLAS thread).
+``FERCORE_UNIT_THREADS=N`` sets every count to N instead (faster on a cluster of small workers,
+but then the numbers are those of N threads).
 """
 
 from __future__ import annotations
@@ -163,13 +164,30 @@ def _value(x):
     return x
 
 
-def _run_on_worker(function, unit, threads):
-    """``(function(unit), seconds)`` with ``threads`` intra-op threads."""
+def _thread_counts() -> dict:
+    """This process's thread counts: PyTorch's intra-op threads and each native pool's (BLAS,
+    OpenMP) as :mod:`threadpoolctl` reports them. A unit's numbers depend on them."""
+    import sklearn  # noqa: F401  (loads the OpenMP runtime scikit-learn uses)
     import torch
+    from threadpoolctl import threadpool_info
 
-    torch.set_num_threads(threads)
-    start = time.perf_counter()
-    return function(unit), time.perf_counter() - start
+    counts = {"torch": torch.get_num_threads()}
+    for pool in threadpool_info():
+        counts[pool["user_api"]] = max(counts.get(pool["user_api"], 0), pool["num_threads"])
+    forced = os.environ.get(THREADS_ENV)
+    return {api: int(forced) for api in counts} if forced else counts
+
+
+def _run_on_worker(function, unit, threads):
+    """``(function(unit), seconds)`` with the thread counts ``threads`` (:func:`_thread_counts`)."""
+    import sklearn  # noqa: F401
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads["torch"])
+    with threadpool_limits(limits={api: n for api, n in threads.items() if api != "torch"}):
+        start = time.perf_counter()
+        return function(unit), time.perf_counter() - start
 
 
 def unit_mapper(experiment: str):
@@ -182,7 +200,6 @@ def unit_mapper(experiment: str):
 
 def map_on_cluster(function, units, experiment: str) -> list:
     """``[function(u) for u in units]`` computed on the cluster, in the units' order."""
-    import torch
     from distributed import as_completed
 
     units = list(units)
@@ -196,7 +213,7 @@ def map_on_cluster(function, units, experiment: str) -> list:
         carrier = client.submit(_value, function, key=f"unit-function-{experiment}-{token}", pure=False)
     resources = {GPU: 1} if os.environ.get(DEVICE_ENV) == "cuda" else None
     names = [f"{experiment}/{u.slug}" for u in units]
-    threads = int(os.environ.get(THREADS_ENV) or torch.get_num_threads())
+    threads = _thread_counts()
     futures = client.map(_run_on_worker, [carrier] * len(units), units, [threads] * len(units),
                          key=[f"unit-{n}-{token}" for n in names], resources=resources, pure=False)
     by_key = dict(zip((f.key for f in futures), names))
