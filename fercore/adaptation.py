@@ -7,7 +7,7 @@ entropy of the target predictions:
 
     M2M:  L = L_c + λ L_bm + γ L_mmd          M2S:  L = L_c + λ L_bm + γ L_mmd + η L_e
 
-The source terms are :class:`fercore.deep.FeatureObjective`'s, the loop is
+The source terms are :class:`fercore.losses.objectives.FeatureObjective`'s, the loop is
 :class:`fercore.train.Trainer`'s; this module adds the two-domain batches, the objective above,
 and the pieces of §6.5's protocols (JAFFE label sets, a target head for fine-tuning, the MMD
 between datasets); the chapter's targets, runs and tables are in
@@ -20,10 +20,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from fercore.deep import FeatureObjective, RandomCrop, image_tensor, train_feature_net
-from fercore.losses import EntropyLoss, MKMMDLoss, mk_mmd
+from fercore.batches import PairedBatches, RandomBatches
+from fercore.deep import train_feature_net
+from fercore.inputs import RandomCrop, crop_source
+from fercore.losses import mk_mmd
+from fercore.losses.objectives import DomainAdaptationObjective
 from fercore.nets import BaseDCNN
-from fercore.train import RandomBatches, Trainer, resolve_device
+from fercore.train import Trainer, resolve_device
 
 MODELS = {"basedcnn": "baseDCNN", "dbm_cnn": "DBM-CNN", "dbm_dacnn": "DBM-DACNN",
           "dbm_dacnn_entropy": "DBM-DACNN + entropy"}
@@ -52,90 +55,6 @@ def jaffe_label_sets(ratings, threshold=JAFFE_THRESHOLD):
     return labels, labels.any(axis=1)
 
 
-class PairedBatches:
-    """Endless ``(source_batch, target_batch)`` pairs from two :class:`fercore.train.RandomBatches`.
-
-    Each stream keeps its own seeded generator; both are saved in :meth:`state_dict`, so a
-    resumed run sees the same pairs. With ``target=None`` the target batch is ``None``.
-    """
-
-    def __init__(self, source, target=None):
-        self.source = source
-        self.target = target
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        return next(self.source), None if self.target is None else next(self.target)
-
-    def state_dict(self):
-        return {"source": self.source.state_dict(),
-                "target": None if self.target is None else self.target.state_dict()}
-
-    def load_state_dict(self, state):
-        self.source.load_state_dict(state["source"])
-        if self.target is not None:
-            self.target.load_state_dict(state["target"])
-
-
-class _Outputs:
-    """Stands in for the model inside :class:`FeatureObjective`: returns outputs already computed
-    for the source part of a joint source + target forward pass."""
-
-    def __init__(self, logits, features):
-        self.logits, self.features = logits, features
-
-    def forward_features(self, images):
-        return self.logits, self.features
-
-
-class DomainAdaptationObjective(nn.Module):
-    """The joint loss of Algorithm 3, as a ``loss_fn`` for :class:`fercore.train.Trainer`.
-
-    Batches are ``((source_images, source_labels[, label_vectors]), (target_images,) or None)``.
-    Source and target images go through the network in one pass (baseDCNN has no batch
-    normalization, so this equals two passes); the source half gets ``FeatureObjective(objective)``
-    (``"dbm"``: L_c + λ L_bm, Eq. 8; ``"soft_ce"``: L_c only), then
-
-        loss = source terms + γ · MK-MMD(source embeddings, target embeddings) + η · L_e(target logits).
-
-    ``gamma = eta = 0`` skips the target batch: plain DBM-CNN training. ``mmd`` is the
-    :class:`fercore.losses.MKMMDLoss` used (default: five Gaussian kernels, quadratic estimator).
-    Logged terms: ``loss``, ``ce``, ``locality`` (dbm), ``mmd`` and ``entropy`` (when a target is used).
-    """
-
-    def __init__(self, gamma=1.0, eta=0.0, *, objective="dbm", num_classes=6, feature_dim=2000,
-                 lam=None, k=None, variant="both", mmd=None):
-        super().__init__()
-        if gamma < 0 or eta < 0:
-            raise ValueError(f"gamma and eta must be non-negative, got gamma={gamma}, eta={eta}")
-        self.gamma, self.eta = float(gamma), float(eta)
-        self.source_objective = FeatureObjective(objective, num_classes, feature_dim, lam=lam, k=k,
-                                                 variant=variant)
-        self.mmd = MKMMDLoss() if mmd is None else mmd
-        self.entropy = EntropyLoss()
-
-    @property
-    def uses_target(self):
-        return self.gamma > 0 or self.eta > 0
-
-    def forward(self, model, batch):
-        source, target = batch
-        if not self.uses_target:
-            return self.source_objective(model, source)
-        if target is None:
-            raise ValueError("gamma or eta is positive but the batch has no target images")
-        n = len(source[0])
-        logits, features = model.forward_features(torch.cat([source[0], target[0]]))
-        terms = self.source_objective(_Outputs(logits[:n], features[:n]), source)
-        mmd = self.mmd(features[:n], features[n:])
-        entropy = self.entropy(logits[n:])
-        terms["loss"] = terms["loss"] + self.gamma * mmd + self.eta * entropy
-        terms.update(mmd=mmd, entropy=entropy)
-        return terms
-
-
 def train_adaptation(model, source_images, source_labels, target_images=None, *, gamma=1.0, eta=0.0,
                      schedule, objective="dbm", label_vectors=None, lam=None, k=None, variant="both",
                      batch_size=64, target_batch_size=None, mmd=None, seed=0, device="auto",
@@ -160,13 +79,13 @@ def train_adaptation(model, source_images, source_labels, target_images=None, *,
     if loss_fn.uses_target and target_images is None:
         raise ValueError("gamma or eta is positive: pass target_images")
     crop = RandomCrop(model.input_size)
-    tensors = [image_tensor(source_images, model.input_size).to(device), labels.to(device)]
+    tensors = [crop_source(source_images, model.input_size).to(device), labels.to(device)]
     if label_vectors is not None:
         tensors.append(torch.as_tensor(np.asarray(label_vectors), dtype=torch.float32).to(device))
     source = RandomBatches(*tensors, batch_size=batch_size, seed=seed, transform=crop)
     target = None
     if loss_fn.uses_target:
-        target = RandomBatches(image_tensor(target_images, model.input_size).to(device),
+        target = RandomBatches(crop_source(target_images, model.input_size).to(device),
                                batch_size=min(target_batch_size or batch_size, len(target_images)),
                                seed=seed + 1, transform=crop)
     trainer = Trainer(model, loss_fn, schedule, param_groups=model.parameter_groups(), device=device,

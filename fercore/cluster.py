@@ -329,7 +329,7 @@ def unit_counts(chapter: str, profile: str, params: dict, repo=".", chapter_fres
 # ---------------------------------------------------------------- the runner's side
 
 
-def _run_chapter(chapter, profile, overrides, device, repo, force, env):
+def _run_chapter(chapter, profile, overrides, device, repo, force, env, options):
     """One chapter through :func:`fercore.runner.run_chapters`, in its own process, its kernel
     pointed at the cluster."""
     from fercore import runner
@@ -339,7 +339,7 @@ def _run_chapter(chapter, profile, overrides, device, repo, force, env):
     params = runner.chapter_parameters(chapter, profile, overrides, device, repo)
     os.environ[UNIT_KEY_ENV] = unit_code_key(chapter, params, repo)
     try:
-        return runner.run_chapters([chapter], profile, overrides, device, repo, force, log=_print)
+        return runner.run_chapters([chapter], profile, overrides, device, repo, force, log=_print, **options)
     finally:
         states = UnitProgress.read(os.environ[PROGRESS_ENV])
         if any(s == "running" for s in states.values()):  # a kernel that died mid-experiment
@@ -351,10 +351,11 @@ def _print(line):
     print(line, flush=True)
 
 
-def run_chapters_on_cluster(chapters, profile, overrides, device, repo, force, log, address) -> list:
-    """:func:`fercore.runner.run_chapters` with the units on the cluster at ``address`` and up to
-    :data:`MAX_CONCURRENT_CHAPTERS` chapter notebooks side by side; one progress bar counts the
-    units done over all running chapters."""
+def run_chapters_on_cluster(address, chapters, profile, overrides, device, repo, force, log, **options) -> list:
+    """:func:`fercore.runner.run_chapters` (``options``: its other keywords) with the units on the
+    cluster at ``address`` and up to :data:`MAX_CONCURRENT_CHAPTERS` chapter notebooks side by
+    side, each of which generates its data if needed; one progress bar counts the units done over
+    all running chapters."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -365,9 +366,8 @@ def run_chapters_on_cluster(chapters, profile, overrides, device, repo, force, l
     for chapter in chapters or []:
         runner.notebook_path(chapter, repo)
     device = runner.resolve_device(device)
-    params = {c: runner.chapter_parameters(c, profile, overrides, device, repo) for c in order}
-    for root_params in {p.get("data_root"): p for p in params.values()}.values():
-        runner.materialize_data(root_params, repo)
+    for chapter in order:  # parameter errors before anything starts
+        runner.chapter_parameters(chapter, profile, overrides, device, repo)
     repo = str(Path(repo).resolve())
     for chapter in order:
         write_json_atomic(progress_path(chapter, profile, repo), {"units": {}})
@@ -379,7 +379,8 @@ def run_chapters_on_cluster(chapters, profile, overrides, device, repo, force, l
         context = multiprocessing.get_context("spawn")
         bar = progress(total=0, unit="unit", desc="units")
         with ProcessPoolExecutor(min(len(order), MAX_CONCURRENT_CHAPTERS) or 1, mp_context=context) as pool:
-            pending = {pool.submit(_run_chapter, c, profile, overrides, device, repo, force, env): c for c in order}
+            pending = {pool.submit(_run_chapter, c, profile, overrides, device, repo, force, env, options): c
+                       for c in order}
             while pending:
                 finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in finished:

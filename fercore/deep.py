@@ -13,27 +13,16 @@ import numpy as np
 import pandas as pd
 import torch
 import torchvision
-from torch import nn
 from torch.nn import functional as F
 
+from fercore.batches import RandomBatches
 from fercore.classifiers import evaluate_split
-from fercore.losses import BiManifoldLoss, CenterLoss, LocalityPreservingLoss, SoftCrossEntropy
+from fercore.inputs import RandomCrop, center_crops, crop_source
+from fercore.losses.objectives import FeatureObjective
 from fercore.multilabel import evaluate_multilabel
 from fercore.nets import BaseDCNN
 from fercore.progress import progress
-from fercore.train import RandomBatches, Schedule, Trainer, host_to_device, resolve_device
-
-CROP_FRACTION = 0.9
-"""The paper's 90×90 crops of 100×100 faces."""
-
-OBJECTIVES = ("softmax", "center", "dlp", "soft_ce", "dbm")
-"""softmax (baseDCNN on single labels), center (+ center loss), dlp (+ locality-preserving loss),
-soft_ce (baseDCNN on multi-label vectors), dbm (+ bi-manifold loss)."""
-
-DEFAULT_WEIGHTS = {"center": {"lam": 0.003}, "dlp": {"lam": 0.003, "k": 20},
-                   "dbm": {"lam": 0.01, "k": 10}}
-"""λ and k when not given: center loss as Wen et al.'s λ; DLP as the public reimplementation
-(the paper tuned them by cross-validation and does not print them); DBM as RAF-ML §6.3.1."""
+from fercore.train import Schedule, Trainer, resolve_device
 
 PAPER_SCHEDULE = Schedule(iterations=20_000, lr=0.01, momentum=0.9, milestones=(5_000, 18_000))
 """RAF-ML §6.2: SGD, lr 0.01 ÷ 10 at 5k and 18k iterations, stop at 20k (batch 64)."""
@@ -52,102 +41,6 @@ def paper_schedule(iterations=20_000, lr=0.01, drops=None):
     if any(not 0 < d < 1 for d in drops):
         raise ValueError(f"drops must be fractions of the iterations in (0, 1), got {list(drops)}")
     return replace(schedule, milestones=tuple(max(1, round(d * iterations)) for d in drops))
-
-
-def image_tensor(images, input_size=90):
-    """uint8 faces (n, H, W) as a uint8 tensor (n, 1, S, S), S = round(input_size / 0.9).
-
-    At the paper's input size (90) 100×100 faces pass unchanged.
-    """
-    images = torch.as_tensor(np.asarray(images))
-    if images.ndim != 3 or images.dtype != torch.uint8:
-        raise ValueError(f"images must be uint8 (n, H, W), got {images.dtype} {tuple(images.shape)}")
-    side = round(input_size / CROP_FRACTION)
-    x = images.unsqueeze(1)
-    if x.shape[-2:] != (side, side):
-        x = F.interpolate(x.float(), size=(side, side), mode="bilinear", antialias=True,
-                          align_corners=False).round().clamp(0, 255).to(torch.uint8)
-    return x
-
-
-def random_crops(images, size, generator=None):
-    """One random ``size``×``size`` crop per face of uint8 (n, 1, S, S), as float in [0, 1]."""
-    n, _, height, width = images.shape
-    if size > min(height, width):
-        raise ValueError(f"crop size {size} exceeds the {height}×{width} images")
-    top = host_to_device(torch.randint(0, height - size + 1, (n, 1, 1), generator=generator),
-                         images.device)
-    left = host_to_device(torch.randint(0, width - size + 1, (n, 1, 1), generator=generator),
-                          images.device)
-    steps = torch.arange(size, device=images.device)
-    rows = (top + steps.view(1, size, 1)).expand(n, size, size)
-    cols = (left + steps.view(1, 1, size)).expand(n, size, size)
-    sample = torch.arange(n, device=images.device).view(n, 1, 1)
-    return (images[sample, 0, rows, cols].unsqueeze(1).float() / 255)
-
-
-def center_crops(images, size):
-    """The central ``size``×``size`` crop of uint8 (n, 1, S, S) faces, as float in [0, 1]."""
-    height, width = images.shape[-2:]
-    if size > min(height, width):
-        raise ValueError(f"crop size {size} exceeds the {height}×{width} images")
-    top, left = (height - size) // 2, (width - size) // 2
-    return images[..., top:top + size, left:left + size].float() / 255
-
-
-class RandomCrop:
-    """Batch transform for :class:`fercore.train.RandomBatches`: random crops of the images
-    (the batch's first tensor), drawn from the batches' generator."""
-
-    def __init__(self, size):
-        self.size = size
-
-    def __call__(self, batch, generator):
-        images, *rest = batch
-        return (random_crops(images, self.size, generator), *rest)
-
-
-class FeatureObjective(nn.Module):
-    """The loss closure of the five recipes, for :class:`fercore.train.Trainer`.
-
-    Batches are ``(images, labels)`` — labels int classes for softmax/center/dlp, label vectors
-    (n, C) for soft_ce/dbm — or ``(images, labels, label_vectors)`` for dbm, whose label
-    manifold then uses ``label_vectors`` (RAF-ML's emotion distributions) instead of the labels.
-    Returns ``loss`` = classification term + λ · locality term, and each term.
-    """
-
-    def __init__(self, objective, num_classes=7, feature_dim=2000, lam=None, k=None,
-                 variant="both"):
-        super().__init__()
-        if objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-        defaults = DEFAULT_WEIGHTS.get(objective, {})
-        self.objective = objective
-        self.lam = defaults.get("lam", 0.0) if lam is None else lam
-        self.k = defaults.get("k") if k is None else k
-        self.classification = SoftCrossEntropy() if objective in ("soft_ce", "dbm") else None
-        self.locality = None
-        if objective == "center":
-            self.locality = CenterLoss(num_classes, feature_dim)
-        elif objective == "dlp":
-            self.locality = LocalityPreservingLoss(k=self.k)
-        elif objective == "dbm":
-            self.locality = BiManifoldLoss(k=self.k, variant=variant)
-
-    def forward(self, model, batch):
-        images, labels, *extra = batch
-        logits, features = model.forward_features(images)
-        if self.classification is None:
-            ce = F.cross_entropy(logits.float(), labels)
-        else:
-            ce = self.classification(logits, labels)
-        if self.locality is None:
-            return {"loss": ce, "ce": ce}
-        if self.objective == "dbm":
-            local = self.locality(features, extra[0] if extra else labels)
-        else:
-            local = self.locality(features, labels)
-        return {"loss": ce + self.lam * local, "ce": ce, "locality": local}
 
 
 def train_feature_net(images, labels, objective, *, label_vectors=None, num_classes=None,
@@ -174,7 +67,7 @@ def train_feature_net(images, labels, objective, *, label_vectors=None, num_clas
     labels = labels.float() if multilabel else labels.long()
     if num_classes is None:
         num_classes = labels.shape[1] if multilabel else int(labels.max()) + 1
-    tensors = [image_tensor(images, input_size).to(device), labels.to(device)]
+    tensors = [crop_source(images, input_size).to(device), labels.to(device)]
     if label_vectors is not None:
         tensors.append(torch.as_tensor(np.asarray(label_vectors), dtype=torch.float32).to(device))
     torch.manual_seed(seed)
@@ -202,7 +95,7 @@ def extract_features(model, images, *, batch_size=256, device=None):
     device = next(model.parameters()).device if device is None else resolve_device(device)
     was_training = model.training
     model.eval().to(device)
-    x = image_tensor(images, model.input_size)
+    x = crop_source(images, model.input_size)
     out = []
     for start in progress(range(0, len(x), batch_size), desc="features"):
         crops = center_crops(x[start:start + batch_size].to(device), model.input_size)

@@ -28,12 +28,13 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from torch import nn
-from torch.nn import functional as F
 
-from fercore.losses.selective import SelectiveSigmoidCrossEntropy
+from fercore.batches import AlternatingBatches, MixedBatches, RandomBatches
+from fercore.inputs import float_tensor, pad_random_crop
+from fercore.losses.objectives import HeadObjective, SelectiveObjective
 from fercore.nets.resnet_cifar import ResNetCIFAR
 from fercore.nets.vgg import VGG16
-from fercore.train import RandomBatches, Schedule, Trainer, resolve_device
+from fercore.train import Schedule, Trainer, resolve_device
 
 METHODS = ("single", "multitask", "sjmt")
 TASK_KINDS = ("single", "multilabel")
@@ -161,33 +162,6 @@ class Task:
         return replace(self, images=self.images[index], labels=self.labels[index], files=files, truth=truth)
 
 
-def as_input(images, size=None):
-    """uint8 ``(n, H, W)`` (or ``(n, 1, H, W)``) faces → float ``(n, 1, size, size)`` in [0, 1]."""
-    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
-    if x.ndim == 3:
-        x = x[:, None]
-    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    if size is not None and tuple(x.shape[-2:]) != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return x
-
-
-def pad_random_crop(images, pad, generator):
-    """Zero-pad by ``pad`` pixels and crop back to the input size at a random offset per image
-    (the CIFAR augmentation Pons & Masip use); ``images`` ``(n, C, H, W)``, uint8 or float."""
-    x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
-    if pad <= 0:
-        return x
-    n, c, h, w = x.shape
-    padded = F.pad(x, (pad, pad, pad, pad))
-    offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(x.device)
-    rows = (offsets[0][:, None] + torch.arange(h, device=x.device))[:, None, :, None]
-    cols = (offsets[1][:, None] + torch.arange(w, device=x.device))[:, None, None, :]
-    batch = torch.arange(n, device=x.device)[:, None, None, None]
-    channel = torch.arange(c, device=x.device)[None, :, None, None]
-    return padded[batch, channel, rows, cols]
-
-
 class _Augment:
     """RandomBatches transform: pad + random crop, packed as the dict the objectives read."""
 
@@ -202,80 +176,6 @@ class _Augment:
         if rest:
             out["dataset"] = rest[0]
         return out
-
-
-class AlternatingBatches:
-    """Round robin over several batch streams: one dataset's batch per step (classical multi-task)."""
-
-    def __init__(self, streams):
-        self.streams, self.turn = list(streams), 0
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        batch = next(self.streams[self.turn])
-        self.turn = (self.turn + 1) % len(self.streams)
-        return batch
-
-    def state_dict(self):
-        return {"turn": self.turn, "streams": [s.state_dict() for s in self.streams]}
-
-    def load_state_dict(self, state):
-        self.turn = state["turn"]
-        for s, st in zip(self.streams, state["streams"]):
-            s.load_state_dict(st)
-
-
-class MixedBatches(AlternatingBatches):
-    """One batch drawn from every stream, concatenated: mixed-dataset batches for SJMT."""
-
-    def __next__(self):
-        parts = [next(s) for s in self.streams]
-        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
-
-
-class HeadObjective(nn.Module):
-    """Loss of ``single`` and ``multitask`` training on the batch's head: softmax cross-entropy for
-    a single-label task; for a multi-label one, sigmoid cross-entropy summed over the (coded)
-    classes and averaged over the batch — Eq. 1 with one label space.
-
-    The other heads join the graph with weight zero, so each step gives them a zero gradient
-    rather than none: their momentum and weight decay act every step, on the CPU as under the
-    fused CUDA SGD (which rejects parameters whose gradient appears only from a later step on).
-    """
-
-    def __init__(self, sizes):
-        super().__init__()
-        self.multilabel = nn.ModuleDict({
-            head: SelectiveSigmoidCrossEntropy(torch.ones(1, size, dtype=torch.bool), ignore_nan=True)
-            for head, size in sizes.items() if size})
-
-    def forward(self, model, batch):
-        head, targets = batch["head"], batch["targets"]
-        logits = model(batch["images"], head)
-        if head in self.multilabel:
-            dataset = torch.zeros(len(logits), dtype=torch.long, device=logits.device)
-            loss = self.multilabel[head](logits, targets, dataset)
-        else:
-            loss = F.cross_entropy(logits, targets)
-        idle = [p.sum() for name, layer in model.heads.items() if name != head for p in layer.parameters()]
-        if idle:
-            loss = loss + 0.0 * torch.stack(idle).sum()
-        return {"loss": loss}
-
-
-class SelectiveObjective(nn.Module):
-    """Loss of SJMT training: Eq. 1 over the shared head's union of labels."""
-
-    def __init__(self, label_spaces, num_outputs, head="joint"):
-        super().__init__()
-        self.criterion = SelectiveSigmoidCrossEntropy(label_spaces, num_outputs, ignore_nan=True)
-        self.head = head
-
-    def forward(self, model, batch):
-        logits = model(batch["images"], self.head)
-        return {"loss": self.criterion(logits, batch["targets"], batch["dataset"])}
 
 
 class MultiTaskNet(BaseEstimator):
@@ -400,7 +300,7 @@ class MultiTaskNet(BaseEstimator):
         for d, (task, share) in enumerate(zip(tasks, shares)):
             images = torch.as_tensor(task.images)[:, None].to(device)
             if tuple(images.shape[-2:]) != (self.input_size,) * 2:
-                images = (as_input(images.cpu(), self.input_size) * 255).round().to(torch.uint8).to(device)
+                images = (float_tensor(images.cpu(), self.input_size) * 255).round().to(torch.uint8).to(device)
             extra = () if self.method != "sjmt" else (torch.full((len(task),), d, dtype=torch.long, device=device),)
             head = None if self.method == "sjmt" else task.name
             streams.append(RandomBatches(images, self._targets(task, device), *extra,
@@ -452,7 +352,7 @@ class MultiTaskNet(BaseEstimator):
         self.model_.eval()
         with torch.no_grad():
             for start in range(0, len(images), batch_size):
-                x = as_input(images[start:start + batch_size], self.input_size).to(device)
+                x = float_tensor(images[start:start + batch_size], self.input_size).to(device)
                 out.append(self.model_(x, head).float().cpu())
         logits = torch.cat(out) if out else torch.zeros(0, len(self.model_.heads[head].weight))
         if self.method == "sjmt":

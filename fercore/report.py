@@ -4,7 +4,9 @@ Two files kept in the repo drive it: ``paper_numbers.csv`` (read by :mod:`fercor
 table, row, column, value, unit, key — the number a paper prints and the results key under which
 a chapter records ours) and
 ``claims.yaml`` (headline claims as comparisons between results keys). Our values come from
-``results/<profile>/*.json``; a number measured over seeds shows as mean ± sd.
+``results/<profile>/*.json``; a number measured over seeds shows as mean ± sd. Only the results
+of a chapter's last successful run of the profile's current parameters, code and data count; an
+older one (another ``-p`` value, changed code or data) shows as *stale*, never as reproduced.
 """
 
 from pathlib import Path
@@ -37,6 +39,10 @@ def flat_metrics(results: dict) -> dict[str, float]:
     return out
 
 
+class Stale(float):
+    """A number from a stale run: shown as *stale*, never used to check a claim."""
+
+
 def format_ours(metrics: dict, key: str, unit: str) -> str:
     """Our value under ``key`` in the paper's unit, with ± sd when measured over seeds; ``—``
     where the book has no analog (no key), ``not run`` where this profile did not record it."""
@@ -44,6 +50,8 @@ def format_ours(metrics: dict, key: str, unit: str) -> str:
         return "—"
     if key not in metrics:
         return "not run"
+    if isinstance(metrics[key], Stale):
+        return "stale"
     scale = 100.0 if unit == "%" else 1.0
     digits = _digits(metrics[key], unit)
     text = f"{metrics[key] * scale:.{digits}f}"
@@ -65,27 +73,42 @@ def claim_status(metrics: dict, claim: dict) -> str:
     better, worse = claim["better"], claim["worse"]
     if better not in metrics or worse not in metrics:
         return "not run"
+    if isinstance(metrics[better], Stale) or isinstance(metrics[worse], Stale):
+        return "stale"
     return "reproduced" if metrics[better] > metrics[worse] else "not reproduced"
 
 
-def data_sources(results: dict) -> list[str]:
-    """Each chapter's data root, labelled synthetic or real."""
+def data_sources(results: dict, freshness=None) -> list[str]:
+    """Each chapter's data root, labelled synthetic or real, its run's freshness and what it ran without."""
     lines = []
     for chapter, body in sorted(results.items()):
         root = str(body.get("parameters", {}).get("data_root", ""))
         kind = "synthetic" if root.startswith("data/") else "a real copy"
-        lines.append(f"`{chapter}`: `{root}` ({kind}), seed {body.get('seed')}, {body.get('device')}")
+        line = f"`{chapter}`: `{root}` ({kind}), seed {body.get('seed')}, {body.get('device')}"
+        if (freshness or {}).get(chapter, "fresh") != "fresh":
+            line += (f" — **stale**: run {body.get('started', '')} with other parameters, code or data than "
+                     "the profile's current ones; its numbers are not used")
+        for note in body.get("notes") or []:
+            line += f" — ran without {note['what']} ({note['kind']})"
+        lines.append(line)
     return lines
 
 
-def report_markdown(profile: str, results_root="results", numbers=None, claims=None) -> str:
-    """The report page's body for one profile, as MyST markdown."""
+def report_markdown(profile: str, results_root="results", numbers=None, claims=None, freshness=None) -> str:
+    """The report page's body for one profile, as MyST markdown.
+
+    ``freshness`` maps a chapter to ``fresh`` or ``stale`` (:func:`fercore.runner.results_freshness`);
+    a stale chapter's numbers show as *stale* and its claims are not checked.
+    """
     results = load_results(profile, results_root)
-    metrics = flat_metrics(results)
+    metrics = flat_metrics({c: b for c, b in results.items() if (freshness or {}).get(c, "fresh") == "fresh"})
+    for chapter, body in results.items():
+        if (freshness or {}).get(chapter, "fresh") != "fresh":
+            metrics.update({k: Stale(v) for k, v in body.get("metrics", {}).items() if k not in metrics})
     numbers = load_paper_numbers() if numbers is None else numbers
     claims = load_claims() if claims is None else claims
     out = [f"Numbers from profile `{profile}`, {len(results)} chapter(s) run. Data per chapter:\n"]
-    out += [f"- {line}" for line in data_sources(results)] or ["- no chapter has been run for this profile"]
+    out += [f"- {line}" for line in data_sources(results, freshness)] or ["- no chapter has been run for this profile"]
     out += ["", "## Headline claims", "", "| paper | claim | ours | status |", "|---|---|---|---|"]
     for claim in claims:
         status = claim_status(metrics, claim)
@@ -96,8 +119,8 @@ def report_markdown(profile: str, results_root="results", numbers=None, claims=N
         out.append(f"| {claim['paper']} | {claim['claim']} | {ours} | **{status}** |")
     counts = pd.Series([claim_status(metrics, c) for c in claims]).value_counts()
     out += ["", ", ".join(f"{n} {label}" for label, n in counts.items()) + ".", ""]
-    out += ["In the tables below, *not run* marks a number this profile did not produce and — a number "
-            "the book has no analog of.", ""]
+    out += ["In the tables below, *not run* marks a number this profile did not produce, *stale* one from "
+            "a run of other parameters, code or data, and — a number the book has no analog of.", ""]
     for paper, title in PAPERS.items():
         rows = numbers[numbers["paper"] == paper]
         if rows.empty:
@@ -117,10 +140,15 @@ def report_markdown(profile: str, results_root="results", numbers=None, claims=N
     return "\n".join(out) + "\n"
 
 
-def write_report(profile: str, repo=".") -> Path:
-    """Write ``book/_generated/report.md`` (only when its text changed)."""
+def write_report(profile: str, repo=".", freshness=None) -> Path:
+    """Write ``book/_generated/report.md`` (only when its text changed); ``freshness`` as in
+    :func:`report_markdown`, computed by the runner when not given."""
+    if freshness is None:
+        from fercore.runner import results_freshness
+
+        freshness = results_freshness(profile, repo)
     target = Path(repo) / "book" / "_generated" / "report.md"
-    text = report_markdown(profile, Path(repo) / "results")
+    text = report_markdown(profile, Path(repo) / "results", freshness=freshness)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.is_file() or target.read_text() != text:
         target.write_text(text)

@@ -13,9 +13,12 @@ import tempfile
 from pathlib import Path
 
 METRICS_ENV = "FERCORE_METRICS_FILE"
+NOTES_ENV = "FERCORE_RUN_NOTES_FILE"
+NOTE_KINDS = ("missing", "simulated")
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_+\-]+)*$")
 
 _metrics: dict[str, float] = {}
+_notes: list[dict] = []
 
 
 def write_json_atomic(path, obj) -> None:
@@ -52,6 +55,29 @@ def record(key: str, value) -> float:
     if target:
         write_json_atomic(target, _metrics)
     return number
+
+
+def note(kind: str, what: str, reason: str) -> None:
+    """Tell the runner that this run departs from what it was asked for: ``missing`` (a dataset it
+    was asked to read could not be read) or ``simulated`` (simulated data stood in for real data).
+
+    The library notes these itself (``fercore.datasets.load``, the vote-table lookup), so a chapter
+    that carries on without the data cannot end as a plain success: the runner marks the run
+    failed unless the user allowed it (``fercore run --allow-missing``).
+    """
+    if kind not in NOTE_KINDS:
+        raise ValueError(f"note kind must be one of {NOTE_KINDS}, got {kind!r}")
+    entry = {"kind": kind, "what": what, "reason": reason}
+    if entry not in _notes:
+        _notes.append(entry)
+    target = os.environ.get(NOTES_ENV)
+    if target:
+        write_json_atomic(target, _notes)
+
+
+def noted() -> list[dict]:
+    """A copy of the notes made in this process."""
+    return [dict(n) for n in _notes]
 
 
 def record_many(prefix: str, mapping) -> dict[str, float]:

@@ -18,115 +18,28 @@ The chapter's settings, runs and analyses are in :mod:`fercore.experiments.seman
 import math
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.metrics import r2_score
 from torch import nn
-from torch.nn import functional as F
 
+from fercore.batches import BalancedBatches, RandomBatches
+from fercore.inputs import as_float, image_tensor, predict_batches, to_uint8
+from fercore.losses.objectives import AutoencoderObjective, NeighbourhoodAwareObjective, PixelLoss, RefinementObjective
 from fercore.losses.semantic import (
     FocalLoss,
-    MultiScaleReconstructionLoss,
-    NeighbourhoodAwareLoss,
     PerceptualReconstructionLoss,
-    WassersteinCriticLoss,
-    WassersteinGeneratorLoss,
     class_weights,
-    symmetric_kl,
 )
 from fercore.nets.autoencoder import AsymmetricAutoencoder, Critic
 from fercore.nets.twobranch import TwoBranchNet
-from fercore.train import RandomBatches, Schedule, Trainer
+from fercore.train import Schedule, Trainer
 
 METHODS = ("none", "T", "BT")
 LOSSES = ("ce", "focal")
 BALANCES = ("none", "weighted", "batch")
 LR_MILESTONES = (0.2, 0.4, 0.6, 0.8)
 """÷10 every 10 of 50 epochs (§IV-B), as fractions of the run."""
-
-
-def image_tensor(images, size):
-    """uint8 faces (n, H, W) as a uint8 tensor (n, 1, size, size), resized when they differ."""
-    images = torch.as_tensor(np.asarray(images))
-    if images.ndim != 3 or images.dtype != torch.uint8:
-        raise ValueError(f"images must be uint8 (n, H, W), got {images.dtype} {tuple(images.shape)}")
-    x = images.unsqueeze(1)
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x.float(), size=(size, size), mode="bilinear", antialias=True,
-                          align_corners=False).round().clamp(0, 255).to(torch.uint8)
-    return x
-
-
-def as_float(images):
-    """uint8 images as float in [0, 1]."""
-    return images.float() / 255
-
-
-def to_uint8(images):
-    """Float images in [0, 1] (n, 1, S, S) as uint8 numpy (n, S, S)."""
-    return (images.squeeze(1).clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-
-
-class BalancedBatches:
-    """Endless class-balanced mini-batches: every class fills ``batch_size / K`` rows of each
-    batch — the batch balancing of Fu et al. §IV-B (after Hand et al.'s selective learning).
-
-    Each class is drawn without replacement from its own shuffled order, reshuffled when used
-    up, so minority classes are repeated more often than majority classes. Same interface as
-    :class:`fercore.train.RandomBatches` (iterator, ``state_dict``) and resumable.
-    """
-
-    def __init__(self, *tensors, labels, batch_size, num_classes=None, seed=0):
-        if not tensors:
-            raise ValueError("BalancedBatches needs at least one tensor")
-        labels = torch.as_tensor(labels, dtype=torch.int64).cpu()
-        if any(len(t) != len(labels) for t in tensors):
-            raise ValueError(f"tensors differ in length from the {len(labels)} labels: "
-                             f"{[len(t) for t in tensors]}")
-        num_classes = int(labels.max()) + 1 if num_classes is None else num_classes
-        if batch_size < num_classes or batch_size % num_classes:
-            raise ValueError(f"batch_size must be a multiple of the {num_classes} classes, "
-                             f"got {batch_size}")
-        self.members = [torch.nonzero(labels == k).flatten() for k in range(num_classes)]
-        empty = [k for k, m in enumerate(self.members) if len(m) == 0]
-        if empty:
-            raise ValueError(f"classes {empty} have no samples; batch balancing needs every class")
-        self.tensors = tensors
-        self.batch_size = batch_size
-        self.per_class = batch_size // num_classes
-        self.generator = torch.Generator().manual_seed(seed)
-        self.orders = [m[torch.randperm(len(m), generator=self.generator)] for m in self.members]
-        self.positions = [0] * num_classes
-
-    def __iter__(self):
-        return self
-
-    def _take(self, k):
-        picked = []
-        while len(picked) < self.per_class:
-            if self.positions[k] == len(self.orders[k]):
-                m = self.members[k]
-                self.orders[k] = m[torch.randperm(len(m), generator=self.generator)]
-                self.positions[k] = 0
-            stop = min(len(self.orders[k]), self.positions[k] + self.per_class - len(picked))
-            picked.extend(self.orders[k][self.positions[k]:stop].tolist())
-            self.positions[k] = stop
-        return picked
-
-    def __next__(self):
-        index = torch.tensor([i for k in range(len(self.members)) for i in self._take(k)])
-        index = index[torch.randperm(len(index), generator=self.generator)]
-        return tuple(t[index.to(t.device)] for t in self.tensors)
-
-    def state_dict(self):
-        return {"generator": self.generator.get_state(), "orders": list(self.orders),
-                "positions": list(self.positions)}
-
-    def load_state_dict(self, state):
-        self.generator.set_state(state["generator"])
-        self.orders = list(state["orders"])
-        self.positions = list(state["positions"])
 
 
 class NeighbourGenerator(nn.Module):
@@ -149,18 +62,6 @@ class NeighbourGenerator(nn.Module):
         return self.autoencoder.decode(code + noise * self.noise_std.to(code.dtype))
 
 
-class AutoencoderObjective(nn.Module):
-    """Pre-training loss: Loss_AE of Eq. 4 on a batch ``(images,)`` of uint8 faces."""
-
-    def __init__(self, weights=(4.0, 1.0, 1.0, 1.0, 1.0)):
-        super().__init__()
-        self.reconstruction = MultiScaleReconstructionLoss(weights)
-
-    def forward(self, model, batch):
-        _, maps, targets = model.reconstruct(as_float(batch[0]))
-        return {"loss": self.reconstruction(maps, targets)}
-
-
 class AdversarialPair(nn.Module):
     """The autoencoder and its critic, trained together; the encoder stays frozen in evaluation
     mode (refinement trains the decoder H_d and the critic D, §IV-B)."""
@@ -176,42 +77,6 @@ class AdversarialPair(nn.Module):
         super().train(mode)
         self.autoencoder.encoder.eval()
         return self
-
-
-class PixelLoss(nn.Module):
-    """‖Ĩ − I‖², the pixel term of Eq. 5 alone (a mean over the values)."""
-
-    def forward(self, reconstruction, target):
-        return F.mse_loss(reconstruction.float(), target.float())
-
-
-class RefinementObjective(nn.Module):
-    """Loss_G = λ_AE Loss_AE + λ_Adv Loss_Adv^G + λ_Rec Loss_Rec — Fu et al. Eq. 8, with the
-    critic's loss Loss_Adv^D of Eq. 6. λ_AE is multiplied by 0.1 every ``lambda_ae_every`` steps."""
-
-    def __init__(self, reconstruction, lambda_ae=1e-3, lambda_ae_every=1, lambda_adv=5.0,
-                 lambda_rec=1.0, ae_weights=(4.0, 1.0, 1.0, 1.0, 1.0)):
-        super().__init__()
-        self.reconstruction = reconstruction
-        self.multiscale = MultiScaleReconstructionLoss(ae_weights)
-        self.generator_loss = WassersteinGeneratorLoss()
-        self.critic_loss = WassersteinCriticLoss()
-        self.lambda_ae, self.lambda_ae_every = lambda_ae, max(1, lambda_ae_every)
-        self.lambda_adv, self.lambda_rec = lambda_adv, lambda_rec
-
-    def critic_step_loss(self, pair, real):
-        with torch.no_grad():
-            fake = pair.autoencoder(real)
-        return self.critic_loss(pair.critic(fake), pair.critic(real))
-
-    def forward(self, pair, real, step):
-        fake, maps, targets = pair.autoencoder.reconstruct(real)
-        ae = self.multiscale(maps, targets)
-        adv = self.generator_loss(pair.critic(fake))
-        rec = self.reconstruction(fake, real)
-        lam_ae = self.lambda_ae * 0.1 ** (step // self.lambda_ae_every)
-        loss = lam_ae * ae + self.lambda_adv * adv + self.lambda_rec * rec
-        return {"loss": loss, "ae": ae, "adv": adv, "rec": rec}
 
 
 class AdversarialTrainer(Trainer):
@@ -253,16 +118,6 @@ class AdversarialTrainer(Trainer):
         self.scheduler.step()
         terms["critic"] = self.last_critic_loss
         return {name: value.detach().float() for name, value in terms.items()}
-
-
-def predict_batches(fn, images, size, batch_size, device):
-    """``fn`` over float batches of uint8 faces, concatenated on the CPU."""
-    x = image_tensor(images, size)
-    outputs = []
-    with torch.no_grad():
-        for start in range(0, len(x), batch_size):
-            outputs.append(fn(as_float(x[start:start + batch_size].to(device))).float().cpu())
-    return torch.cat(outputs) if outputs else torch.zeros(0)
 
 
 class SemanticAutoencoder(BaseEstimator, TransformerMixin):
@@ -404,74 +259,6 @@ class SemanticAutoencoder(BaseEstimator, TransformerMixin):
         rng = torch.Generator(device=self.device_).manual_seed(seed)
         out = predict_batches(lambda x: generator(x, rng), X, self.input_size, 256, self.device_)
         return to_uint8(out)
-
-
-class NeighbourhoodAwareObjective(nn.Module):
-    """The training loss of the two-branch network on a batch ``(images, labels, index)``.
-
-    The per-sample loss is the sum of the criterion over the fused, Ori and Half predictions
-    (§IV-B). With a neighbour generator and a threshold (Algorithm 1) each face's neighbour is
-    synthesized, the divergence Div(P, P^tr) (Eq. 13) is taken between the network's predictions
-    for the face and for its neighbour — both in evaluation mode, i.e. the function F with the
-    current weights W^t — and samples with Div ≥ T get no gradient (Eq. 11, T fixed or the batch
-    mean, Eq. 14). The first ``mask_start`` steps train without the mask (0 in the paper, which
-    masks from the first step). Each masked step's number, index, divergences and mask are kept
-    (``mask_log()``) and checkpointed with the objective.
-    """
-
-    def __init__(self, criterion, neighbours=None, threshold=None, mask_start=0):
-        super().__init__()
-        if (neighbours is None) != (threshold is None):
-            raise ValueError("give both a neighbour generator and a threshold, or neither")
-        if mask_start < 0:
-            raise ValueError(f"mask_start must be a non-negative number of steps, got {mask_start}")
-        self.criterion = criterion
-        self.neighbours = neighbours
-        self.masked_loss = None if threshold is None else NeighbourhoodAwareLoss(threshold)
-        self.mask_start = mask_start
-        self.steps = 0
-        self.records = []
-
-    def forward(self, model, batch):
-        images, labels, index = batch
-        x = as_float(images)
-        per_sample = sum(self.criterion(logits, labels) for logits in model.forward_all(x))
-        step, self.steps = self.steps, self.steps + 1
-        if self.masked_loss is None:
-            return {"loss": per_sample.mean()}
-        if step < self.mask_start:
-            return {"loss": per_sample.mean(), "masked_fraction": torch.zeros_like(per_sample[0]),
-                    "threshold": torch.full_like(per_sample[0], math.inf)}
-        was_training = model.training
-        with torch.no_grad():
-            neighbour = self.neighbours(x)
-            model.eval()
-            divergence = symmetric_kl(model(x), model(neighbour))
-        model.train(was_training)
-        loss, mask, threshold = self.masked_loss(per_sample, divergence)
-        self.records.append((torch.tensor(step), index.detach(), divergence.detach(), mask.detach(),
-                             threshold.detach()))
-        return {"loss": loss, "masked_fraction": 1 - mask.float().mean(), "threshold": threshold}
-
-    def get_extra_state(self):
-        return {"steps": self.steps, "records": [tuple(t.cpu() for t in r) for r in self.records]}
-
-    def set_extra_state(self, state):
-        self.steps = state["steps"]
-        self.records = list(state["records"])
-
-    def mask_log(self):
-        """One row per masked step and sample: step (of the whole run), sample (row of the
-        training set), divergence, threshold, masked."""
-        if not self.records:
-            return pd.DataFrame(columns=["step", "sample", "divergence", "threshold", "masked"])
-        return pd.DataFrame({
-            "step": torch.cat([r[0].expand(len(r[1])) for r in self.records]).numpy(),
-            "sample": torch.cat([r[1].cpu() for r in self.records]).numpy(),
-            "divergence": torch.cat([r[2].float().cpu() for r in self.records]).numpy(),
-            "threshold": torch.cat([r[4].float().cpu().expand(len(r[1])) for r in self.records]).numpy(),
-            "masked": ~torch.cat([r[3].cpu() for r in self.records]).numpy(),
-        })
 
 
 class NeighbourhoodAwareClassifier(BaseEstimator, ClassifierMixin):

@@ -1,7 +1,7 @@
 """The training loop of the deep chapters: SGD with a step schedule, seeded, resumable.
 
 A chapter hands :class:`Trainer` a model, a loss function and a :class:`Schedule`, then calls
-:meth:`Trainer.fit` with an endless iterator of batches (usually :class:`RandomBatches`)::
+:meth:`Trainer.fit` with an endless iterator of batches (usually a :mod:`fercore.batches` stream)::
 
     def loss_fn(model, batch):
         images, labels = batch
@@ -14,7 +14,7 @@ A chapter hands :class:`Trainer` a model, a loss function and a :class:`Schedule
 ``loss_fn(model, batch)`` returns a dict of named scalar tensors; ``"loss"`` is minimized and
 every entry is logged per step. It may be an ``nn.Module`` (its state, e.g. center-loss
 centres, is moved to the device and checkpointed). Two batches per step (source and target
-domains) come from :class:`fercore.adaptation.PairedBatches`; other updates (a critic with its
+domains) come from :class:`fercore.batches.PairedBatches`; other updates (a critic with its
 own optimizer) override :meth:`Trainer.update` and extend :meth:`Trainer.state_dict` /
 :meth:`Trainer.load_state_dict`.
 
@@ -23,10 +23,12 @@ gives the same weights bit for bit, also across an interruption and :meth:`Train
 from the checkpoint.
 """
 
+import functools
+import hashlib
 import math
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -79,53 +81,6 @@ class Schedule:
                        milestones=tuple(max(1, round(m * factor)) for m in self.milestones))
 
 
-class RandomBatches:
-    """Endless mini-batches of rows of equal-length tensors, reshuffled every epoch.
-
-    Shuffling and ``transform(batch, generator)`` (data augmentation) draw from one seeded
-    ``torch.Generator`` whose state is part of :meth:`state_dict`, so a resumed run sees the
-    same batches as an uninterrupted one. Incomplete last batches of an epoch are dropped.
-    """
-
-    def __init__(self, *tensors, batch_size, seed=0, transform=None):
-        if not tensors:
-            raise ValueError("RandomBatches needs at least one tensor")
-        n = len(tensors[0])
-        if any(len(t) != n for t in tensors):
-            raise ValueError(f"tensors differ in length: {[len(t) for t in tensors]}")
-        if not 1 <= batch_size <= n:
-            raise ValueError(f"batch_size must be between 1 and the {n} samples, got {batch_size}")
-        self.tensors = tensors
-        self.batch_size = batch_size
-        self.transform = transform
-        self.generator = torch.Generator().manual_seed(seed)
-        self.order = torch.randperm(n, generator=self.generator)
-        self.position = 0
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self.position + self.batch_size > len(self.order):
-            self.order = torch.randperm(len(self.order), generator=self.generator)
-            self.position = 0
-        index = self.order[self.position:self.position + self.batch_size]
-        self.position += self.batch_size
-        batch = tuple(t[host_to_device(index, t.device)] for t in self.tensors)
-        if self.transform is not None:
-            batch = self.transform(batch, self.generator)
-        return batch
-
-    def state_dict(self):
-        return {"generator": self.generator.get_state(), "order": self.order,
-                "position": self.position}
-
-    def load_state_dict(self, state):
-        self.generator.set_state(state["generator"])
-        self.order = state["order"]
-        self.position = state["position"]
-
-
 def host_to_device(tensor, device):
     """Copy a CPU tensor to ``device`` without making the host wait for the GPU (pinned memory)."""
     device = torch.device(device)
@@ -167,11 +122,14 @@ class Trainer:
     sync_every : steps between reads of the logged values from the device (the NaN check runs
         then too); 1 on the CPU, larger on CUDA to keep the GPU busy.
     desc : label of the progress bar.
+    keep : arguments of :func:`fercore.models.save_model` but the net (``chapter``, ``method``,
+        ``seed``, ``fingerprint``, ``profile_dir``…): the trained model is kept there after
+        :meth:`fit`.
     """
 
     def __init__(self, model, loss_fn, schedule, *, param_groups=None, device="auto", seed=0,
                  amp=None, channels_last=None, checkpoint=None, checkpoint_every=0,
-                 sync_every=None, desc="training"):
+                 sync_every=None, desc="training", keep=None):
         self.device = resolve_device(device)
         on_cuda = self.device.type == "cuda"
         self.amp = on_cuda if amp is None else amp
@@ -191,6 +149,7 @@ class Trainer:
         self.checkpoint_every = checkpoint_every
         self.sync_every = sync_every or (25 if on_cuda else 1)
         self.desc = desc
+        self.keep = keep
         self.step = 0
         self.log = []
 
@@ -242,6 +201,10 @@ class Trainer:
             bar.close()
             torch.use_deterministic_algorithms(deterministic)
         self.model.eval()
+        if self.keep:
+            from fercore.models import save_model
+
+            save_model(self.model, **self.keep)
         return self.history()
 
     def _flush(self, pending, seconds):
@@ -295,18 +258,114 @@ class Trainer:
             batches.load_state_dict(state["batches"])
         self.log = list(state["log"])
 
+    def fingerprint(self, batches=None) -> dict:
+        """What identifies this run, stored in each checkpoint: model, objective, schedule, data, seed."""
+        return run_fingerprint(self.model, self.loss_fn, self.schedule, batches, self.seed)
+
     def save(self, path, batches=None):
-        """Write a checkpoint atomically (temporary file, then rename)."""
+        """Write a checkpoint atomically (temporary file, then rename), with :meth:`fingerprint`."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(self.state_dict(batches), tmp)
-        os.replace(tmp, path)
+        try:
+            torch.save({**self.state_dict(batches), "fingerprint": self.fingerprint(batches)}, tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def load(self, path, batches=None):
-        """Restore a checkpoint written by :meth:`save`."""
+        """Restore a checkpoint written by :meth:`save`, with ``weights_only=True`` (a file cannot run
+        code). A checkpoint of another run (another model, objective, schedule, data or seed) is
+        refused with both fingerprints; an unreadable one is named."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"checkpoint {path} does not exist")
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        self.load_state_dict(state, batches)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # truncated, empty, not a checkpoint, or a pickle that is not plain data
+            raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e)[:300]}); "
+                                  "delete it to train from the start") from None
+        if not isinstance(state, dict) or "fingerprint" not in state or "step" not in state:
+            raise CheckpointError(f"{path}: not a checkpoint of fercore.train.Trainer (no run fingerprint); "
+                                  "delete it to train from the start")
+        ours = self.fingerprint(batches)
+        if state["fingerprint"] != ours:
+            differ = sorted(k for k in set(ours) | set(state["fingerprint"]) if state["fingerprint"].get(k) != ours.get(k))
+            raise CheckpointError(
+                f"{path}: checkpoint of another run (differs in {', '.join(differ)}); refusing to resume.\n"
+                f"  checkpoint: {state['fingerprint']}\n  this run:   {ours}\n"
+                "Delete the file or give this run its own checkpoint path.")
+        try:
+            self.load_state_dict(state, batches)
+        except (KeyError, RuntimeError, ValueError) as e:
+            raise CheckpointError(f"{path}: checkpoint does not fit this trainer ({type(e).__name__}: {e})") from None
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed: unreadable, or of another run; the message names the file."""
+
+
+def _digest(*parts) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(repr(part).encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _callable_identity(fn) -> str:
+    """A loss function's identity: an ``nn.Module`` loss's class and settings, a
+    ``functools.partial``'s function and arguments, a plain function's name and defaults."""
+    if isinstance(fn, nn.Module):
+        settings = {k: v for k, v in vars(fn).items() if isinstance(v, (bool, int, float, str, tuple))}
+        return f"{type(fn).__module__}.{type(fn).__qualname__}({repr(fn)}, {settings})"
+    if isinstance(fn, functools.partial):
+        return f"partial({_callable_identity(fn.func)}, {fn.args!r}, {sorted(fn.keywords.items())!r})"
+    name = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+    defaults = [v for v in getattr(fn, "__defaults__", None) or () if isinstance(v, (bool, int, float, str))]
+    return f"{name}{defaults}"
+
+
+def _tensor_digest(tensor) -> tuple:
+    """Shape, dtype and a hash of up to a million evenly spaced values of a tensor."""
+    flat = tensor.detach().reshape(-1)
+    step = max(1, flat.numel() // 1_000_000)
+    sample = flat[::step].cpu().contiguous()
+    if sample.dtype == torch.bfloat16:
+        sample = sample.float()
+    return tuple(tensor.shape), str(tensor.dtype), hashlib.sha256(sample.numpy().tobytes()).hexdigest()[:16]
+
+
+def _is_batches(value) -> bool:
+    return hasattr(value, "__next__") and hasattr(value, "state_dict")
+
+
+def _data_identity(batches):
+    """The data a batch iterator draws from: its own ``data_identity()`` where it has one
+    (:class:`fercore.batches.RandomBatches`: tensors, batch size and augmentation); for a
+    combination (:class:`fercore.batches.PairedBatches` and the like) those of the iterators it
+    holds."""
+    if hasattr(batches, "data_identity"):
+        return batches.data_identity()
+    if batches is None:
+        return None
+    parts = []
+    for name, value in sorted(vars(batches).items()) if hasattr(batches, "__dict__") else []:
+        if _is_batches(value):
+            parts.append((name, _data_identity(value)))
+        elif isinstance(value, (list, tuple)) and value and all(_is_batches(v) for v in value):
+            parts.append((name, [_data_identity(v) for v in value]))
+    return (type(batches).__qualname__, parts)
+
+
+def run_fingerprint(model, loss_fn, schedule, batches=None, seed=0) -> dict:
+    """Short hashes of what makes a training run: the model (class, parameter and buffer names and
+    shapes), the objective (loss function and its settings), the schedule, the data (tensor shapes
+    and a sample of their values, batch size, augmentation) and the seed."""
+    shapes = [(name, tuple(t.shape)) for name, t in [*model.named_parameters(), *model.named_buffers()]]
+    return {
+        "model": f"{type(model).__qualname__}:{_digest(shapes)}",
+        "objective": _digest(_callable_identity(loss_fn)),
+        "schedule": _digest(sorted(asdict(schedule).items())),
+        "data": _digest(_data_identity(batches)),
+        "seed": int(seed),
+    }

@@ -1,19 +1,26 @@
 """DBM-DACNN training glue (RAF-ML §5, Algorithm 3) and the §6.5 protocol helpers."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-from fercore.adaptation import (DomainAdaptationObjective, PairedBatches, domain_mmd, jaffe_label_sets,
-                                pretrain_source_nets, replace_head, train_adaptation)
-from fercore.deep import FeatureObjective, extract_features
-from fercore.experiments.domain_adaptation import (TABLE5_METRICS, Target, m2m_scores, m2s_scores, mmd_table,
-                                                   run_transfer, select_weights)
+from fercore.adaptation import domain_mmd, jaffe_label_sets, pretrain_source_nets, replace_head, train_adaptation
+from fercore.batches import PairedBatches, RandomBatches
+from fercore.deep import extract_features
+from fercore.experiments.domain_adaptation import (
+    TABLE5_METRICS,
+    Target,
+    m2m_scores,
+    m2s_scores,
+    mmd_table,
+    run_transfer,
+    select_weights,
+)
 from fercore.labels import EMOTIONS6
 from fercore.losses import EntropyLoss, mk_mmd
+from fercore.losses.objectives import DomainAdaptationObjective, FeatureObjective
 from fercore.nets import BaseDCNN
-from fercore.train import RandomBatches, Schedule
+from fercore.train import Schedule, Trainer
 
 
 def tiny_net(seed=0, classes=6):
@@ -111,13 +118,24 @@ def test_mmd_term_aligns_the_domains_and_training_is_deterministic():
         assert torch.equal(p, q)
 
 
-def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path):
+def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, monkeypatch):
     source, labels, target = toy_domains(n=32)
     common = dict(gamma=1.0, eta=0.5, batch_size=8, k=3, device="cpu", seed=1)
     full, _ = train_adaptation(tiny_net(), source, labels, target, schedule=Schedule(6), **common)
     ckpt = tmp_path / "run.pt"
-    train_adaptation(tiny_net(), source, labels, target, schedule=Schedule(3), checkpoint=ckpt, **common)
-    state = torch.load(ckpt, weights_only=False)
+    update = Trainer.update
+
+    def killed_after_three_steps(self, batch):
+        if self.step >= 3:
+            raise KeyboardInterrupt
+        return update(self, batch)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "update", killed_after_three_steps)
+        with pytest.raises(KeyboardInterrupt):
+            train_adaptation(tiny_net(), source, labels, target, schedule=Schedule(6), checkpoint=ckpt,
+                             checkpoint_every=1, **common)
+    state = torch.load(ckpt, weights_only=True)
     assert state["step"] == 3
     resumed, history = train_adaptation(tiny_net(), source, labels, target, schedule=Schedule(6),
                                         checkpoint=ckpt, **common)

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 import torch
 
-from fercore.deep import (FeatureObjective, center_crops, extract_features, image_tensor,
-                          paper_schedule, pretrained_features, random_crops, train_feature_net)
+from fercore.deep import extract_features, paper_schedule, pretrained_features, train_feature_net
+from fercore.inputs import center_crops, crop_source, random_crops
+from fercore.losses.objectives import FeatureObjective
 from fercore.nets import BaseDCNN
 from fercore.train import Schedule
 
@@ -41,10 +42,10 @@ def test_crops_and_resizing():
         assert (windows == crop[0]).all(-1).all(-1).any()
     centre = center_crops(x, 90)
     torch.testing.assert_close(centre[0, 0], x[0, 0, 5:95, 5:95].float() / 255)
-    assert image_tensor(np.zeros((2, 100, 100), np.uint8)).shape == (2, 1, 100, 100)
-    assert image_tensor(np.zeros((2, 100, 100), np.uint8), input_size=48).shape == (2, 1, 53, 53)
+    assert crop_source(np.zeros((2, 100, 100), np.uint8)).shape == (2, 1, 100, 100)
+    assert crop_source(np.zeros((2, 100, 100), np.uint8), input_size=48).shape == (2, 1, 53, 53)
     with pytest.raises(ValueError, match="uint8"):
-        image_tensor(np.zeros((2, 100, 100), np.float32))
+        crop_source(np.zeros((2, 100, 100), np.float32))
     with pytest.raises(ValueError, match="crop size"):
         center_crops(x, 120)
 

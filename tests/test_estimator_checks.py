@@ -11,7 +11,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fercore.classifiers import LDANearestNeighbor, SVMClassifier, UniformRandomClassifier
-from fercore.multilabel import LIFT, ML2, MLLOC, MLkNN, CalibratedLabelRanking, RAkEL
+from fercore.multilabel import LIFT, ML2, MLLOC, CalibratedLabelRanking, MLkNN, RAkEL
 
 LABEL_MATRIX = "Y is a (samples, labels) 0/1 matrix; the check fits one column of class labels other than 0/1"
 MULTILABEL = {

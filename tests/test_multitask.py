@@ -7,23 +7,21 @@ import torch
 from sklearn.metrics import accuracy_score, hamming_loss
 
 from fercore import results
+from fercore.batches import AlternatingBatches, MixedBatches, RandomBatches
 from fercore.datasets.base import FaceSet
+from fercore.experiments.sjmt import sample_per_class, task_loss_change
+from fercore.inputs import pad_random_crop
+from fercore.losses.objectives import SelectiveObjective
 from fercore.multitask import (
-    AlternatingBatches,
-    MixedBatches,
     MultiHeadNet,
     MultiTaskNet,
-    SelectiveObjective,
     Task,
     au_accuracy,
     au_profile,
     build_trunk,
-    pad_random_crop,
     profile_correlation,
     top_aus,
 )
-from fercore.experiments.sjmt import sample_per_class, task_loss_change
-from fercore.train import RandomBatches
 
 EMOTIONS = ("happy", "sad", "angry")
 AUS = ("AU6", "AU12", "AU15", "AU4")
@@ -233,7 +231,7 @@ def test_analysis_helpers():
 
 
 def test_every_head_gets_a_gradient_each_step():
-    from fercore.multitask import HeadObjective
+    from fercore.losses.objectives import HeadObjective
 
     model = MultiHeadNet(build_trunk("resnet8", 0.5), {"emo": 3, "au": 4})
     objective = HeadObjective({"emo": 0, "au": 4})
@@ -296,9 +294,9 @@ def test_run_setups_summaries_and_tables(tiny_world):
         fitted,
         load_chapter_tasks,
         per_class_recalls,
+        record_summary,
         run_setups,
         summarize,
-        record_summary,
     )
 
     tasks = load_chapter_tasks(tiny_world, input_size=16, compound_per_class=3, compound_min_test=1)
@@ -325,6 +323,11 @@ def test_run_setups_summaries_and_tables(tiny_world):
     assert frame.loc["Mean compounds", "paper sjmt"] == 59.4
     with pytest.raises(ValueError, match="no nets"):
         fitted(models, "table1", "single", "resnet8")
+    from fercore.experiments.sjmt import discussion
+
+    text = discussion(results.recorded(), models, tasks, params, nets=[], compound_net="resnet8", iterations=3,
+                      equal_exposure=False, input_size=16, width=0.25, n_seeds=2, seconds=1.0)
+    assert "Compound emotions (resnet8)" in text and "SJMT > single" in text
 
 
 def test_render_au_faces_draws_one_face_per_au_set():

@@ -62,8 +62,20 @@ def test_unknown_parameter_profile_and_chapter_are_named(repo):
         runner.notebook_path("zzz", repo)
 
 
-def test_overrides_are_parsed_as_yaml_scalars():
-    assert runner.parse_overrides(["a=3", "b=0.5", "c=text", "d=true"]) == {"a": 3, "b": 0.5, "c": "text", "d": True}
+def test_overrides_take_the_type_of_the_notebook_default():
+    raw = runner.parse_overrides(["a=3", "b=1e6", "c=010", "d=true", "e=[0.5, 1]", "f=1:30"])
+    defaults = {"a": 1.0, "b": 10, "c": "x", "d": False, "e": [1.0], "f": "00:00"}
+    got = {k: runner.convert_parameter(k, v, defaults[k], "chapter 'x'") for k, v in raw.items()}
+    assert got == {"a": 3.0, "b": 1_000_000, "c": "010", "d": True, "e": [0.5, 1.0], "f": "1:30"}
+    assert runner.convert_parameter("n", runner.RawValue("010"), 1, "x") == 10, "YAML 1.1 reads 010 as octal 8"
+    with pytest.raises(ValueError, match=r"parameter 'n' expects an integer .*got -p n=2.5"):
+        runner.convert_parameter("n", runner.RawValue("2.5"), 1, "chapter 'x'")
+    with pytest.raises(ValueError, match=r"'lr' expects a number .*got -p lr=1:30"):
+        runner.convert_parameter("lr", runner.RawValue("1:30"), 0.1, "chapter 'x'")
+    with pytest.raises(ValueError, match=r"'grid' expects a list like \[1, 2\] of a number values"):
+        runner.convert_parameter("grid", runner.RawValue("[1, x]"), [1.0], "chapter 'x'")
+    with pytest.raises(ValueError, match="'flag' expects a boolean"):
+        runner.convert_parameter("flag", runner.RawValue("maybe"), False, "chapter 'x'")
     with pytest.raises(ValueError, match="key=value"):
         runner.parse_overrides(["novalue"])
 
@@ -103,8 +115,9 @@ def test_run_caches_reports_failure_and_keeps_results(repo, capsys):
     saved = json.loads((repo / "results" / "p" / "good.json").read_text())
     assert saved["metrics"] == {"good.n_squared": 9.0}
     assert saved["parameters"]["n"] == 3 and saved["profile"] == "p" and saved["seconds"] > 0
-    failed_nb = nbformat.read(runner.executed_path("broken", "p", repo), as_version=4)
-    assert any("failed in its last run" in c.source for c in failed_nb.cells)
+    failed_nb = nbformat.read(runner.failed_path("broken", "p", repo), as_version=4)
+    assert any("This run failed" in c.source for c in failed_nb.cells)
+    assert not runner.executed_path("broken", "p", repo).exists()
 
     status = {r["chapter"]: r["status"] for r in runner.chapter_status("p", repo, device="cpu")}
     assert status == {"good": "fresh", "broken": "failed", "uses_lib": "never run"}

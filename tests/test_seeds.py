@@ -7,9 +7,24 @@ import pandas as pd
 import pytest
 
 from fercore import results, seeds
-from fercore.seeds import (Kept, Spread, UnitStore, grid, mean_sd_text, paired_gains, record_summary, record_values,
-                           recorded_verdict, run_over_seeds, run_unit, seeds_from, summarize, summary_text, units,
-                           verdict)
+from fercore.seeds import (
+    Kept,
+    Spread,
+    UnitStore,
+    grid,
+    mean_sd_text,
+    paired_gains,
+    record_summary,
+    record_values,
+    recorded_verdict,
+    run_over_seeds,
+    run_unit,
+    seeds_from,
+    summarize,
+    summary_text,
+    units,
+    verdict,
+)
 
 
 def score(seed, lam=0.0, k=1):

@@ -6,19 +6,17 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from fercore.losses.semantic import FocalLoss
+from fercore.batches import BalancedBatches
 from fercore.experiments.semantic_ae import mask_by_class, mask_precision_recall, sequence_failures, sequence_groups
+from fercore.losses.objectives import NeighbourhoodAwareObjective, PixelLoss, RefinementObjective
+from fercore.losses.semantic import FocalLoss
 from fercore.nets.autoencoder import AsymmetricAutoencoder, Critic
 from fercore.nets.twobranch import TwoBranchNet
 from fercore.semantic import (
     AdversarialPair,
     AdversarialTrainer,
-    BalancedBatches,
     NeighbourGenerator,
     NeighbourhoodAwareClassifier,
-    NeighbourhoodAwareObjective,
-    PixelLoss,
-    RefinementObjective,
     SemanticAutoencoder,
 )
 

@@ -5,9 +5,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fercore.batches import PairedBatches, RandomBatches
 from fercore.nets import BaseDCNN
-from fercore.adaptation import PairedBatches
-from fercore.train import RandomBatches, Schedule, Trainer, resolve_device
+from fercore.train import Schedule, Trainer, resolve_device
 
 
 def tiny_net(seed):
@@ -36,23 +36,25 @@ def cross_entropy(model, batch):
 SCHEDULE = Schedule(iterations=2000, lr=0.05, milestones=(700, 1500), weight_decay=1e-3)
 
 
+class Interrupted(Trainer):
+    """A run killed after ``stop_at`` steps (as by Ctrl-C)."""
+
+    stop_at = 1000
+
+    def update(self, batch):
+        if self.step >= self.stop_at:
+            raise KeyboardInterrupt
+        return super().update(batch)
+
+
 def test_resume_after_interruption_is_bit_identical(tmp_path):
     x, y = data()
     straight = Trainer(tiny_net(0), cross_entropy, SCHEDULE, device="cpu", seed=3)
     straight.fit(RandomBatches(x, y, batch_size=16, seed=1, transform=jitter))
 
-    calls = 0
-
-    def interrupted_loss(model, batch):
-        nonlocal calls
-        calls += 1
-        if calls > 1000:
-            raise KeyboardInterrupt
-        return cross_entropy(model, batch)
-
     checkpoint = tmp_path / "run.pt"
-    first = Trainer(tiny_net(0), interrupted_loss, SCHEDULE, device="cpu", seed=3,
-                    checkpoint=checkpoint, checkpoint_every=250)
+    first = Interrupted(tiny_net(0), cross_entropy, SCHEDULE, device="cpu", seed=3,
+                        checkpoint=checkpoint, checkpoint_every=250)
     with pytest.raises(KeyboardInterrupt):
         first.fit(RandomBatches(x, y, batch_size=16, seed=1, transform=jitter))
     # a new process: fresh model (other init), fresh batches, other global RNG state
@@ -184,9 +186,11 @@ def test_paired_batches_resume_both_streams(tmp_path):
 
     straight = Trainer(tiny_net(0), two_domain_loss, Schedule(12), device="cpu")
     straight.fit(PairedBatches(source(), target()))
-    first = Trainer(tiny_net(0), two_domain_loss, Schedule(6), device="cpu",
-                    checkpoint=tmp_path / "z.pt")
-    first.fit(PairedBatches(source(), target()))
+    first = Interrupted(tiny_net(0), two_domain_loss, Schedule(12), device="cpu",
+                        checkpoint=tmp_path / "z.pt", checkpoint_every=3)
+    first.stop_at = 6
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(PairedBatches(source(), target()))
     second = Trainer(tiny_net(5), two_domain_loss, Schedule(12), device="cpu",
                      checkpoint=tmp_path / "z.pt")
     history = second.fit(PairedBatches(source(), target()))

@@ -7,6 +7,9 @@ wraps it for PyTorch. :func:`locate` finds a dataset under a data root, :func:`l
     from fercore.datasets import load
     raf = load("rafdb", "data/default", subset="basic")      # synth-rafdb, or a real RAF-DB copy
     X, y = raf.subset(split="train").arrays()
+
+A chapter that trains on RAF-DB basic can take a user's folder of class folders instead through
+:func:`load_basic` (``source`` = ``"rafdb"`` or the folder's path; see :mod:`.folder`).
 """
 
 from __future__ import annotations
@@ -15,15 +18,17 @@ import re
 from pathlib import Path
 
 from fercore.datasets.affectnet import load_affectnet
-from fercore.datasets.base import FaceSet
+from fercore.datasets.base import DatasetFormatError, FaceSet
 from fercore.datasets.ckplus import load_ckplus
 from fercore.datasets.emotionet import load_emotionet
 from fercore.datasets.fer2013 import load_fer2013
+from fercore.datasets.folder import load_folder
 from fercore.datasets.jaffe import load_jaffe
 from fercore.datasets.mmi_oulu import load_mmi, load_oulu
 from fercore.datasets.rafdb import load_crowd, load_rafdb
 from fercore.datasets.rafml import load_rafml
 from fercore.datasets.sfew import load_sfew
+from fercore.labels import BASIC7
 
 LOADERS = {
     "rafdb": load_rafdb,
@@ -53,7 +58,8 @@ REAL_FOLDER_NAMES = {
 }
 """Folder names a real copy may have under the data root (matched ignoring case and punctuation)."""
 
-__all__ = ["FaceSet", "FaceDataset", "LOADERS", "locate", "load", "load_crowd", *(f"load_{n}" for n in LOADERS)]
+__all__ = ["FaceSet", "FaceDataset", "LOADERS", "locate", "load", "load_basic", "load_crowd", "load_folder",
+           *(f"load_{n}" for n in LOADERS)]
 
 
 def _key(name: str) -> str:
@@ -81,9 +87,38 @@ def locate(data_root, name: str) -> Path:
 
 
 def load(name: str, data_root, **kwargs) -> FaceSet:
-    """Locate dataset ``name`` under ``data_root`` and load it (``kwargs`` go to its loader)."""
-    folder = locate(data_root, name)
-    return LOADERS[name](folder, **kwargs)
+    """Locate dataset ``name`` under ``data_root`` and load it (``kwargs`` go to its loader).
+
+    A dataset that is missing, broken or empty raises, and is noted for the runner
+    (:func:`fercore.results.note`): a chapter that catches the error and skips the dataset still
+    ends as a failed run unless missing data was allowed.
+    """
+    from fercore.results import note
+
+    try:
+        folder = locate(data_root, name)
+        faceset = LOADERS[name](folder, **kwargs)
+        if len(faceset) == 0:
+            raise DatasetFormatError(f"{folder}: no images loaded ({name}, {kwargs or 'default options'})")
+    except (FileNotFoundError, DatasetFormatError) as error:
+        note("missing", f"dataset {name}", str(error))
+        raise
+    return faceset
+
+
+def load_basic(data_root, source: str = "rafdb", split: str | None = None, size: int = 100) -> FaceSet:
+    """Seven basic classes (BASIC7, single labels, train/test splits) from RAF-DB basic under
+    ``data_root`` (``source="rafdb"``), or from the folder of class folders at path ``source``
+    (:func:`load_folder`: faces detected and aligned, landmarks cached in the folder)."""
+    if source == "rafdb":
+        return load("rafdb", data_root, subset="basic", split=split, size=size)
+    if not Path(source).is_dir():
+        raise FileNotFoundError(f"{source}: source must be 'rafdb' or the path of a folder of class folders")
+    faces = load_folder(source, split=split, size=size)
+    if faces.class_names != BASIC7:
+        raise ValueError(f"{source}: a folder with classes {faces.class_names} cannot stand in for RAF-DB basic "
+                         f"({BASIC7}); move the extra class folders out")
+    return faces
 
 
 def __getattr__(attr):

@@ -9,7 +9,9 @@
 
 Expression codes: 0 Neutral, 1 Happy, 2 Sad, 3 Surprise, 4 Fear, 5 Disgust, 6 Anger, 7 Contempt,
 8 None, 9 Uncertain, 10 Non-Face. Faces are cropped from the bounding box and resized (or, with
-``align=True``, aligned from the landmarks: 68 points, or 5 in a synthetic copy).
+``align=True``, aligned from the landmarks: 68 points, or 5 in a synthetic copy; rows with an
+empty ``facial_landmarks`` are aligned from landmarks detected once and cached in
+``Manually_Annotated_Images/landmarks5.csv``, and left out with a warning if no face is found).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from fercore.datasets.base import (
     write_csv,
     write_gray,
 )
+from fercore.datasets.detected import detected_landmarks, warn_faceless
 from fercore.labels import BASIC7, CONTEMPT
 from fercore.progress import progress
 
@@ -69,11 +72,44 @@ def parse_landmarks(text, path, line) -> np.ndarray:
     return as_landmarks5(np.asarray(values), path, line)
 
 
+def check_box(box, image_shape, path, line) -> tuple:
+    """The face box ``(x, y, w, h)`` as integers: finite, of positive size, at least half of it on
+    the image (else the crop would be mostly black); errors name the list file and line."""
+    values = pd.to_numeric(pd.Series(list(box)), errors="coerce").to_numpy(np.float64)
+    if not np.isfinite(values).all():
+        raise format_error(path, f"face box {tuple(box)} is not four numbers", line)
+    x, y, w, h = (int(round(v)) for v in values)
+    if w <= 0 or h <= 0:
+        raise format_error(path, f"face box has width {w} and height {h}; both must be positive", line)
+    height, width = image_shape[:2]
+    overlap = max(0, min(x + w, width) - max(x, 0)) * max(0, min(y + h, height) - max(y, 0))
+    if overlap < 0.5 * w * h:
+        raise format_error(path, f"face box x={x} y={y} w={w} h={h} lies mostly off the {width} x {height} image", line)
+    return x, y, w, h
+
+
 def crop_face(image: np.ndarray, box, size: int) -> np.ndarray:
     """The bounding box ``(x, y, w, h)`` cut out (black outside the image) and resized."""
     x, y, w, h = (int(round(v)) for v in box)
     crop = Image.fromarray(image).crop((x, y, x + w, y + h))
     return np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+
+
+def _check_unique(table: pd.DataFrame) -> None:
+    """Refuse an image listed twice (in one list or in both), naming both places."""
+    seen = {}
+    for row in table.itertuples(index=False):
+        name = row.subDirectory_filePath
+        if name not in seen:
+            seen[name] = row
+            continue
+        first = seen[name]
+        where = f"{first.source}, line {first.source_line}"
+        if first.class_name != row.class_name:
+            message = f"image {name!r} has two labels: {first.class_name} ({where}) and {row.class_name} here"
+        else:
+            message = f"image {name!r} is listed twice ({where} and here); remove the repeated line"
+        raise format_error(row.source, message, row.source_line)
 
 
 def load_affectnet(root, split: str | None = None, classes: str = "basic7", size: int = 100,
@@ -107,14 +143,28 @@ def load_affectnet(root, split: str | None = None, classes: str = "basic7", size
                              class_name=names)
         tables.append(table[table["class_name"].isin(class_names)])
     table = pd.concat(tables, ignore_index=True)
+    _check_unique(table)
+    unmarked = table["facial_landmarks"].fillna("").str.strip() == ""
+    if align and unmarked.any():
+        found = detected_landmarks(image_dir, list(table.loc[unmarked, "subDirectory_filePath"]))
+        faceless = [f for f in table.loc[unmarked, "subDirectory_filePath"] if found[f] is None]
+        warn_faceless(image_dir, faceless)
+        table = table[~table["subDirectory_filePath"].isin(faceless)].reset_index(drop=True)
+        unmarked = table["facial_landmarks"].fillna("").str.strip() == ""
     images, points = [], []
-    for row in progress(table.itertuples(index=False), total=len(table), desc="affectnet", unit="img"):
+    for row, detect in progress(zip(table.itertuples(index=False), unmarked), total=len(table), desc="affectnet",
+                                unit="img"):
         raw = read_gray(image_dir / row.subDirectory_filePath)
-        points.append(parse_landmarks(row.facial_landmarks, row.source, row.source_line))
+        if detect:
+            points.append(found[row.subDirectory_filePath] if align else np.full((5, 2), np.nan))
+        else:
+            points.append(parse_landmarks(row.facial_landmarks, row.source, row.source_line))
+        box = check_box((row.face_x, row.face_y, row.face_width, row.face_height), raw.shape, row.source,
+                        row.source_line)
         if align:
             images.append(raw)
         else:
-            images.append(crop_face(raw, (row.face_x, row.face_y, row.face_width, row.face_height), size))
+            images.append(crop_face(raw, box, size))
     points = np.asarray(points).reshape(-1, 5, 2)
     if align:
         images = align_images(images, points, size)

@@ -197,35 +197,105 @@ def class_folders(folder, known) -> list:
     return folders
 
 
+def read_text_lines(path) -> list:
+    """The lines of a UTF-8 text file (a byte-order mark is dropped); a line that is not UTF-8
+    raises an error naming the file and line."""
+    path = Path(path)
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    lines = []
+    for number, raw in enumerate(data.splitlines(), 1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise format_error(path, f"not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                                     "save the file as UTF-8", number) from None
+    return lines
+
+
 def read_rows(path, n_fields: int | None = None, min_fields: int | None = None, sep=None):
     """Non-empty lines of a whitespace table as ``(line_number, fields)``; checks the field count."""
     path = Path(path)
     rows = []
-    with open(path, encoding="utf-8-sig") as f:
-        for number, line in enumerate(f, 1):
-            fields = line.split(sep) if sep else line.split()
-            if not fields or not line.strip():
-                continue
-            if n_fields is not None and len(fields) != n_fields:
-                raise format_error(path, f"expected {n_fields} fields, found {len(fields)}: {line.strip()!r}", number)
-            if min_fields is not None and len(fields) < min_fields:
-                raise format_error(path, f"expected at least {min_fields} fields, found {len(fields)}", number)
-            rows.append((number, fields))
+    for number, line in enumerate(read_text_lines(path), 1):
+        fields = line.split(sep) if sep else line.split()
+        if not fields or not line.strip():
+            continue
+        if n_fields is not None and len(fields) != n_fields:
+            raise format_error(path, f"expected {n_fields} fields, found {len(fields)}: {line.strip()!r}", number)
+        if min_fields is not None and len(fields) < min_fields:
+            raise format_error(path, f"expected at least {min_fields} fields, found {len(fields)}", number)
+        rows.append((number, fields))
     return rows
 
 
 def parse_number(text, path, line, kind=float):
+    """``text`` as a finite float, or an int (``5`` and ``5.0`` are 5; ``5.7`` is refused)."""
     try:
-        return kind(float(text)) if kind is int else kind(text)
+        value = float(text)
     except ValueError:
         raise format_error(path, f"{text!r} is not a number", line) from None
+    if not np.isfinite(value):
+        raise format_error(path, f"{text!r} is not a finite number", line)
+    if kind is int:
+        if not value.is_integer():
+            raise format_error(path, f"{text!r} is not an integer", line)
+        return int(value)
+    return kind(value)
+
+
+def check_unique_names(path, names, lines, values=None, what="image") -> None:
+    """Refuse a name listed twice: a repeated line (same values) or a name with conflicting labels.
+
+    ``lines`` are the file lines of ``names``; ``values`` (optional) their labels, compared to
+    tell the two cases apart in the message.
+    """
+    first = {}
+    for i, name in enumerate(names):
+        if name not in first:
+            first[name] = i
+            continue
+        j = first[name]
+        if values is not None and not _same(values[i], values[j]):
+            raise format_error(path, f"{what} {name!r} has two different labels: {_show(values[j])} on line "
+                                     f"{lines[j]} and {_show(values[i])} here", lines[i])
+        raise format_error(path, f"{what} {name!r} is listed twice (line {lines[j]} and here); "
+                                 "remove the repeated line", lines[i])
+
+
+def _same(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind == "f" or b.dtype.kind == "f":
+        return bool(np.array_equal(a.astype(np.float64), b.astype(np.float64), equal_nan=True))
+    return bool(np.array_equal(a, b))
+
+
+def _show(value) -> str:
+    value = np.asarray(value)
+    return str(value.item()) if value.ndim == 0 else " ".join(f"{v:g}" for v in value.ravel())
+
+
+def check_distribution(values, path, line, tolerance: float = 0.02) -> np.ndarray:
+    """A probability row: finite, non-negative, summing to 1 (within ``tolerance``)."""
+    values = np.asarray(values, np.float64)
+    if (values < 0).any():
+        raise format_error(path, "negative probability", line)
+    total = float(values.sum())
+    if abs(total - 1.0) > tolerance:
+        raise format_error(path, f"probabilities sum to {total:.4g}, not 1" + (" (an all-zero row)" if total == 0 else ""),
+                           line)
+    return values
 
 
 def read_csv_checked(path, required, what: str, **kwargs) -> pd.DataFrame:
     """A CSV file that must have the ``required`` columns (error names the file and the missing ones)."""
     path = require_file(path, what)
+    read_text_lines(path)  # not UTF-8: the error names the line
     try:
         table = pd.read_csv(path, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise format_error(path, f"{what} is empty (expected a header line with {list(required)})") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise format_error(path, f"not a readable CSV ({e})") from None
     missing = [c for c in required if c not in table.columns]
@@ -240,15 +310,11 @@ def csv_line(row_index: int) -> int:
 
 
 def read_gray(path) -> np.ndarray:
-    """An image file as uint8 grayscale ``(H, W)``; errors name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: image not found")
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("L"), dtype=np.uint8).copy()
-    except (OSError, SyntaxError, ValueError) as e:
-        raise format_error(path, f"unreadable image ({e})") from None
+    """An image file as uint8 grayscale ``(H, W)`` (any PIL mode, see
+    :func:`fercore.datasets.imageio.read_image`); errors name the file."""
+    from fercore.datasets.imageio import read_image
+
+    return read_image(path, mode="L")
 
 
 def resize_gray(image: np.ndarray, size: int) -> np.ndarray:

@@ -62,7 +62,7 @@ def read_landmarks_file(path) -> np.ndarray:
 
 def read_facs_file(path) -> dict:
     """``{AU: intensity}`` of a FACS file (intensity 0 = present, not scored)."""
-    return {int(parse_number(a, path, line)): parse_number(i, path, line)
+    return {parse_number(a, path, line, int): parse_number(i, path, line)
             for line, (a, i) in read_rows(path, n_fields=2)}
 
 

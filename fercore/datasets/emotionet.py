@@ -18,6 +18,7 @@ import pandas as pd
 
 from fercore.datasets.base import (
     FaceSet,
+    check_unique_names,
     csv_line,
     format_error,
     read_csv_checked,
@@ -77,7 +78,10 @@ def load_emotionet(root, labels: str = "au", size: int = 100) -> FaceSet:
             raise format_error(path, f"unknown emotion {table['emotion'].iloc[row]!r}", csv_line(row))
         y = np.array([EMOTION_CLASSES.index(e) for e in table["emotion"]], np.int64)
         class_names, kind = EMOTION_CLASSES, "single"
+    if table.empty:
+        raise format_error(path, "no rows after the header")
     files = table["file"].to_numpy(dtype=object)
+    check_unique_names(path, list(files), [csv_line(i) for i in range(len(files))], list(y))
     images = read_images([root / IMAGE_DIR / f for f in files], size=size, desc="emotionet")
     return FaceSet(
         name="emotionet",

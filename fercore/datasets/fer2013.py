@@ -40,6 +40,10 @@ def load_fer2013(root, split: str | None = None, size: int = SIDE) -> FaceSet:
     root = require_dir(root, "FER2013")
     path = root / CSV_FILE
     table = read_csv_checked(path, ["emotion", "pixels", "Usage"], "FER2013 CSV", dtype={"pixels": str})
+    if split is not None and split not in USAGES.values():
+        raise ValueError(f"split must be one of {list(USAGES.values())} or None, got {split!r}")
+    if table.empty:
+        raise format_error(path, "no rows after the header")
     codes = pd.to_numeric(table["emotion"], errors="coerce")
     bad = ~codes.isin(range(len(CODE_NAMES)))
     if bad.any():
@@ -49,19 +53,27 @@ def load_fer2013(root, split: str | None = None, size: int = SIDE) -> FaceSet:
     if unknown.any():
         row = int(np.flatnonzero(unknown.to_numpy())[0])
         raise format_error(path, f"unknown Usage {table['Usage'].iloc[row]!r} (expected {list(USAGES)})", csv_line(row))
+    repeated = table.duplicated(["emotion", "pixels", "Usage"], keep="first").to_numpy()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        same = (table[["emotion", "pixels", "Usage"]] == table.iloc[row][["emotion", "pixels", "Usage"]]).all(axis=1)
+        first = int(np.flatnonzero(same.to_numpy())[0])
+        raise format_error(path, f"repeats line {csv_line(first)} (same emotion, pixels and Usage); "
+                                 "remove the repeated line", csv_line(row))
     splits = table["Usage"].map(USAGES).to_numpy(dtype=object)
     files = np.array([row_name(i) for i in range(len(table))], dtype=object)
     keep = np.ones(len(table), bool) if split is None else splits == split
-    if split is not None and split not in USAGES.values():
-        raise ValueError(f"split must be one of {list(USAGES.values())} or None, got {split!r}")
     images = []
     for i in np.flatnonzero(keep):
         try:
             pixels = np.array(table["pixels"].iloc[i].split(), dtype=np.float64)
         except (ValueError, AttributeError):
             raise format_error(path, "pixels must be space-separated numbers", csv_line(i)) from None
-        if pixels.size != SIDE * SIDE or pixels.min() < 0 or pixels.max() > 255:
-            raise format_error(path, f"expected {SIDE * SIDE} gray values in 0..255, found {pixels.size}", csv_line(i))
+        if pixels.size != SIDE * SIDE:
+            raise format_error(path, f"expected {SIDE * SIDE} gray values, found {pixels.size}", csv_line(i))
+        if not (np.isfinite(pixels).all() and (pixels == np.round(pixels)).all()
+                and pixels.min() >= 0 and pixels.max() <= 255):
+            raise format_error(path, "gray values must be whole numbers in 0..255", csv_line(i))
         images.append(resize_gray(pixels.reshape(SIDE, SIDE).astype(np.uint8), size))
     images = np.stack(images) if images else np.zeros((0, size, size), np.uint8)
     labels = np.array([BASIC7.index(CODE_NAMES[c]) for c in codes[keep].astype(int)], np.int64)

@@ -21,6 +21,7 @@ import numpy as np
 
 from fercore.datasets.base import (
     FaceSet,
+    check_unique_names,
     format_error,
     image_files,
     parse_number,
@@ -52,7 +53,7 @@ def read_ratings(path) -> dict:
     """``{"KA-AN1": (6,) ratings in EMOTIONS6 order}`` from the semantic ratings table."""
     rows = read_rows(path)
     header = None
-    out = {}
+    out, lines = {}, {}
     for line, fields in rows:
         tokens = [f.lstrip("#").upper() for f in fields]
         if header is None:
@@ -69,7 +70,11 @@ def read_ratings(path) -> dict:
         ratings = {RATING_COLUMNS[c]: parse_number(values[c], path, line) for c in RATING_COLUMNS}
         if not all(1 <= r <= 5 for r in ratings.values()):
             raise format_error(path, "ratings must lie in 1..5", line)
-        out[values["PIC"]] = np.array([ratings[e] for e in EMOTIONS6])
+        pic = values["PIC"]
+        row = np.array([ratings[e] for e in EMOTIONS6])
+        if pic in out:
+            check_unique_names(path, [pic] * 2, [lines[pic], line], [out[pic], row], what="picture")
+        out[pic], lines[pic] = row, line
     if header is None:
         raise format_error(path, "no header line (HAP SAD SUR ANG DIS FEA PIC)")
     return out

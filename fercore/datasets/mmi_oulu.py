@@ -9,7 +9,8 @@ package reads frames extracted from them::
 
     Sessions/<session>/000.png ...                  (aligned faces, neutral first)
     mmi_labels.csv   session, subject, emotion, peak_frames   (emotion: MMI code 1 Anger, 2 Disgust,
-                     3 Fear, 4 Happiness, 5 Sadness, 6 Surprise; peak_frames "8;9;10")
+                     3 Fear, 4 Happiness, 5 Sadness, 6 Surprise; peak_frames "8;9;10", the frame
+                     numbers in the image names)
 
 Both give six classes in EMOTIONS6 order, subjects for subject-independent folds, and sequence /
 frame columns in ``meta``.
@@ -25,6 +26,7 @@ import pandas as pd
 from fercore.datasets.base import (
     IMAGE_SUFFIXES,
     FaceSet,
+    check_unique_names,
     class_folders,
     csv_line,
     format_error,
@@ -106,6 +108,20 @@ def write_oulu_sequence(root, subject: str, emotion: str, frames) -> list:
     return paths
 
 
+def session_frames(folder: Path) -> dict:
+    """``{frame number: path}`` of a session's images, the number read from the name (``008.png`` is
+    frame 8), so a missing frame never shifts the others."""
+    out = {}
+    for path in image_files(folder, IMAGE_SUFFIXES):
+        if not path.stem.isdigit():
+            raise format_error(path, "MMI frame names must be frame numbers (000.png, 001.png, ...)")
+        number = int(path.stem)
+        if number in out:
+            raise format_error(path, f"frame {number} also stored as {out[number].name}")
+        out[number] = path
+    return out
+
+
 def load_mmi(root, frames: str = "peaks", size: int = 100) -> FaceSet:
     """Load MMI sessions: ``frames="peaks"`` (the annotated peak frames, three per sequence in the
     RAF-ML protocol) or ``"all"``. Labels over EMOTIONS6."""
@@ -115,21 +131,26 @@ def load_mmi(root, frames: str = "peaks", size: int = 100) -> FaceSet:
     path = root / MMI_LABELS
     table = read_csv_checked(path, ["session", "subject", "emotion", "peak_frames"], "MMI labels",
                              dtype={"session": str, "subject": str, "peak_frames": str})
+    if table.empty:
+        raise format_error(path, "no sessions after the header")
+    check_unique_names(path, table["session"].tolist(), [csv_line(i) for i in range(len(table))], what="session")
     rows = []
     for i, row in enumerate(table.itertuples(index=False)):
         code = pd.to_numeric(row.emotion, errors="coerce")
         if code not in MMI_CODES:
             raise format_error(path, f"unknown emotion code {row.emotion!r} (MMI codes 1..6)", csv_line(i))
         session_dir = require_dir(root / "Sessions" / row.session, "MMI session")
-        paths = image_files(session_dir, IMAGE_SUFFIXES)
+        numbered = session_frames(session_dir)
         try:
             peaks = {int(v) for v in str(row.peak_frames).split(";") if v.strip()}
         except ValueError:
             message = f"peak_frames {row.peak_frames!r} is not ';'-separated frame numbers"
             raise format_error(path, message, csv_line(i)) from None
-        if any(not 0 <= p < len(paths) for p in peaks):
-            raise format_error(path, f"peak frame outside the session's {len(paths)} frames", csv_line(i))
-        for k, frame_path in enumerate(paths):
+        absent = sorted(p for p in peaks if p not in numbered)
+        if absent:
+            raise format_error(path, f"peak frame {absent[0]} has no image in {session_dir} "
+                                     f"(frames there: {sorted(numbered)})", csv_line(i))
+        for k, frame_path in sorted(numbered.items()):
             if frames == "all" or k in peaks:
                 rows.append((frame_path, row.subject, MMI_CODES[int(code)], row.session, k, k in peaks))
     meta = {"sequence": [r[3] for r in rows], "frame": [r[4] for r in rows], "is_peak": [r[5] for r in rows]}

@@ -10,8 +10,10 @@
     compound/...                               the same with train_0001.jpg names and labels 1..11
 
 The label file's historical spelling ``list_patition_label.txt`` and ``list_partition_label.txt``
-are both accepted. Landmarks in the attribute files are in original-image coordinates. A synthetic
-copy also carries ``crowd/`` (the raw votes, tasks and annotators) and ``truth.csv``.
+are both accepted. Landmarks in the attribute files are in original-image coordinates; a copy of
+the originals without ``Annotation/manual`` is aligned from landmarks detected once and cached in
+``Image/original/landmarks5.csv`` (:mod:`fercore.datasets.detected`). A synthetic copy also
+carries ``crowd/`` (the raw votes, tasks and annotators) and ``truth.csv``.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ import pandas as pd
 from fercore.datasets.base import (
     FaceSet,
     align_images,
+    check_distribution,
+    check_unique_names,
     first_existing,
     format_error,
     landmark_columns,
+    landmarks_frame,
     parse_number,
     read_csv_checked,
     read_gray,
@@ -41,6 +46,7 @@ from fercore.datasets.base import (
     write_gray,
     write_lines,
 )
+from fercore.datasets.detected import detected_landmarks, warn_faceless
 from fercore.labels import BASIC7, COMPOUND11
 from fercore.progress import progress
 
@@ -70,24 +76,32 @@ def attribute_name(name: str) -> str:
 
 def read_label_file(path, n_classes: int):
     """``name code`` lines; codes 1..n_classes -> class indices 0..n_classes-1."""
-    names, labels = [], []
+    names, labels, lines = [], [], []
     for line, (name, code) in read_rows(path, n_fields=2):
         value = parse_number(code, path, line, int)
         if not 1 <= value <= n_classes:
             raise format_error(path, f"unknown label {code!r} (expected 1..{n_classes})", line)
         names.append(name)
         labels.append(value - 1)
+        lines.append(line)
+    if not names:
+        raise format_error(path, "no labelled images (the file is empty)")
+    check_unique_names(path, names, lines, [v + 1 for v in labels])
     return names, np.asarray(labels, np.int64)
 
 
 def read_distribution_file(path, k: int = 7) -> dict:
-    """``name p_1 ... p_k`` lines as ``{name: (k,) float}``."""
-    out = {}
+    """``name p_1 ... p_k`` lines as ``{name: (k,) float}``; each row a probability distribution
+    (finite, non-negative, summing to 1), each name once."""
+    out, lines = {}, {}
     for line, fields in read_rows(path, n_fields=k + 1):
-        values = np.array([parse_number(v, path, line) for v in fields[1:]], np.float64)
-        if (values < 0).any():
-            raise format_error(path, "negative probability", line)
+        values = check_distribution([parse_number(v, path, line) for v in fields[1:]], path, line)
+        if fields[0] in out:
+            check_unique_names(path, [fields[0]] * 2, [lines[fields[0]], line], [out[fields[0]], values])
         out[fields[0]] = values
+        lines[fields[0]] = line
+    if not out:
+        raise format_error(path, "no rows (the file is empty)")
     return out
 
 
@@ -128,13 +142,22 @@ def read_attributes(folder, names) -> pd.DataFrame | None:
     return table
 
 
+def check_split(split, split_of, where) -> None:
+    """Refuse a split no image is in (RAF-DB and RAF-ML have ``train`` and ``test``, no ``val``)."""
+    present = sorted(set(split_of))
+    if split not in present:
+        raise ValueError(f"{where}: no image in split {split!r}; the names give splits {present}")
+
+
 def load_rafdb(root, subset: str = "basic", split: str | None = None, labels: str = "single",
                image: str = "aligned", size: int = 100) -> FaceSet:
     """Load RAF-DB's ``basic`` (7 classes, BASIC7 order) or ``compound`` (COMPOUND11) subset.
 
     ``labels="single"`` gives class indices from the label file; ``"distribution"`` the 7-dim
     crowd distributions. ``image="original"`` reads the unaligned originals and aligns them from
-    the manual landmarks with ``fercore.align`` (the aligned release is the default).
+    the manual landmarks with ``fercore.align`` (the aligned release is the default); without
+    the manual annotation, from detected landmarks (images with no face found are left out, with
+    a warning).
     """
     if subset not in SUBSETS:
         raise ValueError(f"subset must be one of {list(SUBSETS)}, got {subset!r}")
@@ -148,6 +171,7 @@ def load_rafdb(root, subset: str = "basic", split: str | None = None, labels: st
     names, y = read_label_file(first_existing(base / "EmoLabel", LABEL_FILES, "RAF-DB label file"), len(class_names))
     split_of = np.array([split_from_name(n) for n in names], dtype=object)
     if split is not None:
+        check_split(split, split_of, base / "EmoLabel")
         keep = split_of == split
         names, y, split_of = [n for n, k in zip(names, keep) if k], y[keep], split_of[keep]
     meta = read_attributes(base / "Annotation" / "manual", names)
@@ -155,9 +179,13 @@ def load_rafdb(root, subset: str = "basic", split: str | None = None, labels: st
         folder = require_dir(base / "Image" / "aligned", "RAF-DB aligned images")
         images = read_images([folder / aligned_name(n) for n in names], size=size, desc=f"rafdb {subset}")
     else:
-        if meta is None:
-            raise FileNotFoundError(f"{base / 'Annotation' / 'manual'}: landmarks are needed to align originals")
         folder = require_dir(base / "Image" / "original", "RAF-DB original images")
+        if meta is None:
+            found = detected_landmarks(folder, names)
+            keep = np.array([found[n] is not None for n in names], bool)
+            warn_faceless(folder, [n for n, k in zip(names, keep) if not k])
+            names, y, split_of = [n for n, k in zip(names, keep) if k], y[keep], split_of[keep]
+            meta = landmarks_frame(np.array([found[n] for n in names]).reshape(-1, 5, 2))
         raw = [read_gray(folder / n) for n in names]
         points = meta[landmark_columns(5)].to_numpy().reshape(-1, 5, 2)
         images = align_images(raw, points, size)

@@ -20,6 +20,7 @@ import numpy as np
 
 from fercore.datasets.base import (
     FaceSet,
+    check_unique_names,
     format_error,
     parse_number,
     read_images,
@@ -31,7 +32,13 @@ from fercore.datasets.base import (
     write_gray,
     write_lines,
 )
-from fercore.datasets.rafdb import aligned_name, read_attributes, read_distribution_file, write_attribute_files
+from fercore.datasets.rafdb import (
+    aligned_name,
+    check_split,
+    read_attributes,
+    read_distribution_file,
+    write_attribute_files,
+)
 from fercore.labels import EMOTIONS6
 
 DISTRIBUTION_FILE = "distribution.txt"
@@ -40,12 +47,18 @@ MULTILABEL_FILE = "multilabel.txt"
 
 def read_multilabel_file(path, k: int = 6) -> dict:
     """``name b_1 ... b_k`` lines (0/1) as ``{name: (k,) float}``."""
-    out = {}
+    out, lines = {}, {}
     for line, fields in read_rows(path, n_fields=k + 1):
         values = [parse_number(v, path, line, int) for v in fields[1:]]
         if any(v not in (0, 1) for v in values):
             raise format_error(path, f"multi-label entries must be 0 or 1, found {fields[1:]}", line)
-        out[fields[0]] = np.asarray(values, np.float64)
+        values = np.asarray(values, np.float64)
+        if fields[0] in out:
+            check_unique_names(path, [fields[0]] * 2, [lines[fields[0]], line], [out[fields[0]], values])
+        out[fields[0]] = values
+        lines[fields[0]] = line
+    if not out:
+        raise format_error(path, "no rows (the file is empty)")
     return out
 
 
@@ -60,6 +73,7 @@ def load_rafml(root, split: str | None = None, labels: str = "multilabel", size:
     names = list(table)
     split_of = np.array([split_from_name(n) for n in names], dtype=object)
     if split is not None:
+        check_split(split, split_of, path)
         names = [n for n, s in zip(names, split_of) if s == split]
         split_of = np.array([split] * len(names), dtype=object)
     folder = require_dir(root / "Image" / "aligned", "RAF-ML aligned images")

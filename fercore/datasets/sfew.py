@@ -2,7 +2,9 @@
 
 Class folders: Angry Disgust Fear Happy Neutral Sad Surprise. Point the loader at the aligned-face
 release (what the papers used); a synthetic copy stores aligned faces. An optional
-``landmarks5.csv`` sidecar (file relative to the root) aligns unaligned frames instead.
+``landmarks5.csv`` sidecar (file relative to the root) aligns unaligned frames instead;
+``detect=True`` writes that sidecar from detected landmarks first (once; frames with no face
+found are left out with a warning).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fercore.datasets.base import (
     require_dir,
     write_gray,
 )
+from fercore.datasets.detected import detected_landmarks, warn_faceless
 from fercore.labels import BASIC7
 
 FOLDERS = {"Angry": "anger", "Disgust": "disgust", "Fear": "fear", "Happy": "happiness", "Neutral": "neutral",
@@ -28,8 +31,9 @@ FOLDERS = {"Angry": "anger", "Disgust": "disgust", "Fear": "fear", "Happy": "hap
 SPLITS = {"train": "Train", "val": "Val"}
 
 
-def load_sfew(root, split: str | None = None, size: int = 100) -> FaceSet:
-    """Load SFEW 2.0's labelled splits (``train``, ``val`` or both), labels in BASIC7 order."""
+def load_sfew(root, split: str | None = None, size: int = 100, detect: bool = False) -> FaceSet:
+    """Load SFEW 2.0's labelled splits (``train``, ``val`` or both), labels in BASIC7 order;
+    ``detect=True`` for the unaligned film frames (see the module docstring)."""
     if split is not None and split not in SPLITS:
         raise ValueError(f"split must be one of {list(SPLITS)} or None, got {split!r}")
     root = require_dir(root, "SFEW 2.0")
@@ -39,6 +43,11 @@ def load_sfew(root, split: str | None = None, size: int = 100) -> FaceSet:
         for class_dir in class_folders(folder, FOLDERS):
             entries += [(path, s, FOLDERS[class_dir.name]) for path in image_files(class_dir, IMAGE_SUFFIXES)]
     files = [str(p.relative_to(root)) for p, _, _ in entries]
+    if detect:
+        found = detected_landmarks(root, files)
+        warn_faceless(root, [f for f in files if found[f] is None])
+        entries = [e for f, e in zip(files, entries) if found[f] is not None]
+        files = [f for f in files if found[f] is not None]
     return FaceSet(
         name="sfew",
         images=read_faces(root, files, size, desc="sfew"),

@@ -12,8 +12,15 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold, KFold
 
 from fercore import classifiers
-from fercore.adaptation import (JAFFE_THRESHOLD, MODELS, adapt_to_target, domain_mmd, fine_tune, jaffe_label_sets,
-                                train_transfer_nets)
+from fercore.adaptation import (
+    JAFFE_THRESHOLD,
+    MODELS,
+    adapt_to_target,
+    domain_mmd,
+    fine_tune,
+    jaffe_label_sets,
+    train_transfer_nets,
+)
 from fercore.datasets import load
 from fercore.deep import extract_features
 from fercore.multilabel import evaluate_multilabel, make_multilabel
@@ -78,6 +85,7 @@ def load_targets(data_root, names=tuple(TARGET_LOADING)):
     from pathlib import Path
 
     from fercore.datasets import LOADERS, locate
+    from fercore.results import note
 
     if not Path(data_root).is_dir():
         raise FileNotFoundError(f"{data_root}: data root not found (run `fercore data --profile <profile>`)")
@@ -87,7 +95,8 @@ def load_targets(data_root, names=tuple(TARGET_LOADING)):
             raise ValueError(f"unknown target {name!r}; choose from {tuple(TARGET_LOADING)}")
         try:
             folder = locate(data_root, name)
-        except FileNotFoundError:
+        except FileNotFoundError as error:
+            note("missing", f"dataset {name}", str(error))  # the runner fails the run unless allowed
             continue
         faces = LOADERS[name](folder, **TARGET_LOADING[name])
         if name == "jaffe":

@@ -12,11 +12,12 @@ import pandas as pd
 import torch
 
 from fercore.datasets import load
+from fercore.inputs import as_float, image_tensor
 from fercore.losses.semantic import symmetric_kl
 from fercore.metrics import accuracy, mean_diagonal
 from fercore.paper import paper_cell, paper_values
-from fercore.seeds import Kept, run_over_seeds
-from fercore.semantic import NeighbourhoodAwareClassifier, as_float, image_tensor
+from fercore.seeds import Kept, Spread, run_over_seeds, verdict
+from fercore.semantic import NeighbourhoodAwareClassifier
 
 ABLATION = {
     "ce_bb": {"loss": "ce", "balance": "batch", "method": "none"},
@@ -254,3 +255,80 @@ def load_sequences(data_root, name, input_size, before=4):
     before = int(min(before, frames.meta.groupby("sequence").size().min() - 1))
     peaks, preceding = sequence_groups(frames.meta, before=before)
     return frames, peaks, preceding, before
+
+
+def discussion(summary, tables, *, quality, divergence, ae_r2, by_class, counts, fc_totals, class_names, n_seeds,
+               n_train, input_size, width, iterations, epochs, mask_start, profile):
+    """The chapter's closing discussion (markdown bullet points): ``summary[setting][metric]`` is
+    (mean, sd) over seeds, ``tables`` the per-seed tables of :func:`run_setting`, ``quality`` the
+    mask's (mean, sd) scores against the flipped labels (``None`` without ground truth), the
+    rest the chapter's measurements and settings."""
+    acc = {k: v["accuracy"][0] for k, v in summary.items()}
+    sd = {k: v["accuracy"][1] for k, v in summary.items()}
+    gain = lambda a, b: 100 * (acc[a] - acc[b])
+    lines = [
+        f"* **The method (Table VIII, last group).** The paper gains +{PAPER_RESULTS['table8.T'] - PAPER_RESULTS['table8.without']:.1f} points with T "
+        f"and +{PAPER_RESULTS['table8.BT'] - PAPER_RESULTS['table8.without']:.1f} with BT. Here T is {gain('T', 'without'):+.1f} and BT "
+        f"{gain('BT', 'without'):+.1f} points against the baseline's {100 * acc['without']:.1f} % "
+        f"(baseline sd {100 * sd['without']:.1f} over {n_seeds} seed(s)): BT > baseline "
+        f"{verdict(Spread(acc['BT'], sd['BT'], n_seeds), Spread(acc['without'], sd['without'], n_seeds))}.",
+        f"* **Loss and balance.** The paper finds focal loss and cross entropy close "
+        f"({PAPER_RESULTS['table8.focal_bb'] - PAPER_RESULTS['table8.ce_bb']:+.1f}) and balancing essential (no balancing "
+        f"{PAPER_RESULTS['table8.focal_none']} % vs {PAPER_RESULTS['table8.without']} %). Here focal − CE is {gain('without', 'ce_bb'):+.1f} points, "
+        f"batch balancing − no balancing {gain('without', 'focal_none'):+.1f}, and batch balancing − weighted loss "
+        f"{gain('without', 'focal_weighted'):+.1f} (the paper: {PAPER_RESULTS['table8.without'] - PAPER_RESULTS['table8.focal_weighted']:+.1f}). "
+        f"The mean diagonal without balancing is {100 * summary['focal_none']['mean_diag'][0]:.1f} % against "
+        f"{100 * summary['without']['mean_diag'][0]:.1f} % with batch balancing"
+        f"{': the unbalanced model favours the majority classes' if summary['focal_none']['mean_diag'][0] < summary['without']['mean_diag'][0] else ''}.",
+    ]
+    if "true_accuracy" in summary["without"]:
+        lines.append(f"* **True labels.** Scored against the true labels, the baseline reaches {100 * summary['without']['true_accuracy'][0]:.1f} % "
+                     f"and BT {100 * summary['BT']['true_accuracy'][0]:.1f} %: the given validation labels are themselves noisy, "
+                     "which caps every accuracy measured against them (AffectNet's annotator agreement, "
+                     f"{PAPER_RESULTS['table3.affectnet.annotator_agreement']} %, is the paper's ceiling).")
+    if quality is not None:
+        q = quality["BT"]
+        lines.append(f"* **Does the mask find the noisy labels?** BT masks {100 * q['masked_fraction'][0]:.0f} % of the samples it sees; "
+                     f"{100 * q['precision'][0]:.1f} % of them are flipped, against {100 * q['noise_rate'][0]:.1f} % flipped in the batches, "
+                     f"and it catches {100 * q['recall'][0]:.0f} % of the flipped samples. This is the direct test of the paper's "
+                     "premise that unstable samples are the unreliable ones: "
+                     + ("the mask singles out flipped labels more often than chance would."
+                        if q['precision'][0] > q['noise_rate'][0] + q['precision'][1]
+                        else "here the mask does not single out the flipped labels better than chance would.")
+                     + f" Masking also removes about {100 * q['masked_fraction'][0]:.0f} % of each batch's gradient "
+                     "(Algorithm 1 sums the kept samples' gradients), which in a short run acts like a smaller learning rate.")
+    share = divergence["reconstruction"] / divergence["neighbour"]
+    lines.append(f"* **What the mask measures here.** The autoencoder recovers {100 * ae_r2:.0f} % of the validation faces' pixel "
+                 f"variation (R²). The baseline's mean divergence between a face and its noiseless reconstruction is "
+                 f"{divergence['reconstruction']:.3g}, against {divergence['neighbour']:.3g} for a neighbour: {100 * share:.0f} % of what "
+                 "the threshold compares comes from the reconstruction, not from the semantic perturbation"
+                 + (". The mask therefore ranks faces by how much the autoencoder's rendering changes their prediction rather than by "
+                    "how stable the prediction is near the face; the paper's neighbours, from an autoencoder refined for 100 epochs, "
+                    "look like the face itself (Fig. 3)." if share > 0.5 else "."))
+    if "BT_from_start" in summary:
+        start = summary["BT_from_start"]["accuracy"][0]
+        first = tables["BT_from_start"]
+        lines.append(f"* **When masking starts.** The paper masks from the first step. Done so here (BT, {len(first)} seed(s)), "
+                     f"accuracy is {100 * start:.1f} % against the baseline's {100 * acc['without']:.1f} % ({gain('BT_from_start', 'without'):+.1f} points)"
+                     + (f", masking {100 * first['mask_masked_fraction'].mean():.0f} % of the samples with a precision of "
+                        f"{100 * first['mask_precision'].mean():.1f} % at catching flipped labels (chance: {100 * first['mask_noise_rate'].mean():.1f} %)"
+                        if "mask_precision" in first else "")
+                     + f". In a run of {iterations:,} iterations the network is far from trained for most of it, and its divergences "
+                     "then mostly measure the gap to the reconstruction; masking on them from the start keeps samples out of "
+                     f"learning while the network is still forming. This run therefore trains the first {mask_start:.0%} of its iterations without "
+                     "the mask (`mask_start`; the `full` profile keeps the paper's 0), which gives the T and BT rows above.")
+    paper7 = lambda key: PAPER_RESULTS[f"table7.{key}"]
+    most, least = by_class["masked (%)"].idxmax(), by_class["masked (%)"].idxmin()
+    minority = counts.loc[most, "train share (%)"] < 100 / len(class_names)
+    lines.append(f"* **Who is masked.** BT masks {by_class.loc[most, 'masked (%)']:.0f} % of the appearances of {most} "
+                 f"({counts.loc[most, 'train share (%)']:.1f} % of the training set) but {by_class.loc[least, 'masked (%)']:.0f} % "
+                 f"of those of {least} ({counts.loc[least, 'train share (%)']:.1f} %)"
+                 + (": the most masked class is a minority class, so the mask takes back part of what batch balancing gives it."
+                    if minority else "."))
+    lines.append(f"* **Sequences (Table VII).** The paper's FC drops with the method (CK+ {paper7('ckplus.fc.without')} → "
+                 f"{paper7('ckplus.fc.with')}, Oulu-CASIA {paper7('oulu.fc.without')} → {paper7('oulu.fc.with')}) while CFC rises. "
+                 f"Here the FC summed over both datasets is {fc_totals['without']:.1f} without and {fc_totals['with']:.1f} with the method.")
+    lines.append(f"* **Scale.** This run is the `{profile}` profile: {n_train:,} training faces of {input_size}×{input_size} pixels, "
+                 f"{iterations:,} iterations (≈ {epochs:.1f} epochs), networks at width ×{width}. Differences smaller than the seed-to-seed "
+                 "standard deviation are not evidence either way; the `full` profile runs the paper's sizes on a GPU.")
+    return "\n".join(lines)

@@ -326,17 +326,43 @@ def simulate_crowd(n_tasks, votes_per_task=40, spammer_fraction=0.1, n_workers=3
 
 def find_votes(data_root):
     """The vote table under ``data_root``'s RAF-DB folder (``crowd/votes.csv`` of a synthetic
-    copy, or a ``votes.csv`` a user put there), or None."""
+    copy, or a ``votes.csv`` a user put there), or None (noted for the runner: simulated votes
+    then stand in for real ones, see :func:`fercore.results.note`)."""
     from fercore.datasets import locate
+    from fercore.results import note
 
     try:
         folder = locate(data_root, "rafdb")
-    except FileNotFoundError:
+    except FileNotFoundError as error:
+        note("simulated", "crowd votes", f"no vote table, the crowd is simulated ({error})")
         return None
     for path in (folder / "crowd" / "votes.csv", folder / "votes.csv"):
         if path.is_file():
             return path
+    note("simulated", "crowd votes", f"no vote table ({folder / 'crowd' / 'votes.csv'} or {folder / 'votes.csv'}); "
+                                     "the crowd is simulated")
     return None
+
+
+def check_votes(votes: pd.DataFrame, path) -> None:
+    """Refuse a vote table with a label that is not a BASIC7 index (``5.7``, ``9``, empty) or a
+    worker voting twice on one task; errors name the file and line."""
+    from fercore.datasets.base import csv_line, format_error
+
+    if votes.empty:
+        raise format_error(path, "no votes after the header")
+    labels = pd.to_numeric(votes["label"], errors="coerce")
+    bad = ~labels.isin(range(7))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise format_error(path, f"vote label {votes['label'].iloc[row]!r} is not a class index 0..6", csv_line(row))
+    twice = votes.duplicated(["task", "worker"]).to_numpy()
+    if twice.any():
+        row = int(np.flatnonzero(twice)[0])
+        task, worker = votes["task"].iloc[row], votes["worker"].iloc[row]
+        first = int(np.flatnonzero(((votes["task"] == task) & (votes["worker"] == worker)).to_numpy())[0])
+        raise format_error(path, f"worker {worker!r} votes on task {task!r} twice (line {csv_line(first)} and here)",
+                           csv_line(row))
 
 
 def load_crowd_table(path) -> CrowdTable:
@@ -347,6 +373,7 @@ def load_crowd_table(path) -> CrowdTable:
 
     path = Path(path)
     votes = read_csv_checked(path, ["task", "worker", "label"], "vote table")[["task", "worker", "label"]]
+    check_votes(votes, path)
     tasks = workers = None
     if (path.parent / "tasks.csv").is_file() and (path.parent / "workers.csv").is_file():
         tasks = read_csv_checked(path.parent / "tasks.csv", ["task", "true_label", "difficulty"], "task table")

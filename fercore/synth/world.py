@@ -102,15 +102,54 @@ def _read_manifest(folder: Path) -> dict | None:
         return None
 
 
-def is_current(root, unit: str, key: dict) -> bool:
-    """True when every dataset of ``unit`` exists with a manifest matching ``key``."""
+def file_listing(folder: Path) -> dict:
+    """``{relative path: [size, sha256]}`` of a dataset folder's files (its manifest excepted)."""
+    folder = Path(folder)
+    out = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
+        with open(path, "rb") as f:
+            out[str(path.relative_to(folder))] = [path.stat().st_size, hashlib.file_digest(f, "sha256").hexdigest()]
+    return out
+
+
+def listing_changes(folder: Path, listing: dict, verify: bool = False) -> str:
+    """What differs between a dataset folder and the listing its manifest recorded: files
+    removed, added or of another size (and, with ``verify``, of other content); '' if none."""
+    folder = Path(folder)
+    present = {str(p.relative_to(folder)): p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST}
+    removed = sorted(set(listing) - set(present))
+    added = sorted(set(present) - set(listing))
+    changed = [f for f in sorted(set(listing) & set(present)) if present[f].stat().st_size != listing[f][0]]
+    if verify and not changed:
+        for f in sorted(set(listing) & set(present)):
+            with open(present[f], "rb") as handle:
+                if hashlib.file_digest(handle, "sha256").hexdigest() != listing[f][1]:
+                    changed.append(f)
+    parts = [f"{len(files)} file(s) {what}, e.g. {folder / files[0]}"
+             for files, what in ((removed, "removed"), (added, "added"), (changed, "changed")) if files]
+    return "; ".join(parts)
+
+
+def unit_changes(root, unit: str, key: dict, verify: bool = False) -> str | None:
+    """None when every dataset of ``unit`` exists with a manifest matching ``key`` and its files
+    as generated; else why it must be generated again ('' when it was never generated)."""
     from fercore.synth.writers import WRITERS
 
+    reasons = []
     for name in WRITERS[unit][0]:
         manifest = _read_manifest(Path(root) / f"synth-{name}")
-        if manifest is None or {k: manifest.get(k) for k in key} != key:
-            return False
-    return True
+        if manifest is None or {k: manifest.get(k) for k in key} != key or "files" not in manifest:
+            return ""
+        changes = listing_changes(Path(root) / f"synth-{name}", manifest["files"], verify)
+        if changes:
+            reasons.append(changes)
+    return "; ".join(reasons) or None
+
+
+def is_current(root, unit: str, key: dict, verify: bool = False) -> bool:
+    """True when every dataset of ``unit`` exists with a manifest matching ``key`` and the files
+    it recorded (sizes; contents too with ``verify``)."""
+    return unit_changes(root, unit, key, verify) is None
 
 
 def _count_images(folder: Path) -> int:
@@ -137,8 +176,8 @@ def generate_unit(root, unit: str, sizes: dict, seed: int, code: str, workers: i
         seconds = time.perf_counter() - start
         key = unit_key(unit, sizes, seed, code)
         for name, folder in folders.items():
-            write_json_atomic(folder / MANIFEST,
-                              {**key, "dataset": name, "summary": summary, "seconds": round(seconds, 2)})
+            write_json_atomic(folder / MANIFEST, {**key, "dataset": name, "summary": summary,
+                                                  "seconds": round(seconds, 2), "files": file_listing(folder)})
         for name, folder in folders.items():
             final = root / f"synth-{name}"
             old = root / f".old-{name}-{os.getpid()}"
@@ -169,14 +208,17 @@ def unit_processes(workers: int) -> int:
     return 1 if workers <= 2 else min(4, workers // 2)
 
 
-def materialize(root, profile: str, seed: int = 0, sizes: dict | None = None, workers: int | None = None) -> dict:
+def materialize(root, profile: str, seed: int = 0, sizes: dict | None = None, workers: int | None = None,
+                verify: bool = False) -> dict:
     """Make ``<root>/synth-*`` match ``profile``'s sizes (or ``sizes``) and ``seed``.
 
     Regenerates only the units whose manifest differs, on ``workers`` cores (default
     :func:`fercore.synth.parallel.n_workers`: ``$FERCORE_WORKERS``, else every core; split
     between unit processes, :func:`unit_processes`, and rendering threads). The files do not
     depend on ``workers``. Returns the world manifest (also written to ``<root>/manifest.json``,
-    see :func:`world_summary`) with ``generated_now``, the units this call regenerated.
+    see :func:`world_summary`) with ``generated_now``, the units this call regenerated, and
+    ``repaired``, ``{unit: what changed}`` for those regenerated because files were added,
+    removed or changed after generation (sizes; contents too with ``verify``).
     """
     from fercore.synth.writers import WRITERS
 
@@ -186,7 +228,9 @@ def materialize(root, profile: str, seed: int = 0, sizes: dict | None = None, wo
     with _locked(root):
         for stale in root.glob(".staging-*"):
             shutil.rmtree(stale, ignore_errors=True)
-        generated = [unit for unit in WRITERS if not is_current(root, unit, unit_key(unit, sizes, seed, code))]
+        changes = {unit: unit_changes(root, unit, unit_key(unit, sizes, seed, code), verify) for unit in WRITERS}
+        generated = [unit for unit, change in changes.items() if change is not None]
+        repaired = {unit: change for unit, change in changes.items() if change}
         workers = parallel.n_workers(workers)
         processes = min(unit_processes(workers), len(generated)) or 1
         threads = max(1, workers // processes)
@@ -200,8 +244,8 @@ def materialize(root, profile: str, seed: int = 0, sizes: dict | None = None, wo
         previous = _read_manifest(root) or {}
         same = {"profile": profile, "seed": int(seed), "sizes": sizes, "code": code}
         if not generated and all(previous.get(k) == v for k, v in same.items()):
-            return {**previous, "generated_now": []}
-        world = {**world_summary(root, profile, seed, sizes, code), "generated_now": generated}
+            return {**previous, "generated_now": [], "repaired": {}}
+        world = {**world_summary(root, profile, seed, sizes, code), "generated_now": generated, "repaired": repaired}
         write_json_atomic(root / MANIFEST, world)
         return world
 

@@ -1,7 +1,7 @@
 """Training speed of baseDCNN (RAF-DB Table 2): images per second at batch 64.
 
 Runs the engine's own step (``fercore.train.Trainer.update`` with the DLP-CNN or softmax
-objective, random 90×90 crops from 100×100 faces by ``fercore.train.RandomBatches``) on the
+objective, random 90×90 crops from 100×100 faces by ``fercore.batches.RandomBatches``) on the
 CPU and, when CUDA is available, on the GPU with bf16 autocast and channels_last.
 
     python tests/benchmarks/bench_basedcnn.py                       # CPU, and CUDA if present
@@ -21,9 +21,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from fercore.deep import FeatureObjective, RandomCrop, image_tensor  # noqa: E402
+from fercore.batches import RandomBatches  # noqa: E402
+from fercore.inputs import RandomCrop, crop_source  # noqa: E402
+from fercore.losses.objectives import FeatureObjective  # noqa: E402
 from fercore.nets import BaseDCNN  # noqa: E402
-from fercore.train import RandomBatches, Schedule, Trainer, to_device  # noqa: E402
+from fercore.train import Schedule, Trainer, to_device  # noqa: E402
 
 
 def synchronize(device):
@@ -46,7 +48,7 @@ def images_per_second(device, *, iters, warmup, batch_size, width, input_size, o
     if compile_model:
         trainer.model = torch.compile(trainer.model)
     trainer.model.train()
-    batches = RandomBatches(image_tensor(faces, input_size).to(trainer.device),
+    batches = RandomBatches(crop_source(faces, input_size).to(trainer.device),
                             labels.to(trainer.device), batch_size=batch_size,
                             transform=RandomCrop(input_size))
     for _ in range(warmup):

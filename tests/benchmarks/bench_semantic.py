@@ -21,18 +21,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from fercore.losses.semantic import FocalLoss, PerceptualReconstructionLoss  # noqa: E402
-from fercore.nets.autoencoder import AsymmetricAutoencoder, Critic  # noqa: E402
-from fercore.nets.twobranch import TwoBranchNet  # noqa: E402
-from fercore.semantic import (  # noqa: E402
-    AdversarialPair,
-    AdversarialTrainer,
+from fercore.batches import RandomBatches  # noqa: E402
+from fercore.losses.objectives import (  # noqa: E402
     AutoencoderObjective,
-    NeighbourGenerator,
     NeighbourhoodAwareObjective,
     RefinementObjective,
 )
-from fercore.train import RandomBatches, Schedule, Trainer, to_device  # noqa: E402
+from fercore.losses.semantic import FocalLoss, PerceptualReconstructionLoss  # noqa: E402
+from fercore.nets.autoencoder import AsymmetricAutoencoder, Critic  # noqa: E402
+from fercore.nets.twobranch import TwoBranchNet  # noqa: E402
+from fercore.semantic import AdversarialPair, AdversarialTrainer, NeighbourGenerator  # noqa: E402
+from fercore.train import Schedule, Trainer, to_device  # noqa: E402
 
 
 def synchronize(device):
