@@ -75,6 +75,7 @@ def _cmd_predict(args) -> int:
     from fercore.predict import choose_model, draw_faces, predict_photos, prediction_table, write_predictions
     from tqdm import tqdm
 
+    runner.get_profile(args.profile)
     net, info = choose_model(args.model, runner.profile_dir(args.profile), runner.resolve_device(args.device))
     classes = info["class_names"]
     print(f"model {info['chapter']}/{info['method']} seed {info['seed']} ({info['path']})")

@@ -13,9 +13,10 @@ corner, image-right mouth corner — what :func:`fercore.align.align_face` expec
     for result in detect_photos(["photos/"], detector):   # folders too, one result per file
         print(result.path, result.error or len(result.faces))
 
-Photos are read in any PIL mode (16-bit, palette, alpha, CMYK), turned upright from their EXIF
-orientation, and shrunk to at most ``max_side`` pixels before detection (huge JPEGs are decoded
-at reduced scale, so memory stays bounded); landmarks and boxes are reported in the coordinates of
+Photos are read in any PIL mode (16-bit, palette, alpha, CMYK; see
+:func:`fercore.datasets.imageio.decode`), turned upright from their EXIF orientation, and shrunk
+to at most ``max_side`` pixels before detection (huge JPEGs are decoded at reduced scale, so
+memory stays bounded); landmarks and boxes are reported in the coordinates of
 that working image and :attr:`Photo.scale` maps them back to the file's pixels.
 """
 
@@ -30,6 +31,7 @@ import torch
 from PIL import Image, ImageOps
 
 from fercore.align import RAF_SIZE, align_face
+from fercore.datasets.imageio import ImageDecodeError, decode
 from fercore.progress import progress
 
 MAX_SIDE = 1600
@@ -81,20 +83,6 @@ class Photo:
         return np.asarray(Image.fromarray(self.rgb).convert("L"))
 
 
-def _as_8bit(im: Image.Image) -> Image.Image:
-    """An RGB image from any PIL mode: 16-bit and 32-bit integer and float images are rescaled to
-    8 bits (PIL's own conversion would clip them), alpha is dropped."""
-    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        values = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if im.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
-        if im.mode == "F":
-            low, high = values.min(initial=0), values.max(initial=1)
-            values, top = values - low, max(high - low, 1e-12)
-        gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
-        return Image.fromarray(gray, mode="L").convert("RGB")
-    return im.convert("RGB")
-
-
 def read_photo(path, max_side: int = MAX_SIDE, upright: bool = True) -> Photo:
     """Read an image file as an RGB :class:`Photo` no larger than ``max_side``, turned upright
     from its EXIF orientation unless ``upright=False`` (the pixels as stored, as the dataset
@@ -115,7 +103,9 @@ def read_photo(path, max_side: int = MAX_SIDE, upright: bool = True) -> Photo:
                 if max(width, height) > max_side and im.format == "JPEG":
                     factor = max_side / max(width, height)  # decode at 1/2, 1/4 or 1/8 scale
                     im.draft("RGB", (max(1, int(width * factor)), max(1, int(height * factor))))
-                im = _as_8bit(ImageOps.exif_transpose(im) if upright else im)
+                rgb = decode(ImageOps.exif_transpose(im) if upright else im, "RGB")
+    except ImageDecodeError as e:
+        raise PhotoError(f"{path}: {e}") from None
     except Image.UnidentifiedImageError:
         raise PhotoError(f"{path}: not an image file (PIL cannot identify it)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -123,12 +113,11 @@ def read_photo(path, max_side: int = MAX_SIDE, upright: bool = True) -> Photo:
     except (OSError, SyntaxError, ValueError) as e:
         raise PhotoError(f"{path}: truncated or corrupt image ({e})") from None
     full = (height, width) if turned else (width, height)
-    if max(im.size) > max_side:
-        factor = max_side / max(im.size)
-        im = im.resize((max(1, round(im.size[0] * factor)), max(1, round(im.size[1] * factor))),
-                       Image.BILINEAR, reducing_gap=2.0)
-    return Photo(path, np.asarray(im, dtype=np.uint8).copy(), scale=im.size[0] / full[0],
-                 original_size=full)
+    if max(rgb.shape[:2]) > max_side:
+        factor = max_side / max(rgb.shape[:2])
+        size = (max(1, round(rgb.shape[1] * factor)), max(1, round(rgb.shape[0] * factor)))
+        rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR, reducing_gap=2.0), dtype=np.uint8)
+    return Photo(path, rgb, scale=rgb.shape[1] / full[0], original_size=full)
 
 
 class FaceDetector:
@@ -150,7 +139,11 @@ class FaceDetector:
         if min_face_size < 12:
             raise ValueError(f"min_face_size must be at least 12 pixels, got {min_face_size}")
         try:
-            from facenet_pytorch import MTCNN
+            from tqdm import TqdmWarning
+
+            with warnings.catch_warnings():  # its downloader imports tqdm.auto: noise in a notebook
+                warnings.simplefilter("ignore", TqdmWarning)
+                from facenet_pytorch import MTCNN
         except ImportError:
             raise RuntimeError("face detection needs facenet-pytorch: "
                                "pip install --no-deps facenet-pytorch==2.6.0 (or `make venv`)") from None

@@ -8,8 +8,8 @@ holding only tensors, numbers and strings (so ``torch.load(path, weights_only=Tr
 the network's class (a name in ``fercore.nets``) and constructor arguments, its ``state_dict``,
 the class names its outputs stand for, and the fingerprint of the run that trained it. Saving::
 
-    from fercore.models import save_model, run_fingerprint
-    save_model(net, "dlp_dbm", "dlp", seed, run_fingerprint(params), "results/smoke")
+    from fercore.models import save_model, params_fingerprint
+    save_model(net, "dlp_dbm", "dlp", seed, params_fingerprint(params), "results/smoke")
 
 and using::
 
@@ -47,7 +47,7 @@ def model_path(profile_dir, chapter: str, method: str, seed: int) -> Path:
     return Path(profile_dir) / MODELS_DIR / chapter / f"{method}-seed{int(seed)}.pt"
 
 
-def run_fingerprint(params: dict) -> str:
+def params_fingerprint(params: dict) -> str:
     """A short hash of a run's resolved parameters and the library version (16 hex digits)."""
     text = json.dumps({"params": params, "fercore": fercore.__version__}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -74,10 +74,12 @@ def constructor_arguments(net: nn.Module) -> dict:
     return out
 
 
-def save_model(net: nn.Module, chapter: str, method: str, seed: int, fingerprint: str, profile_dir,
+def save_model(net: nn.Module, chapter: str, method: str, seed: int, fingerprint, profile_dir,
                *, class_names=BASIC7, config: dict | None = None) -> Path:
     """Write ``net`` to :func:`model_path` atomically and return the path.
 
+    ``fingerprint`` identifies the run: a string (:func:`params_fingerprint`) or a dict of strings
+    and numbers (:meth:`fercore.train.Trainer.fingerprint`).
     ``config``: constructor arguments of ``net``'s class (default: :func:`constructor_arguments`);
     ``class_names``: what the outputs stand for, in order.
     """
@@ -92,7 +94,7 @@ def save_model(net: nn.Module, chapter: str, method: str, seed: int, fingerprint
         "chapter": chapter,
         "method": method,
         "seed": int(seed),
-        "fingerprint": str(fingerprint),
+        "fingerprint": dict(fingerprint) if isinstance(fingerprint, dict) else str(fingerprint),
         "fercore_version": fercore.__version__,
         "architecture": architecture,
         "config": config,

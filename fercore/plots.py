@@ -167,12 +167,14 @@ def plot_embedding(coords, labels, class_names, *, ax=None, title=None, s=8, alp
 def face_grid(images, titles=None, *, ncols=8, face_inches=1.4, suptitle=None, cmap="gray"):
     """Faces in a grid, each ``face_inches`` wide (large enough to read the expression).
 
-    ``images``: ``(n, H, W)`` grayscale (uint8 or float); ``titles``: optional caption per face.
+    ``images``: ``(n, H, W)`` grayscale or ``(n, H, W, 3)`` RGB (uint8 or float); ``titles``: optional
+    caption per face.
     Returns the ``Figure``.
     """
     images = np.asarray(images)
-    if images.ndim != 3 or len(images) == 0:
-        raise ValueError(f"images must have shape (n, height, width) with n ≥ 1; got {images.shape}")
+    if images.ndim not in (3, 4) or len(images) == 0 or (images.ndim == 4 and images.shape[-1] != 3):
+        raise ValueError(f"images must have shape (n, height, width) or (n, height, width, 3) with n ≥ 1; "
+                         f"got {images.shape}")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
     n = len(images)

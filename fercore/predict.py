@@ -15,9 +15,9 @@ from PIL import Image, ImageDraw
 
 from fercore.detect import FaceDetector, detect_photos
 from fercore.labels import PALETTE
-from fercore.models import load_model, predict_proba
+from fercore.models import MODELS_DIR, load_model, predict_proba
 
-DEFAULT_MODELS = ("dlp_dbm/dlp", "dlp_dbm/softmax", "real_photos/softmax")
+DEFAULT_MODELS = ("dlp_dbm/dlp", "dlp_dbm/softmax", "real_photos/dlp", "real_photos/softmax")
 """Models ``fercore predict`` tries, in order, when none is named."""
 
 
@@ -26,12 +26,14 @@ def choose_model(spec, profile_dir, device="cpu"):
     :data:`DEFAULT_MODELS` when ``spec`` is None."""
     if spec:
         return load_model(spec, profile_dir, device)
-    for default in DEFAULT_MODELS[:-1]:
+    for default in DEFAULT_MODELS:
         try:
             return load_model(default, profile_dir, device)
         except FileNotFoundError:
             pass
-    return load_model(DEFAULT_MODELS[-1], profile_dir, device)
+    kept = sorted(f"{p.parent.name}/{p.stem}" for p in (Path(profile_dir) / MODELS_DIR).glob("*/*.pt"))
+    raise FileNotFoundError(f"{Path(profile_dir) / MODELS_DIR}: none of the default models {list(DEFAULT_MODELS)} "
+                            f"is kept (kept: {kept or 'none'}); run the real_photos chapter or pass --model")
 
 
 @dataclass
@@ -102,3 +104,32 @@ def draw_faces(prediction: PhotoPrediction, class_names) -> Image.Image:
         draw.rectangle(draw.textbbox((x, y), label, font_size=size), fill=colour)
         draw.text((x, y), label, fill="white", font_size=size)
     return im
+
+
+def plot_predictions(faces, probabilities, class_names, titles=None, truths=None, ncols: int = 4):
+    """Each aligned face beside a bar chart of its class probabilities (the true class, when
+    ``truths`` names it, outlined in black). Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    n = len(faces)
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, 2 * ncols, figsize=(4.2 * ncols, 2.1 * nrows),
+                             gridspec_kw={"width_ratios": [1, 1.1] * ncols}, squeeze=False)
+    colours = [PALETTE.get(c, "#444444") for c in class_names]
+    for i in range(nrows * ncols):
+        face_ax, bar_ax = axes[i // ncols, 2 * (i % ncols)], axes[i // ncols, 2 * (i % ncols) + 1]
+        face_ax.axis("off")
+        if i >= n:
+            bar_ax.axis("off")
+            continue
+        face_ax.imshow(faces[i], cmap="gray", vmin=0, vmax=255)
+        face_ax.set_title(titles[i] if titles is not None else "", fontsize=8)
+        bars = bar_ax.barh(range(len(class_names)), probabilities[i], color=colours)
+        if truths is not None and truths[i] in class_names:
+            bars[class_names.index(truths[i])].set(edgecolor="black", linewidth=1.5)
+        bar_ax.set_yticks(range(len(class_names)), class_names, fontsize=7)
+        bar_ax.invert_yaxis()
+        bar_ax.set_xlim(0, 1)
+        bar_ax.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    return fig

@@ -38,6 +38,7 @@ CHAPTERS = {
     "domain_adaptation": "06_domain_adaptation",
     "sjmt": "07_sjmt",
     "semantic_ae": "08_semantic_ae",
+    "real_photos": "09_real_photos",
 }
 """Stable chapter ids and their notebook names, in book order."""
 

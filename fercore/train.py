@@ -123,8 +123,8 @@ class Trainer:
         then too); 1 on the CPU, larger on CUDA to keep the GPU busy.
     desc : label of the progress bar.
     keep : arguments of :func:`fercore.models.save_model` but the net (``chapter``, ``method``,
-        ``seed``, ``fingerprint``, ``profile_dir``…): the trained model is kept there after
-        :meth:`fit`.
+        ``seed``, ``profile_dir``…): the trained model is kept there after :meth:`fit`, with
+        :meth:`fingerprint` unless ``keep`` gives its own ``fingerprint``.
     """
 
     def __init__(self, model, loss_fn, schedule, *, param_groups=None, device="auto", seed=0,
@@ -204,7 +204,7 @@ class Trainer:
         if self.keep:
             from fercore.models import save_model
 
-            save_model(self.model, **self.keep)
+            save_model(self.model, **{"fingerprint": self.fingerprint(batches), **self.keep})
         return self.history()
 
     def _flush(self, pending, seconds):

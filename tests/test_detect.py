@@ -142,3 +142,30 @@ def test_unknown_paths_and_bad_parameters_are_refused(tmp_path):
         read_photo(tmp_path / "missing.jpg")
     with pytest.raises(ValueError, match="keep"):
         FaceDetector(keep="first")
+
+
+def test_a_phone_photo_is_turned_upright_from_its_exif_orientation(tmp_path, detector, photos):
+    face = Image.open(photos["0-f15-hao-ph"]).convert("RGB").crop((0, 40, 512, 500))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned a quarter: viewers rotate it 90° clockwise
+    face.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "phone.jpg", quality=98, exif=exif)
+    photo = read_photo(tmp_path / "phone.jpg")
+    assert photo.rgb.shape == (460, 512, 3) and photo.original_size == (512, 460)
+    found = detector.detect(photo.rgb)[0][0].landmarks
+    reference = np.asarray(REFERENCE["0-f15-hao-ph"][0]) - [0, 40]
+    assert np.linalg.norm(found - reference, axis=1).max() < TOLERANCE * np.linalg.norm(reference[1] - reference[0])
+    stored = read_photo(tmp_path / "phone.jpg", upright=False)
+    assert detector.detect(stored.rgb)[0][0].landmarks[:, 1].std() > 30  # eyes and mouth side by side
+
+
+def test_the_detector_runs_offline(monkeypatch, photos):
+    """MTCNN's weights come from the installed wheel: no connection is attempted."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the detector tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    faces = FaceDetector(device="cpu").detect(read_photo(photos["astronaut"]).rgb)[0]
+    assert len(faces) == 1

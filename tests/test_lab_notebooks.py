@@ -12,7 +12,7 @@ import yaml
 from fercore import labs, runner
 
 REPO = Path(__file__).resolve().parents[1]
-LABS = ("lab1_em", "lab2_handcrafted", "lab3_locality", "lab4_mmd")
+LABS = ("lab1_em", "lab2_handcrafted", "lab3_locality", "lab4_mmd", "lab5_photo")
 
 SOLUTION_PARAMETERS = {
     "lab1_em": {"n_images": 300},
@@ -20,6 +20,7 @@ SOLUTION_PARAMETERS = {
     "lab3_locality": {"pretrain_iterations": 100, "iterations": 60, "input_size": 40, "embedding_method": "pca",
                       "lam": 0.5},
     "lab4_mmd": {"pretrain_iterations": 60, "adapt_iterations": 20},
+    "lab5_photo": {"iterations": 20},
 }
 """Small settings under which every check of a correct solution still passes (lab 3 with λ = 0.5:
 in 60 steps the default λ = 0.1 tightens the classes by about 1 %, too little to pass reliably)."""
@@ -29,6 +30,7 @@ STUDENT_PARAMETERS = {
     "lab2_handcrafted": {},
     "lab3_locality": {"pretrain_iterations": 2, "iterations": 2, "input_size": 32, "embedding_method": "pca"},
     "lab4_mmd": {"pretrain_iterations": 2, "adapt_iterations": 2, "input_size": 32},
+    "lab5_photo": {"iterations": 2},
 }
 """The stubs fail whatever the size, so the student runs only need to reach the end."""
 

@@ -4,15 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from fercore.models import (
-    constructor_arguments,
-    find_model,
-    load_model,
-    model_path,
-    predict_proba,
-    run_fingerprint,
-    save_model,
-)
+from fercore.models import (constructor_arguments, find_model, load_model, model_path, predict_proba,
+                            params_fingerprint, save_model)
 from fercore.nets import BaseDCNN, ResNetCIFAR
 
 
@@ -51,7 +44,7 @@ def test_find_model_picks_the_lowest_seed_or_the_one_asked_for(tmp_path):
 def test_other_architectures_and_bad_files(tmp_path):
     net = ResNetCIFAR(depth=8, num_classes=6)
     assert constructor_arguments(net)["depth"] == 8
-    save_model(net, "sjmt", "resnet", 0, run_fingerprint({"a": 1}), tmp_path)
+    save_model(net, "sjmt", "resnet", 0, params_fingerprint({"a": 1}), tmp_path)
     again, _ = load_model("sjmt/resnet", tmp_path)
     for a, b in zip(net.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
@@ -62,7 +55,7 @@ def test_other_architectures_and_bad_files(tmp_path):
         load_model("x/junk", tmp_path)
     with pytest.raises(ValueError, match="plain name"):
         model_path(tmp_path, "../up", "m", 0)
-    assert run_fingerprint({"a": 1}) == run_fingerprint({"a": 1}) != run_fingerprint({"a": 2})
+    assert params_fingerprint({"a": 1}) == params_fingerprint({"a": 1}) != params_fingerprint({"a": 2})
 
 
 def test_the_trainer_keeps_its_model_when_asked(tmp_path):
@@ -72,11 +65,12 @@ def test_the_trainer_keeps_its_model_when_asked(tmp_path):
     net = small_net()
     images = torch.rand(8, 1, 40, 40)
     labels = torch.arange(8) % 7
-    keep = {"chapter": "ch", "method": "softmax", "seed": 0, "fingerprint": "f", "profile_dir": tmp_path}
+    keep = {"chapter": "ch", "method": "softmax", "seed": 0, "profile_dir": tmp_path}
     trainer = Trainer(net, lambda m, b: {"loss": torch.nn.functional.cross_entropy(m(b[0]), b[1])},
                       Schedule(iterations=2), device="cpu", keep=keep)
-    trainer.fit(RandomBatches(images, labels, batch_size=4))
+    batches = RandomBatches(images, labels, batch_size=4)
+    trainer.fit(batches)
     again, info = load_model("ch/softmax", tmp_path)
-    assert info["fingerprint"] == "f"
+    assert info["fingerprint"] == trainer.fingerprint(batches) and info["fingerprint"]["seed"] == 0
     for a, b in zip(trainer.model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)

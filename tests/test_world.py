@@ -144,3 +144,29 @@ def test_sequence_strength_and_face_boxes():
     x, y, w, h = writers.face_boxes(points, [(50, 60)])[0]
     assert w == h and 0 <= x and x + w <= 60 and 0 <= y and y + h <= 50
     assert x < 10 and x + w > 30 and y < 20 and y + h > 40
+
+
+COLOUR_DATASETS = {"rafdb", "rafml", "affectnet", "sfew", "emotionet"}
+"""Datasets whose real counterparts are colour photo collections (the rest are grey)."""
+
+
+def test_colour_where_the_real_dataset_is_colour(tiny_world):
+    from PIL import Image
+
+    root, _ = tiny_world
+    for name in LOADERS:
+        files = [p for p in (root / f"synth-{name}").rglob("*")
+                 if p.suffix.lower() in {".jpg", ".png", ".tiff"}]
+        for path in files[:3]:                              # FER2013 is a CSV of grey pixels
+            with Image.open(path) as im:
+                assert im.mode == ("RGB" if name in COLOUR_DATASETS else "L"), (name, path)
+        grey = load(name, root)
+        assert grey.images.ndim == 3, name                 # chapters get grey unless they ask
+    for name in COLOUR_DATASETS:
+        colour = load(name, root, color=True)
+        grey = load(name, root)
+        assert colour.images.shape == grey.images.shape + (3,), name
+        spread = np.ptp(colour.images.astype(int), axis=-1).mean()
+        assert spread > 5, name                            # really coloured, not grey copies
+        luma = colour.images.astype(float) @ [0.299, 0.587, 0.114]
+        assert np.abs(luma - grey.images).mean() < 2, name

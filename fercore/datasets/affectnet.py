@@ -29,11 +29,11 @@ from fercore.datasets.base import (
     csv_line,
     format_error,
     read_csv_checked,
-    read_gray,
+    read_gray_or_rgb,
     read_truth,
     require_dir,
     write_csv,
-    write_gray,
+    write_image,
 )
 from fercore.datasets.detected import detected_landmarks, warn_faceless
 from fercore.labels import BASIC7, CONTEMPT
@@ -113,8 +113,9 @@ def _check_unique(table: pd.DataFrame) -> None:
 
 
 def load_affectnet(root, split: str | None = None, classes: str = "basic7", size: int = 100,
-                   align: bool = False) -> FaceSet:
+                   align: bool = False, color: bool = False) -> FaceSet:
     """Load AffectNet's manually annotated images (``split``: ``train``, ``val`` or both).
+    Images are grey unless ``color=True`` (RGB ``(n, size, size, 3)``; the files are colour).
 
     ``classes="basic7"`` keeps codes 0-6 mapped to BASIC7; ``"basic8"`` adds contempt. The other
     codes (none, uncertain, non-face) are dropped. Valence, arousal and landmarks go to ``meta``.
@@ -154,7 +155,7 @@ def load_affectnet(root, split: str | None = None, classes: str = "basic7", size
     images, points = [], []
     for row, detect in progress(zip(table.itertuples(index=False), unmarked), total=len(table), desc="affectnet",
                                 unit="img"):
-        raw = read_gray(image_dir / row.subDirectory_filePath)
+        raw = read_gray_or_rgb(image_dir / row.subDirectory_filePath, color)
         if detect:
             points.append(found[row.subDirectory_filePath] if align else np.full((5, 2), np.nan))
         else:
@@ -168,7 +169,7 @@ def load_affectnet(root, split: str | None = None, classes: str = "basic7", size
     points = np.asarray(points).reshape(-1, 5, 2)
     if align:
         images = align_images(images, points, size)
-    images = np.stack(images) if len(images) else np.zeros((0, size, size), np.uint8)
+    images = np.stack(images) if len(images) else np.zeros((0, size, size) + ((3,) if color else ()), np.uint8)
     meta = table[["face_x", "face_y", "face_width", "face_height", "valence", "arousal"]].reset_index(drop=True)
     files = table["subDirectory_filePath"].to_numpy(dtype=object)
     return FaceSet(
@@ -191,7 +192,7 @@ def write_affectnet(root, split: str, files, images, boxes, landmarks, expressio
     """
     root = Path(root)
     for name, im in zip(files, images):
-        write_gray(root / IMAGE_DIR / name, im)
+        write_image(root / IMAGE_DIR / name, im)
     boxes = np.asarray(boxes).round().astype(int)
     table = pd.DataFrame({
         "subDirectory_filePath": list(files),

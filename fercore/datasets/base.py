@@ -56,9 +56,10 @@ class FaceSet:
 
     def __post_init__(self):
         n = len(self.images)
-        if self.images.dtype != np.uint8 or self.images.ndim != 3:
-            raise ValueError(f"{self.name}: images must be uint8 (n, H, W), got {self.images.dtype} "
-                             f"{self.images.shape}")
+        colour = self.images.ndim == 4 and self.images.shape[-1] == 3
+        if self.images.dtype != np.uint8 or not (self.images.ndim == 3 or colour):
+            raise ValueError(f"{self.name}: images must be uint8 (n, H, W) or colour (n, H, W, 3), got "
+                             f"{self.images.dtype} {self.images.shape}")
         if self.label_kind not in LABEL_KINDS:
             raise ValueError(f"{self.name}: label_kind {self.label_kind!r} is not one of {LABEL_KINDS}")
         self.class_names = tuple(self.class_names)
@@ -317,21 +318,57 @@ def read_gray(path) -> np.ndarray:
     return read_image(path, mode="L")
 
 
+def read_rgb(path) -> np.ndarray:
+    """An image file as uint8 RGB ``(H, W, 3)`` (grey files repeated over the channels; any PIL
+    mode, see :func:`fercore.datasets.imageio.read_image`); errors name the file."""
+    from fercore.datasets.imageio import read_image
+
+    return read_image(path, mode="RGB")
+
+
+def read_gray_or_rgb(path, color: bool = False) -> np.ndarray:
+    """:func:`read_rgb` with ``color``, else :func:`read_gray`."""
+    return read_rgb(path) if color else read_gray(path)
+
+
+def write_image(path, image: np.ndarray) -> None:
+    """:func:`write_gray` for a grey ``(H, W)`` image; an RGB ``(H, W, 3)`` one is written the
+    same way (JPEG quality 95, PNG, TIFF by suffix) in colour."""
+    image = np.asarray(image, dtype=np.uint8)
+    if image.ndim == 2:
+        return write_gray(path, image)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"{path}: image must be (H, W) or (H, W, 3), got {image.shape}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im = Image.fromarray(image, mode="RGB")
+    suffix = path.suffix.lower()
+    if suffix in (".jpg", ".jpeg"):
+        im.save(path, format="JPEG", quality=JPEG_QUALITY, optimize=False, progressive=False)
+    elif suffix == ".png":
+        im.save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    elif suffix in (".tif", ".tiff"):
+        im.save(path, format="TIFF")
+    else:
+        raise ValueError(f"{path}: unsupported image suffix {suffix!r}")
+
+
 def resize_gray(image: np.ndarray, size: int) -> np.ndarray:
-    """A square ``size`` x ``size`` copy of a grayscale image (bilinear)."""
-    if image.shape == (size, size):
+    """A square ``size`` x ``size`` copy of a grayscale (or RGB) image (bilinear)."""
+    if image.shape[:2] == (size, size):
         return image
     return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR), dtype=np.uint8)
 
 
-def read_images(paths, size: int | None = None, desc: str = "images") -> np.ndarray:
-    """Stack image files into ``(n, H, W)`` uint8, resizing to ``size`` when given."""
+def read_images(paths, size: int | None = None, desc: str = "images", color: bool = False) -> np.ndarray:
+    """Stack image files into ``(n, H, W)`` uint8 (``(n, H, W, 3)`` with ``color``), resizing
+    to ``size`` when given."""
     images = []
     for path in progress(paths, desc=desc, unit="img"):
-        image = read_gray(path)
+        image = read_gray_or_rgb(path, color)
         images.append(resize_gray(image, size) if size else image)
     if not images:
-        return np.zeros((0, size or 0, size or 0), np.uint8)
+        return np.zeros((0, size or 0, size or 0) + ((3,) if color else ()), np.uint8)
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
         raise ValueError(f"images under {Path(paths[0]).parent} differ in size {sorted(shapes)}; pass size=")
@@ -416,27 +453,29 @@ def write_landmarks5_sidecar(folder, files, points) -> None:
 
 
 def align_images(images, landmarks, size: int, desc="aligning") -> np.ndarray:
-    """Align each image from its five landmarks to RAF's template (``fercore.align``)."""
+    """Align each image (grey or RGB) from its five landmarks to RAF's template (``fercore.align``)."""
     from fercore.align import align_face
 
-    out = np.empty((len(images), size, size), np.uint8)
+    channels = (3,) if len(images) and np.ndim(images[0]) == 3 else ()
+    out = np.empty((len(images), size, size) + channels, np.uint8)
     for i in progress(range(len(images)), desc=desc, unit="img"):
         out[i] = align_face(images[i], landmarks[i], size=size)[0]
     return out
 
 
-def read_faces(folder, files, size: int, desc: str = "images") -> np.ndarray:
-    """The images ``folder/<file>`` as ``(n, size, size)`` uint8 faces: aligned from the folder's
-    ``landmarks5.csv`` sidecar when it has one (every file must be in it), else resized whole."""
+def read_faces(folder, files, size: int, desc: str = "images", color: bool = False) -> np.ndarray:
+    """The images ``folder/<file>`` as ``(n, size, size)`` uint8 faces (``(n, size, size, 3)``
+    with ``color``): aligned from the folder's ``landmarks5.csv`` sidecar when it has one (every
+    file must be in it), else resized whole."""
     folder = Path(folder)
     paths = [folder / f for f in files]
     sidecar = read_landmarks5_sidecar(folder)
     if sidecar is None:
-        return read_images(paths, size=size, desc=desc)
+        return read_images(paths, size=size, desc=desc, color=color)
     missing = [f for f in files if f not in sidecar]
     if missing:
         raise format_error(folder / LANDMARKS5_FILE, f"no landmarks for {missing[0]!r}")
-    raw = [read_gray(p) for p in progress(paths, desc=desc, unit="img")]
+    raw = [read_gray_or_rgb(p, color) for p in progress(paths, desc=desc, unit="img")]
     return align_images(raw, np.stack([sidecar[f] for f in files]), size)
 
 

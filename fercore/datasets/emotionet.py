@@ -26,7 +26,7 @@ from fercore.datasets.base import (
     read_truth,
     require_dir,
     write_csv,
-    write_gray,
+    write_image,
 )
 from fercore.labels import BASIC7, COMPOUND11
 
@@ -50,8 +50,9 @@ def _au_columns(table: pd.DataFrame, path) -> dict:
     return dict(sorted(columns.items()))
 
 
-def load_emotionet(root, labels: str = "au", size: int = 100) -> FaceSet:
+def load_emotionet(root, labels: str = "au", size: int = 100, color: bool = False) -> FaceSet:
     """Load EmotioNet: ``labels="au"`` gives ``(n, n_AUs)`` presence (NaN where 999), with the
+    Images are grey unless ``color=True`` (RGB ``(n, size, size, 3)``; the files are colour).
     AUs the file codes; ``labels="emotion"`` gives the emotion-labelled subset over
     BASIC7 + COMPOUND11."""
     if labels not in ("au", "emotion"):
@@ -82,7 +83,7 @@ def load_emotionet(root, labels: str = "au", size: int = 100) -> FaceSet:
         raise format_error(path, "no rows after the header")
     files = table["file"].to_numpy(dtype=object)
     check_unique_names(path, list(files), [csv_line(i) for i in range(len(files))], list(y))
-    images = read_images([root / IMAGE_DIR / f for f in files], size=size, desc="emotionet")
+    images = read_images([root / IMAGE_DIR / f for f in files], size=size, desc="emotionet", color=color)
     return FaceSet(
         name="emotionet",
         images=images,
@@ -99,7 +100,7 @@ def write_emotionet(root, files, images, au_presence, emotion_files=(), emotions
     and the emotion table for the labelled subset."""
     root = Path(root)
     for name, im in zip(files, images):
-        write_gray(root / IMAGE_DIR / name, im)
+        write_image(root / IMAGE_DIR / name, im)
     au = np.where(np.isnan(au_presence), UNKNOWN, au_presence).astype(int)
     table = pd.DataFrame(au, columns=[f"AU{a}" for a in CHALLENGE_AUS])
     table.insert(0, "file", list(files))

@@ -35,7 +35,7 @@ from fercore.datasets.base import (
     landmarks_frame,
     parse_number,
     read_csv_checked,
-    read_gray,
+    read_gray_or_rgb,
     read_images,
     read_rows,
     read_truth,
@@ -43,7 +43,7 @@ from fercore.datasets.base import (
     require_file,
     split_from_name,
     write_csv,
-    write_gray,
+    write_image,
     write_lines,
 )
 from fercore.datasets.detected import detected_landmarks, warn_faceless
@@ -150,8 +150,9 @@ def check_split(split, split_of, where) -> None:
 
 
 def load_rafdb(root, subset: str = "basic", split: str | None = None, labels: str = "single",
-               image: str = "aligned", size: int = 100) -> FaceSet:
+               image: str = "aligned", size: int = 100, color: bool = False) -> FaceSet:
     """Load RAF-DB's ``basic`` (7 classes, BASIC7 order) or ``compound`` (COMPOUND11) subset.
+    Images are grey unless ``color=True`` (RGB ``(n, size, size, 3)``; the files are colour).
 
     ``labels="single"`` gives class indices from the label file; ``"distribution"`` the 7-dim
     crowd distributions. ``image="original"`` reads the unaligned originals and aligns them from
@@ -177,7 +178,8 @@ def load_rafdb(root, subset: str = "basic", split: str | None = None, labels: st
     meta = read_attributes(base / "Annotation" / "manual", names)
     if image == "aligned":
         folder = require_dir(base / "Image" / "aligned", "RAF-DB aligned images")
-        images = read_images([folder / aligned_name(n) for n in names], size=size, desc=f"rafdb {subset}")
+        images = read_images([folder / aligned_name(n) for n in names], size=size, desc=f"rafdb {subset}",
+                             color=color)
     else:
         folder = require_dir(base / "Image" / "original", "RAF-DB original images")
         if meta is None:
@@ -186,7 +188,7 @@ def load_rafdb(root, subset: str = "basic", split: str | None = None, labels: st
             warn_faceless(folder, [n for n, k in zip(names, keep) if not k])
             names, y, split_of = [n for n, k in zip(names, keep) if k], y[keep], split_of[keep]
             meta = landmarks_frame(np.array([found[n] for n in names]).reshape(-1, 5, 2))
-        raw = [read_gray(folder / n) for n in names]
+        raw = [read_gray_or_rgb(folder / n, color) for n in names]
         points = meta[landmark_columns(5)].to_numpy().reshape(-1, 5, 2)
         images = align_images(raw, points, size)
     if labels == "distribution":
@@ -217,10 +219,10 @@ def write_rafdb_subset(root, subset: str, names, labels, aligned, distributions=
     base = Path(root) / subset
     write_lines(base / "EmoLabel" / LABEL_FILES[0], [f"{n} {int(c) + 1}" for n, c in zip(names, labels)])
     for name, im in zip(names, aligned):
-        write_gray(base / "Image" / "aligned" / aligned_name(name), im)
+        write_image(base / "Image" / "aligned" / aligned_name(name), im)
     if originals is not None:
         for name, im in zip(names, originals):
-            write_gray(base / "Image" / "original" / name, im)
+            write_image(base / "Image" / "original" / name, im)
     if distributions is not None:
         write_lines(base / "EmoLabel" / DISTRIBUTION_FILES[0],
                     [f"{n} " + " ".join(f"{p:.4f}" for p in d) for n, d in zip(names, distributions)])

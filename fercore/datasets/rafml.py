@@ -29,7 +29,7 @@ from fercore.datasets.base import (
     require_dir,
     require_file,
     split_from_name,
-    write_gray,
+    write_image,
     write_lines,
 )
 from fercore.datasets.rafdb import (
@@ -62,8 +62,10 @@ def read_multilabel_file(path, k: int = 6) -> dict:
     return out
 
 
-def load_rafml(root, split: str | None = None, labels: str = "multilabel", size: int = 100) -> FaceSet:
-    """Load RAF-ML: ``labels="multilabel"`` (binary ``(n, 6)``) or ``"distribution"`` (6-dim)."""
+def load_rafml(root, split: str | None = None, labels: str = "multilabel", size: int = 100,
+               color: bool = False) -> FaceSet:
+    """Load RAF-ML: ``labels="multilabel"`` (binary ``(n, 6)``) or ``"distribution"`` (6-dim).
+    Images are grey unless ``color=True`` (RGB ``(n, size, size, 3)``; the files are colour)."""
     if labels not in ("multilabel", "distribution"):
         raise ValueError(f"labels must be 'multilabel' or 'distribution', got {labels!r}")
     root = require_dir(root, "RAF-ML")
@@ -77,7 +79,7 @@ def load_rafml(root, split: str | None = None, labels: str = "multilabel", size:
         names = [n for n, s in zip(names, split_of) if s == split]
         split_of = np.array([split] * len(names), dtype=object)
     folder = require_dir(root / "Image" / "aligned", "RAF-ML aligned images")
-    images = read_images([folder / aligned_name(n) for n in names], size=size, desc="rafml")
+    images = read_images([folder / aligned_name(n) for n in names], size=size, desc="rafml", color=color)
     y = np.stack([table[n] for n in names]).astype(np.float32) if names else np.zeros((0, 6), np.float32)
     return FaceSet(
         name="rafml",
@@ -98,9 +100,9 @@ def write_rafml(root, names, aligned, distributions, multilabels, landmarks=None
     optionally, originals and attribute files (landmarks in original-image coordinates)."""
     root = Path(root)
     for name, im in zip(names, aligned):
-        write_gray(root / "Image" / "aligned" / aligned_name(name), im)
+        write_image(root / "Image" / "aligned" / aligned_name(name), im)
     for name, im in zip(names, originals if originals is not None else []):
-        write_gray(root / "Image" / "original" / name, im)
+        write_image(root / "Image" / "original" / name, im)
     write_lines(root / "EmoLabel" / DISTRIBUTION_FILE,
                 [f"{n} " + " ".join(f"{p:.4f}" for p in d) for n, d in zip(names, distributions)])
     write_lines(root / "EmoLabel" / MULTILABEL_FILE,

@@ -21,7 +21,7 @@ from fercore.datasets.base import (
     read_faces,
     read_truth,
     require_dir,
-    write_gray,
+    write_image,
 )
 from fercore.datasets.detected import detected_landmarks, warn_faceless
 from fercore.labels import BASIC7
@@ -31,9 +31,11 @@ FOLDERS = {"Angry": "anger", "Disgust": "disgust", "Fear": "fear", "Happy": "hap
 SPLITS = {"train": "Train", "val": "Val"}
 
 
-def load_sfew(root, split: str | None = None, size: int = 100, detect: bool = False) -> FaceSet:
+def load_sfew(root, split: str | None = None, size: int = 100, detect: bool = False,
+              color: bool = False) -> FaceSet:
     """Load SFEW 2.0's labelled splits (``train``, ``val`` or both), labels in BASIC7 order;
-    ``detect=True`` for the unaligned film frames (see the module docstring)."""
+    ``detect=True`` for the unaligned film frames (see the module docstring). Images are grey
+    unless ``color=True`` (RGB ``(n, size, size, 3)``; the files are colour)."""
     if split is not None and split not in SPLITS:
         raise ValueError(f"split must be one of {list(SPLITS)} or None, got {split!r}")
     root = require_dir(root, "SFEW 2.0")
@@ -50,7 +52,7 @@ def load_sfew(root, split: str | None = None, size: int = 100, detect: bool = Fa
         files = [f for f in files if found[f] is not None]
     return FaceSet(
         name="sfew",
-        images=read_faces(root, files, size, desc="sfew"),
+        images=read_faces(root, files, size, desc="sfew", color=color),
         labels=np.array([BASIC7.index(c) for _, _, c in entries], np.int64),
         class_names=BASIC7,
         files=files,
@@ -68,4 +70,4 @@ def sfew_path(split: str, emotion: str, name: str) -> str:
 def write_sfew(root, paths, images) -> None:
     """Write images at the relative ``paths`` made by :func:`sfew_path`."""
     for path, im in zip(paths, images):
-        write_gray(Path(root) / path, im)
+        write_image(Path(root) / path, im)

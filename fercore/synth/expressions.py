@@ -20,7 +20,8 @@ two-hot weight row gives the union and unequal weights give an intensity-weighte
 "Probabilities of AUs' occurrence for each expression in RAF-DB", percent; empty cells are
 below 10%), as printed in the paper's text — including its happiness row, which lists 98%
 under AU7 and nothing under AU6. It is used as data: in the wild domain each AU of an emotion
-is active with that probability. AU27 (mouth stretch) is outside the mesh model's 20 AUs and
+is active with that probability, except that the happiness value printed under AU7 is read as
+AU6's (see :func:`wild_occurrence`). AU27 (mouth stretch) is outside the mesh model's 20 AUs and
 is rendered as a strong AU26 (jaw drop).
 """
 
@@ -36,9 +37,9 @@ DOMAINS = ("lab", "film", "wild")
 
 PROTOTYPES = {
     "surprise": {1: 1.0, 2: 1.0, 5: 0.8, 25: 1.0, 26: 1.0},
-    "fear": {1: 1.0, 2: 0.7, 4: 0.8, 5: 1.0, 7: 0.5, 20: 1.0, 25: 1.0, 26: 0.5},
+    "fear": {1: 1.0, 2: 0.7, 4: 0.8, 5: 1.0, 7: 0.3, 20: 1.0, 25: 1.0, 26: 0.3},
     "disgust": {9: 1.0, 10: 1.0, 15: 0.5, 17: 0.7},
-    "happiness": {6: 1.0, 12: 1.0, 25: 0.6},
+    "happiness": {6: 1.0, 12: 1.0, 25: 1.0},
     "sadness": {1: 1.0, 4: 0.8, 15: 1.0, 17: 0.6},
     "anger": {4: 1.0, 5: 0.6, 7: 1.0, 23: 1.0, 24: 0.6},
     "neutral": {},
@@ -91,13 +92,19 @@ def prototype_matrix() -> np.ndarray:
 def wild_occurrence() -> np.ndarray:
     """Per-emotion AU occurrence probabilities (8, 20) for the wild domain.
 
-    RAF-DB Table 1 where it has a row (AU27 folded into AU26 as ``1 - (1-p26)(1-p27)``);
-    prototype AUs missing from the row get :data:`RARE_P`; neutral has no AUs; contempt (not
+    RAF-DB Table 1 where it has a row, except that the happiness row's 98% printed under AU7
+    (lid tightener) is given to AU6 (cheek raiser), whose cell is empty: every FACS-coded smile
+    collection (CK+, EMFACS, Du et al. 2014) has AU6 in most happy faces and AU7 in few, and a
+    smile without the cheek raise reads as neutral in a blind labelling test (the printed row
+    stays in :data:`RAF_AU_OCCURRENCE`). AU27 is folded into AU26 as
+    ``1 - (1-p26)(1-p27)``; prototype AUs missing from the row get :data:`RARE_P`; neutral has no AUs; contempt (not
     in RAF-DB) keeps its prototype AUs with probability 0.8.
     """
     rates = {}
     for emotion, row in RAF_AU_OCCURRENCE.items():
         p = {au: v / 100 for au, v in row.items() if au != 27}
+        if emotion == "happiness":      # the printed AU7 column read as AU6 (see the docstring)
+            p[6] = p.pop(7)
         if 27 in row:
             p[26] = 1 - (1 - p.get(26, 0.0)) * (1 - row[27] / 100)
         for au in PROTOTYPES[emotion]:

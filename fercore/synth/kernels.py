@@ -11,6 +11,14 @@ parameter vectors they read are drawn, and documented, in :mod:`fercore.synth.nu
 import numba
 import numpy as np
 
+SCLERA = 0.62
+"""Albedo of the white of the eye (shaded: it sits in the eye socket)."""
+LASH = 0.75
+"""Darkening of the lash lines along the lid margins."""
+BACKGROUND, HAIR, SKIN, LIPS, BROWS, IRIS, WHITE, MOUTH, OCCLUDER = range(9)
+MATERIALS = ("background", "hair", "skin", "lips", "brows", "iris", "white", "mouth", "occluder")
+"""What a pixel shows, as :func:`draw_faces` records it (white: sclera and teeth)."""
+
 # ---------------------------------------------------------------- background and occluders
 
 
@@ -367,7 +375,7 @@ def rasterize_batch(points, depth, triangles, two_sided, tri_out, bary_out):
 def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv, mouth_uv,
                textures, texture_index, tones, features, wrinkles, wrinkle_depth, irises,
                iris_radius, glint, open_fraction, frames, hair, backgrounds, occluders, occluder_q,
-               sigma, small, uniforms, spread, out):
+               sigma, small, uniforms, spread, out, material):
     """Draw and degrade each image ``f`` into the top-left ``sizes[f]`` square of uint8
     ``out[f]``.
 
@@ -377,9 +385,12 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
     AU wrinkles) × feature darkening (brows with hair streaks, lips, lash lines, nostrils),
     looked up at the pixel's texture coordinates. Eyes: sclera, iris, pupil and a catch-light
     around the projected iris centre. Mouth opening: lips meeting at a seam where closed, teeth
-    and a dark interior where open. ``tones`` (n, 4) holds each image's skin, brow, lip and
+    and a dark interior where open (``open_fraction`` (n, 2): the share of the lip gap that
+    is open, and the upper teeth's share of the opening). ``tones`` (n, 4) holds each image's skin, brow, lip and
     iris albedo; ``hair`` (n, 7) its hair length and volume (pixels below / around the eye
-    line), hair phase, mouth centre in the face frame, skin and hair albedo.
+    line), hair phase, mouth centre in the face frame, skin and hair albedo. ``material``
+    (n, side, side) uint8 receives what each pixel shows (:data:`MATERIALS`), from which the
+    renderer colours the image.
     """
     height, width = out.shape[1], out.shape[2]
     tri = np.empty((height, width), np.int32)
@@ -403,13 +414,16 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
         for py in range(size):
             for px in range(size):
                 t = tri[py, px]
+                kind = BACKGROUND
                 if t < 0:
                     lx, ly = frame_coordinates(frame, py, px)
                     if (lx / hair[f, 1]) ** 2 + ((ly + 0.15 * iod) / (1.45 * iod)) ** 2 < 1 \
                             and ly < hair[f, 0]:
                         value = hair[f, 6] * (0.8 + 0.2 * np.cos(lx / iod * 9 + hair[f, 2]))
+                        kind = HAIR
                     elif abs(lx - hair[f, 3]) < 0.62 * iod and ly > hair[f, 4]:
                         value = hair[f, 5] * 0.55
+                        kind = SKIN
                     else:
                         value = image[py, px]
                 else:
@@ -428,8 +442,13 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
                     albedo = skin_tone * (1.0 + skin)
                     albedo *= 1.0 + features[iv, iu, 0] * (brow_tone * streaks[iv, iu] - 1.0)
                     albedo *= 1.0 + features[iv, iu, 1] * (lip_tone - 1.0)
-                    albedo *= (1.0 - 0.5 * features[iv, iu, 2]) * (1.0 - 0.65 * features[iv, iu, 3])
+                    albedo *= (1.0 - LASH * features[iv, iu, 2]) * (1.0 - 0.65 * features[iv, iu, 3])
                     value = s * albedo
+                    kind = SKIN
+                    if features[iv, iu, 1] > 0.5:
+                        kind = LIPS
+                    elif features[iv, iu, 0] > 0.5:
+                        kind = BROWS
                     k = tri_class[t]
                     if k == 1 or k == 2:
                         r = iris_radius[f]
@@ -437,10 +456,13 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
                         d = np.sqrt(dx * dx + dy * dy) / r
                         if d < 0.42:
                             tone = 0.04
+                            kind = IRIS
                         elif d < 1.0:
                             tone = iris_tone * (1.15 - 0.45 * d**4)
+                            kind = IRIS
                         else:
-                            tone = 0.78
+                            tone = SCLERA
+                            kind = WHITE
                         value = tone * (0.3 + 0.7 * s)
                         gx, gy = dx - glint[f, 0] * r, dy - glint[f, 1] * r
                         if gx * gx + gy * gy < (0.22 * r) ** 2:
@@ -448,20 +470,33 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
                     elif k == 3:
                         across = w0 * mouth_uv[a, 0] + w1 * mouth_uv[b, 0] + w2 * mouth_uv[c, 0]
                         down = w0 * mouth_uv[a, 1] + w1 * mouth_uv[b, 1] + w2 * mouth_uv[c, 1]
-                        opening = open_fraction[f]
+                        opening, teeth = open_fraction[f, 0], open_fraction[f, 1]
                         lip = (1.0 - opening) / 2
                         if down < lip or down > 1.0 - lip:
                             if opening < 0.05:
                                 value *= 1.0 - 0.6 * np.exp(-(((down - 0.5) / 0.06) ** 2))
                         else:
                             inner = (down - lip) / max(opening, 1e-6)
-                            tooth = 0.82 if inner < 0.38 else (0.6 if inner > 0.8 else 0.06)
-                            if across > 0.72:
+                            kind = WHITE
+                            if inner < teeth and across < 0.78 - 0.25 * inner / teeth:
+                                tooth = 0.93 - 0.25 * across * across
+                            elif inner > 0.86 and across < 0.6:
+                                tooth = 0.6
+                            else:
                                 tooth = 0.05
-                            value = tooth * (0.25 + 0.6 * s)
+                                kind = MOUTH
+                            value = tooth * (0.3 + 0.6 * s)
                 image[py, px] = value
+                material[f, py, px] = kind
         if occluders[f] > 0:
+            before = image.copy()
             paint_occluder(image, occluders[f], occluder_q[f], frame)
+            tint = occluder_q[f, 4] if occluders[f] == 1 else -1.0   # glass lenses: see-through
+            for py in range(size):
+                for px in range(size):
+                    if image[py, px] != before[py, px] and \
+                            abs(image[py, px] - before[py, px] * tint) > 1e-6:
+                        material[f, py, px] = OCCLUDER
         for py in range(size):
             for px in range(size):
                 image[py, px] = min(max(image[py, px], 0.0), 1.0)

@@ -26,9 +26,12 @@ are population regressions: besides the AU's own movement they carry effects of 
 head pose and face shape (one unit of AU15 moves the face outline by 17 units but the mouth
 corners by only 1.3). :meth:`FaceModel.expression_mesh`, which the renderer uses, restricts
 each AU's displacement to the facial area where FACS describes its appearance changes
-(:data:`AU_ZONES`: forehead and brows, eyes, mid-face, mouth, jaw) with soft edges, and scales
-it by :data:`AU_PEAK` so that intensity 1 is a clear posed action (FACS level D–E) for every
-AU; the sampled intensities of :mod:`fercore.synth.expressions` are on that scale.
+(:data:`AU_ZONES`: forehead and brows, eyes, mid-face, mouth, jaw) with soft edges, scales
+it by :data:`AU_PEAK`, and adds the appearance change FACS describes for the AU
+(:func:`facs_displacements`: brow shapes of AU1, AU2 and AU4, lid aperture of AU5 and AU7,
+lip-corner pulls of AU12, AU15 and AU20, …), which the population regression alone barely
+shows; together they make intensity 1 a clear posed action (FACS level D–E) for every AU.
+The sampled intensities of :mod:`fercore.synth.expressions` are on that scale.
 
 **Provenance.** py-feat's model files are research artefacts distributed with py-feat for
 non-commercial research use. fercore never copies or redistributes them: they are read at run
@@ -93,11 +96,13 @@ AU_ZONES = {
 inter-ocular distances from the eye midpoint on the rest mesh, v upwards, u sideways."""
 ZONE_EDGE = 0.15
 """Width (inter-ocular distances) of the smooth fall-off at a zone's border."""
-AU_PEAK = {1: 2.0, 2: 2.2, 4: 1.8, 5: 1.2, 6: 1.5, 7: 2.5, 9: 1.3, 10: 2.0, 11: 1.5, 12: 2.2,
+AU_PEAK = {1: 2.0, 2: 0.8, 4: 1.8, 5: 1.2, 6: 0.8, 7: 2.5, 9: 0.9, 10: 2.0, 11: 1.5, 12: 2.2,
            14: 1.2, 15: 2.2, 17: 1.0, 20: 1.0, 23: 2.0, 24: 1.2, 25: 1.0, 26: 1.0, 28: 1.0,
            43: 0.8}
-"""Model units per unit of expression intensity: each AU's main displacement at intensity 1
-is about a tenth of the inter-ocular distance (an eighth for the jaw drop, AU26)."""
+"""Scale of py-feat's regression per unit of expression intensity: each AU's main displacement
+at intensity 1 is about a tenth of the inter-ocular distance (an eighth for the jaw drop,
+AU26); AU2 and AU6 are scaled down because the regression moves the whole brow (AU2) and
+closes the eyes (AU6), and :func:`facs_displacements` draws their own changes."""
 
 
 def feat_resources_dir() -> Path:
@@ -145,7 +150,8 @@ class FaceModel:
 
     def expression_mesh(self, aus) -> np.ndarray:
         """Vertices (n, 478, 3) for expression intensities ``aus`` (n, 20): each AU's
-        displacement restricted to its :data:`AU_ZONES` area and scaled by :data:`AU_PEAK`."""
+        displacement restricted to its :data:`AU_ZONES` area and scaled by :data:`AU_PEAK`,
+        plus its :func:`facs_displacements`."""
         return self._apply(self.expression_coef, aus)
 
     def _apply(self, coef, aus):
@@ -196,7 +202,8 @@ def _smoothstep(x):
 
 
 def _expression_coef(coef, intercept) -> np.ndarray:
-    """``coef`` with each AU row masked to its :data:`AU_ZONES` area, scaled by :data:`AU_PEAK`."""
+    """``coef`` with each AU row masked to its :data:`AU_ZONES` area, scaled by :data:`AU_PEAK`,
+    plus :func:`facs_displacements` (model units)."""
     rest = intercept.reshape(3, N_VERTICES).T.astype(np.float64)
     eye_l = rest[list(LEFT_EYE_CORNERS)].mean(0)
     eye_r = rest[list(RIGHT_EYE_CORNERS)].mean(0)
@@ -204,8 +211,81 @@ def _expression_coef(coef, intercept) -> np.ndarray:
     u = np.abs(rest[:, 0] - (eye_l[0] + eye_r[0]) / 2) / iod
     v = (rest[:, 1] - (eye_l[1] + eye_r[1]) / 2) / iod
     out = np.empty_like(coef)
+    appearance = facs_displacements(np.sign(rest[:, 0] - (eye_l[0] + eye_r[0]) / 2) * u, v)
     for k, au in enumerate(AUS):
         low, high, width = AU_ZONES[au]
         mask = _smoothstep(v - low) * _smoothstep(high - v) * _smoothstep(width - u)
-        out[k] = coef[k] * np.tile(mask, 3) * AU_PEAK[au]
+        out[k] = coef[k] * np.tile(mask, 3) * AU_PEAK[au] + appearance[k].T.ravel() * iod
     return out.astype(np.float32)
+
+
+def _window(x, start, full, end=None, stop=None):
+    """0 below ``start``, rising smoothly to 1 at ``full``; with ``end``/``stop``, falling
+    smoothly from 1 at ``end`` to 0 at ``stop``."""
+    def rise(x, a, b):
+        t = np.clip((x - a) / (b - a), 0, 1)
+        return t * t * (3 - 2 * t)
+    out = rise(x, start, full) if full != start else (x >= start).astype(float)
+    if end is not None:
+        out = out * (1 - rise(x, end, stop))
+    return out
+
+
+def _bump(x, centre, sigma):
+    return np.exp(-((x - centre) ** 2) / (2 * sigma**2))
+
+
+def facs_displacements(u, v) -> np.ndarray:
+    """Each AU's appearance change at intensity 1 as FACS describes it (Ekman, Friesen & Hager,
+    *FACS Manual*, 2002), displacements (20, V, 3) in inter-ocular distances of the rest-mesh
+    points at ``u`` (sideways, image right positive) and ``v`` (up from the eye line), added to
+    py-feat's regression, whose population averages barely move some features:
+
+    AU1 raises the inner brows, AU2 the outer brows, AU4 lowers the brows and pulls them
+    together (1+4: oblique brows, inner corners up); AU5 raises the upper lids (sclera above
+    the iris); AU6 lifts the cheeks and lower lids, AU7 lifts the lower lids and lowers the
+    upper lids (narrowed eyes); AU9 lifts the nose wings and upper lip and lowers the inner
+    brows; AU10 raises the upper lip; AU12 pulls the lip corners up and out, AU14 dimples them
+    inwards, AU15 pulls them down, AU20 stretches them sideways; AU17 pushes the chin and lower
+    lip up; AU23 narrows and thins the lips, AU24 presses them together; AU25 parts them,
+    AU26 drops the jaw.
+    """
+    side = np.sign(u)
+    a = np.abs(u)
+    zero = np.zeros_like(u)
+    brow_band = _window(v, 0.04, 0.2, 0.5, 1.0)
+    upper_lid = _bump(a, 0.5, 0.17) * _window(v, 0.0, 0.07, 0.14, 0.3)
+    lower_lid = _bump(a, 0.5, 0.2) * _window(v, -0.22, -0.06, -0.02, 0.01)
+    cheek = _bump(a, 0.55, 0.22) * _bump(v, -0.4, 0.22)
+    corner = _bump(a, 0.41, 0.13) * _bump(v, -1.0, 0.12)
+    near_corner = _bump(a, 0.38, 0.2) * _bump(v, -1.0, 0.17)
+    upper_lip = _window(v, -1.0, -0.93, -0.8, -0.62) * _bump(a, 0.0, 0.3)
+    lower_lip = _window(v, -1.35, -1.1, -1.04, -0.98) * _bump(a, 0.0, 0.3)
+    chin = _window(v, -1.75, -1.4, -1.1, -1.03) * _bump(a, 0.0, 0.35)
+    nose_wing = _bump(a, 0.2, 0.14) * _bump(v, -0.55, 0.14)
+    fields = {
+        1: (zero, 0.15 * _bump(a, 0.12, 0.2) * brow_band),
+        2: (0.01 * side * _bump(a, 0.72, 0.2) * brow_band, 0.13 * _bump(a, 0.72, 0.2) * brow_band),
+        4: (-0.06 * side * _bump(a, 0.2, 0.22) * brow_band,
+            -0.09 * _bump(a, 0.35, 0.3) * brow_band - 0.03 * upper_lid),
+        5: (zero, 0.06 * upper_lid + 0.02 * _bump(a, 0.5, 0.25) * brow_band),
+        6: (zero, 0.06 * cheek + 0.025 * lower_lid),
+        7: (zero, 0.035 * lower_lid - 0.02 * upper_lid),
+        9: (zero, 0.05 * nose_wing + 0.04 * upper_lip - 0.04 * _bump(a, 0.15, 0.2) * brow_band
+            + 0.02 * cheek),
+        10: (zero, 0.07 * upper_lip + 0.025 * nose_wing),
+        12: (0.06 * side * near_corner, 0.1 * near_corner + 0.03 * cheek),
+        14: (-0.03 * side * corner, 0.01 * corner),
+        15: (0.01 * side * near_corner, -0.09 * near_corner),
+        17: (zero, 0.06 * chin + 0.03 * lower_lip),
+        20: (0.12 * side * near_corner, -0.02 * near_corner - 0.02 * lower_lip),
+        23: (-0.045 * side * near_corner, -0.015 * upper_lip + 0.015 * lower_lip),
+        24: (-0.02 * side * near_corner, -0.02 * upper_lip + 0.025 * lower_lip),
+        25: (zero, 0.02 * upper_lip - 0.06 * lower_lip),
+        26: (-0.07 * side * near_corner, -0.03 * lower_lip - 0.03 * chin),
+    }
+    out = np.zeros((len(AUS), len(u), 3))
+    for au, (du, dv) in fields.items():
+        out[AUS.index(au), :, 0] = du
+        out[AUS.index(au), :, 1] = dv
+    return out

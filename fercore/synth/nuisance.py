@@ -257,12 +257,13 @@ def noise_field(noise: float, shape, rng: np.random.Generator):
 
 
 def jpeg_round_trip(image, quality: int) -> np.ndarray:
-    """``image`` (h, w) uint8 stored as a JPEG of ``quality`` and read back (0: unchanged)."""
+    """``image`` (h, w) or (h, w, 3) uint8 stored as a JPEG of ``quality`` and read back
+    (0: unchanged)."""
     if quality <= 0:
         return image
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="JPEG", quality=int(quality))
-    return np.asarray(Image.open(buffer).convert("L"))
+    return np.asarray(Image.open(buffer).convert("L" if image.ndim == 2 else "RGB"))
 
 
 def degrade(image, blur: float, low_res: float, noise: float, jpeg_quality: int,

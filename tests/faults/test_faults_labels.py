@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import edit_lines
+from faultkit import edit_lines
 from fercore.datasets import DatasetFormatError, load
 
 RAF = "synth-rafdb/basic/EmoLabel/list_patition_label.txt"

@@ -90,7 +90,8 @@ def test_a_bad_profile_value_names_the_profiles_file(at_repo, monkeypatch):
     ["run", "em", "--profile", "nosuch", "--device", "cpu"],
     ["book", "--profile", "nosuch", "--device", "cpu"],
     ["data", "--profile", "nosuch"],
-], ids=["status", "run", "book", "data"])
+    ["predict", "--profile", "nosuch", "--device", "cpu", "README.md"],
+], ids=["status", "run", "book", "data", "predict"])
 def test_unknown_profile_exits_non_zero_everywhere(at_repo, capsys, argv):
     assert cli.main(argv) == 2
     assert "unknown profile 'nosuch'" in capsys.readouterr().err

@@ -225,7 +225,7 @@ def test_sigterm_is_handled_like_ctrl_c(monkeypatch, capsys):
 
 
 def test_data_check_regenerates_a_tampered_synthetic_dataset(world_copy):
-    from conftest import TINY
+    from faultkit import TINY
 
     victim = next((world_copy / "synth-sfew" / "Train").rglob("*.png"))
     victim.unlink()

@@ -1,0 +1,157 @@
+"""How real the synthetic faces look: sample faces per emotion, and check their geometry with a
+real-face detector.
+
+* :func:`expression_faces` renders faces of given basic emotions in a domain, as the world's
+  writers do (identity expressivity, domain nuisance), aligned to RAF-DB's template: the faces
+  of the realism grids and of a blind labelling test (``tests/benchmarks/blind_labelling.py``).
+* :func:`mtcnn_agreement` runs MTCNN (Zhang et al., "Joint face detection and alignment using
+  multitask cascaded convolutional networks", IEEE SPL 2016; the three stages shipped inside the
+  ``facenet-pytorch`` wheel) on unaligned faces the way the world writes them and compares its
+  five points with the generator's: detection rate and mean point distance in inter-ocular
+  distances (the distance between the true eye centres).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+
+from fercore.labels import BASIC7
+from fercore.synth.expressions import EXPRESSIONS, sample_aus
+from fercore.synth.identity import sample_identities
+from fercore.synth.nuisance import sample_nuisance
+from fercore.synth.render import render_faces
+
+RAW_CANVAS = (128, 176)
+RAW_IOD = (36.0, 52.0)
+"""Unaligned canvas side and inter-ocular distance (pixels), as the world writes originals."""
+MTCNN_PIXEL_ORIGIN = 0.5
+"""facenet-pytorch's MTCNN measures points from pixel edges (its O-net output is
+``box_x1 - 1 + width * p`` over a 1-based box): a pixel centre is at +0.5."""
+
+
+def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, strength=None,
+                     raw: bool = False, color: bool = False):
+    """Render one face per entry of ``emotions`` (basic class names) in ``domain``.
+
+    Each face has its own identity (:func:`~fercore.synth.identity.sample_identities`, RAF-DB's
+    attribute frequencies) and nuisance (:func:`~fercore.synth.nuisance.sample_nuisance`); AUs
+    are drawn by :func:`~fercore.synth.expressions.sample_aus` with the identity's expressivity,
+    or, with ``strength`` (a number), are the emotion's prototype times ``strength`` with no
+    identity gain (the prototype grids). ``color`` renders RGB images. Returns :class:`~fercore.synth.render.RenderedFaces`
+    and the AUs (n, 20).
+    """
+    emotions = list(emotions)
+    unknown = sorted(set(emotions) - set(EXPRESSIONS))
+    if unknown:
+        raise ValueError(f"unknown emotions {unknown}; expected names from {EXPRESSIONS}")
+    rng = np.random.default_rng(seed)
+    n = len(emotions)
+    identities = sample_identities(n, rng)
+    weights = np.zeros((n, len(EXPRESSIONS)))
+    weights[np.arange(n), [EXPRESSIONS.index(e) for e in emotions]] = 1.0
+    if strength is None:
+        aus = sample_aus(weights, domain, rng, au_gain=identities.au_gain)
+    else:
+        from fercore.synth.expressions import prototype_matrix
+
+        aus = (weights @ prototype_matrix() * float(strength)).astype(np.float32)
+    nuisance = sample_nuisance(domain, n, rng)
+    nuisance.raw_size = rng.integers(RAW_CANVAS[0], RAW_CANVAS[1] + 1, n).astype(np.int16)
+    nuisance.raw_iod = rng.uniform(*RAW_IOD, n).astype(np.float32)
+    faces = render_faces(aus, identities, nuisance, size=size, seed=seed, raw=raw, workers=None,
+                         desc=f"{domain} faces", color=color)
+    return faces, aus
+
+
+def prototype_sheet(seed: int = 0, strengths=(0.5, 1.0, 1.5), people: int = 2, color: bool = True):
+    """Each basic emotion's prototype at several ``strengths`` on ``people`` lab faces.
+
+    Returns ``{emotion: (images, captions)}``, each row ``people`` × ``len(strengths)`` faces
+    (person by person, strength by strength); the same people for every emotion, frontal.
+    """
+    from fercore.synth.expressions import prototype_matrix
+
+    rng = np.random.default_rng(seed)
+    persons = sample_identities(people, rng)
+    rows = [(e, p, t) for e in BASIC7 for p in range(people) for t in strengths]
+    aus = np.stack([prototype_matrix()[EXPRESSIONS.index(e)] * t for e, _, t in rows]).astype(np.float32)
+    nuisance = sample_nuisance("lab", len(rows), rng)
+    nuisance.yaw[:], nuisance.pitch[:], nuisance.roll[:] = 0, 0, 0
+    who = np.array([p for _, p, _ in rows])
+    nuisance.seed[:] = nuisance.seed[who]
+    faces = render_faces(aus, persons[who], nuisance, size=100, seed=seed, color=color,
+                         desc="prototypes").aligned
+    per_row = people * len(strengths)
+    return {e: (faces[k * per_row:(k + 1) * per_row], [f"× {t:g}" for _, _, t in rows[:per_row]])
+            for k, e in enumerate(BASIC7)}
+
+
+def blind_set(per_class: int = 10, seed: int = 0, classes=BASIC7):
+    """A shuffled labelling test: ``per_class`` faces of each class, half lab and half wild.
+
+    Returns aligned images (n, 100, 100), their class names and domains, in shuffled order.
+    """
+    lab_n = per_class - per_class // 2
+    wild_n = per_class // 2
+    lab_classes = [c for c in classes for _ in range(lab_n)]
+    wild_classes = [c for c in classes for _ in range(wild_n)]
+    lab, _ = expression_faces(lab_classes, "lab", seed=seed)
+    wild, _ = expression_faces(wild_classes, "wild", seed=seed + 1)
+    images = np.concatenate([lab.aligned, wild.aligned])
+    labels = np.array(lab_classes + wild_classes, dtype=object)
+    domains = np.array(["lab"] * len(lab_classes) + ["wild"] * len(wild_classes), dtype=object)
+    order = np.random.default_rng(seed + 2).permutation(len(images))
+    return images[order], labels[order], domains[order]
+
+
+@functools.lru_cache(maxsize=1)
+def _detector():
+    from fercore.detect import FaceDetector
+
+    with warnings.catch_warnings():       # facenet-pytorch's tqdm.auto import warns in notebooks
+        warnings.simplefilter("ignore")
+        try:
+            return FaceDetector(keep="largest", device="cpu")
+        except RuntimeError as missing:
+            raise ImportError(str(missing)) from None
+
+
+def mtcnn_points(images):
+    """MTCNN's five points (RAF-DB order; :class:`fercore.detect.FaceDetector`, largest face) in
+    each image, in pixel coordinates with pixel centres at integers (as fercore's landmarks), or
+    NaN where it finds none. ``images``: a list of (h, w) grey or (h, w, 3) uint8 arrays."""
+    out = np.full((len(images), 5, 2), np.nan)
+    detector = _detector()
+    for i, image in enumerate(images):
+        faces = detector.detect(np.asarray(image))[0]
+        if faces:
+            out[i] = faces[0].landmarks - MTCNN_PIXEL_ORIGIN
+    return out
+
+
+def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None = None) -> dict:
+    """MTCNN on ``n`` unaligned faces of ``domain`` (all seven basic classes in turn), in colour
+    as the world writes wild faces (RAF-DB, AffectNet) unless ``color`` says otherwise.
+
+    Returns ``detected`` (fraction of faces with a detection whose eyes fall within one
+    inter-ocular distance of the true ones), ``error`` (mean distance of the five points to the
+    generator's, in true inter-ocular distances, over detected faces), ``point_error`` (5,)
+    per point, ``offset`` (5, 2) mean signed offset (x right, y down) in inter-ocular
+    distances, and ``n``.
+    """
+    emotions = [BASIC7[i % len(BASIC7)] for i in range(n)]
+    color = domain != "lab" if color is None else color
+    faces, _ = expression_faces(emotions, domain, seed=seed, raw=True, color=color)
+    found = mtcnn_points(faces.raw)
+    truth = faces.raw_landmarks5.astype(np.float64)
+    iod = np.linalg.norm(truth[:, 1] - truth[:, 0], axis=1)
+    delta = (found - truth) / iod[:, None, None]
+    distance = np.linalg.norm(delta, axis=2)
+    with np.errstate(invalid="ignore"):
+        detected = np.isfinite(distance).all(1) & (np.nan_to_num(distance[:, :2], nan=9).max(1) < 1)
+    return {"n": n, "detected": float(detected.mean()),
+            "error": float(distance[detected].mean()) if detected.any() else float("nan"),
+            "point_error": distance[detected].mean(0), "offset": delta[detected].mean(0)}

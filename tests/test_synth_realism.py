@@ -1,0 +1,120 @@
+"""Tests that the synthetic faces carry the FACS cues of their expressions, put their landmarks
+where real annotators and detectors do, and of the realism measurements."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from fercore.labels import AUS, BASIC7
+from fercore.synth import load_face_model, render_faces, sample_identities, sample_nuisance
+from fercore.synth import mesh as M
+from fercore.synth.expressions import EXPRESSIONS, prototype_matrix, wild_occurrence
+from fercore.synth.realism import blind_set, expression_faces, mtcnn_agreement
+
+AU = {au: k for k, au in enumerate(AUS)}
+INNER_BROW = (55, 285)          # brow heads (MediaPipe), image-left then image-right
+OUTER_BROW = (46, 276)          # brow tails
+UPPER_LID = (159, 386)
+LOWER_LID = (145, 374)
+CORNERS = (M.MOUTH_LEFT, M.MOUTH_RIGHT)
+
+
+def _moves(aus: dict):
+    """Displacement (478, 3) of the expression mesh from rest, in inter-ocular distances."""
+    model = load_face_model()
+    row = np.zeros((1, len(AUS)), np.float32)
+    for au, value in aus.items():
+        row[0, AU[au]] = value
+    rest = model.rest
+    iod = np.linalg.norm(rest[list(M.RIGHT_EYE_CORNERS)].mean(0) - rest[list(M.LEFT_EYE_CORNERS)].mean(0))
+    return (model.expression_mesh(row)[0] - rest) / iod
+
+
+def _up(move, vertices):
+    return move[list(vertices), 1].mean()
+
+
+def test_brow_actions_have_their_facs_shapes():
+    au1, au2, au4 = _moves({1: 1}), _moves({2: 1}), _moves({4: 1})
+    assert _up(au1, INNER_BROW) > 0.08 and _up(au1, INNER_BROW) > 2 * _up(au1, OUTER_BROW)
+    assert _up(au2, OUTER_BROW) > 0.08 and _up(au2, OUTER_BROW) > 2 * _up(au2, INNER_BROW)
+    assert _up(au4, INNER_BROW) < -0.04
+    # AU4 pulls the brow heads together (x grows to the image's right)
+    assert au4[INNER_BROW[0], 0] > 0.02 and au4[INNER_BROW[1], 0] < -0.02
+    # sadness' 1+4: inner corners up, tails down (oblique brows)
+    sad = _moves({1: 1.0, 4: 0.8})
+    assert _up(sad, INNER_BROW) > 0.04 and _up(sad, OUTER_BROW) < 0
+
+
+def test_lid_cheek_and_mouth_actions_move_the_right_way():
+    assert _up(_moves({5: 1}), UPPER_LID) > 0.04               # sclera shows above the iris
+    assert _up(_moves({7: 1}), LOWER_LID) > 0.02               # lids tighten
+    assert _up(_moves({6: 1}), LOWER_LID) > 0.02               # cheeks push the lower lids up
+    assert _up(_moves({12: 1}), CORNERS) > 0.06                # smile: corners up
+    assert _up(_moves({15: 1}), CORNERS) < -0.06               # corners down
+    stretch = _moves({20: 1})
+    assert stretch[M.MOUTH_LEFT, 0] < -0.08 and stretch[M.MOUTH_RIGHT, 0] > 0.08
+    assert _up(_moves({10: 1}), M.UPPER_OUTER_LIP[3:8]) > 0.05  # upper lip raised
+    assert _up(_moves({17: 1}), (152, 175, 199)) > 0.03          # chin boss up
+
+
+def test_fear_differs_from_surprise_and_sadness_from_neutral_in_geometry():
+    table = prototype_matrix()
+    proto = {e: dict(zip(AUS, table[EXPRESSIONS.index(e)])) for e in ("fear", "surprise", "sadness")}
+    fear, surprise, sad = (_moves({k: v for k, v in proto[e].items() if v}) for e in ("fear", "surprise", "sadness"))
+    width = lambda move: move[M.MOUTH_RIGHT, 0] - move[M.MOUTH_LEFT, 0]   # noqa: E731
+    assert width(fear) > width(surprise) + 0.15                            # AU20 stretches the lips
+    assert _up(fear, INNER_BROW) < _up(surprise, INNER_BROW) - 0.03         # AU4 holds the brows down
+    assert _up(sad, CORNERS) < -0.05                                        # AU15
+
+
+def test_wild_smiles_raise_the_cheeks():
+    happy = wild_occurrence()[EXPRESSIONS.index("happiness")]
+    assert happy[AU[6]] == pytest.approx(0.98) and happy[AU[7]] < 0.1
+
+
+def test_eye_landmarks_are_the_pupils():
+    rng = np.random.default_rng(0)
+    ids = sample_identities(2, rng)
+    nuisance = sample_nuisance("lab", 2, rng)
+    nuisance.yaw[:], nuisance.pitch[:], nuisance.roll[:] = 0, 0, 0
+    faces = render_faces(prototype_matrix()[[3, 6]], ids, nuisance, size=100)
+    for image, points in zip(faces.aligned, faces.landmarks5.round().astype(int)):
+        for x, y in points[:2]:                          # the pupil is the darkest spot of the eye
+            patch = image[y - 4:y + 5, x - 4:x + 5].astype(int)
+            assert patch[3:6, 3:6].min() == patch.min()
+
+
+def test_smile_shows_teeth():
+    rng = np.random.default_rng(1)
+    ids = sample_identities(1, rng)
+    nuisance = sample_nuisance("lab", 2, rng)
+    nuisance.yaw[:], nuisance.pitch[:], nuisance.roll[:] = 0, 0, 0
+    nuisance.light[:] = (0, 0, 1)
+    faces = render_faces(prototype_matrix()[[3, 6]], ids[[0, 0]], nuisance, size=100)
+    mouth = faces.aligned[:, 66:84, 35:65].astype(int)
+    cheek = faces.aligned[:, 55:60, 25:30].mean(axis=(1, 2))
+    assert mouth[0].max() > cheek[0] + 20          # teeth brighter than skin
+    assert mouth[1].max() < cheek[1] + 20          # closed neutral mouth: no teeth
+
+
+def test_blind_set_is_balanced_and_shuffled():
+    images, labels, domains = blind_set(per_class=2, seed=3)
+    assert images.shape == (14, 100, 100) and images.dtype == np.uint8
+    assert sorted(labels) == sorted(BASIC7 * 2)
+    assert (domains == "lab").sum() == 7 and (domains == "wild").sum() == 7
+    assert list(labels) != sorted(labels, key=BASIC7.index)
+
+
+def test_expression_faces_rejects_unknown_emotions():
+    with pytest.raises(ValueError, match="unknown emotions"):
+        expression_faces(["joy"], "lab")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("facenet_pytorch") is None, reason="facenet-pytorch not installed")
+def test_mtcnn_finds_lab_faces_and_agrees_with_the_landmarks():
+    result = mtcnn_agreement("lab", n=14, seed=0)
+    assert result["detected"] >= 13 / 14
+    assert result["error"] < 0.15
+    assert result["point_error"].shape == (5,) and result["offset"].shape == (5, 2)
