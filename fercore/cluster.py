@@ -137,8 +137,23 @@ def connect(address: str, device: str = "cpu"):
         check_scheduler(value, device)
         yield value
         return
-    with local_cluster(value, device) as cluster:
-        yield cluster.scheduler_address
+    names = _thread_environment()
+    own = {name: os.environ.get(name) for name in names}
+    try:
+        with local_cluster(value, device) as cluster:
+            _set_environment(own)  # the nannies set their workers' variables here too
+            yield cluster.scheduler_address
+    finally:
+        _set_environment(own)
+
+
+def _set_environment(values: dict) -> None:
+    """Set variables (``None``: remove)."""
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 # ---------------------------------------------------------------- inside a notebook kernel
@@ -334,7 +349,7 @@ def _run_chapter(chapter, profile, overrides, device, repo, force, env, options)
     pointed at the cluster."""
     from fercore import runner
 
-    os.environ.update(env)
+    _set_environment(env)
     os.environ[PROGRESS_ENV] = str(progress_path(chapter, profile, repo))
     params = runner.chapter_parameters(chapter, profile, overrides, device, repo)
     os.environ[UNIT_KEY_ENV] = unit_code_key(chapter, params, repo)
@@ -345,6 +360,15 @@ def _run_chapter(chapter, profile, overrides, device, repo, force, env, options)
         if any(s == "running" for s in states.values()):  # a kernel that died mid-experiment
             write_json_atomic(os.environ[PROGRESS_ENV],
                               {"units": {k: "cancelled" if s == "running" else s for k, s in states.items()}})
+
+
+def _thread_environment() -> list[str]:
+    """The variables Dask's nannies set, in their own process too, for their workers
+    (``distributed.nanny.pre-spawn-environ``: thread counts; and ``PYTHONHASHSEED``)."""
+    import dask
+    import distributed  # noqa: F401  (registers the distributed configuration)
+
+    return [*dask.config.get("distributed.nanny.pre-spawn-environ", {}), "PYTHONHASHSEED"]
 
 
 def _print(line):
@@ -372,9 +396,12 @@ def run_chapters_on_cluster(address, chapters, profile, overrides, device, repo,
     for chapter in order:
         write_json_atomic(progress_path(chapter, profile, repo), {"units": {}})
     outcomes = {}
+    # a nanny sets OMP_NUM_THREADS=1 (and the like) in this process whenever it starts a worker:
+    # the notebooks get this machine's own settings, so that their units compute as in-process
+    own = {name: os.environ.get(name) for name in _thread_environment()}
     with connect(address, device) as scheduler:
         log(f"cluster: {scheduler} ({address}); chapters: {', '.join(order)}")
-        env = {CLUSTER_ENV: scheduler, DEVICE_ENV: device, REUSE_ENV: "" if force else "1",
+        env = {**own, CLUSTER_ENV: scheduler, DEVICE_ENV: device, REUSE_ENV: "" if force else "1",
                "FERCORE_QUIET": "1"}
         context = multiprocessing.get_context("spawn")
         bar = progress(total=0, unit="unit", desc="units")

@@ -131,3 +131,10 @@ def test_the_bar_counts_units_over_running_chapters(tmp_path):
     cluster._update_bar(bar, ["dlp_dbm", "sjmt"], ["dlp_dbm"], "smoke", tmp_path)
     assert (bar.n, bar.total) == (3, 5) and bar.desc.startswith("units (dlp_dbm)")
     assert cluster.UnitProgress.read(tmp_path / "missing.json") == {}
+
+
+def test_starting_local_workers_leaves_this_process_environment_alone(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    with cluster.connect("local:1"):
+        assert "OMP_NUM_THREADS" not in os.environ  # notebooks started now keep this machine's threads
+    assert "OMP_NUM_THREADS" not in os.environ
