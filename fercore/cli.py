@@ -32,13 +32,13 @@ def _report(outcomes) -> int:
 def _cmd_run(args) -> int:
     overrides = runner.parse_overrides(args.param)
     outcomes = runner.run_chapters(args.chapters, args.profile, overrides, args.device, force=args.force,
-                                   allow_missing=args.allow_missing, verify=args.verify)
+                                   allow_missing=args.allow_missing, verify=args.verify, cluster=args.cluster)
     return _report(outcomes)
 
 
 def _cmd_book(args) -> int:
     outcomes = runner.run_chapters(None, args.profile, None, args.device, force=args.force,
-                                   allow_missing=args.allow_missing, verify=args.verify)
+                                   allow_missing=args.allow_missing, verify=args.verify, cluster=args.cluster)
     runner.stage_book(args.profile)
     index = runner.build_book(strict=not args.no_strict)
     print(f"book built: {index}")
@@ -46,11 +46,17 @@ def _cmd_book(args) -> int:
 
 
 def _cmd_status(args) -> int:
+    from fercore.cluster import unit_counts
+
     rows = runner.chapter_status(args.profile, device=args.device, verify=args.verify)
-    print(f"{'chapter':<18} {'status':<10} {'started (UTC)':<26} {'seconds':>8}")
+    device = runner.resolve_device(args.device)
+    print(f"{'chapter':<18} {'status':<10} {'started (UTC)':<26} {'seconds':>8}  units: done running failed stale")
     for r in rows:
         seconds = f"{r['seconds']:.1f}" if r["seconds"] is not None else ""
-        print(f"{r['chapter']:<18} {r['status']:<10} {r['when']:<26} {seconds:>8}")
+        params = runner.chapter_parameters(r["chapter"], args.profile, None, device)
+        counts = unit_counts(r["chapter"], args.profile, params, chapter_fresh=r["status"] == "fresh")
+        units = " ".join(f"{n:>{len(k)}}" for k, n in counts.items())
+        print(f"{r['chapter']:<18} {r['status']:<10} {r['when']:<26} {seconds:>8}         {units}")
         if r["error"]:
             print(f"{'':<18} {r['error']}")
     return 0
@@ -111,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
         return p
 
+    def with_cluster(p):
+        p.add_argument("--cluster", metavar="ADDRESS",
+                       help="run the chapters side by side, their units on a Dask cluster: local:N "
+                            "(N worker processes here) or a scheduler address (tcp://host:8786)")
+        return p
+
     def with_checks(p, run=True):
         p.add_argument("--verify", action="store_true",
                        help="hash the data's content to tell fresh from stale (default: file sizes and times)")
@@ -129,11 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("chapters", nargs="+", choices=list(runner.CHAPTERS), metavar="CHAPTER")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="override one parameter")
     p.add_argument("--force", action="store_true", help="re-run even when fresh")
+    with_cluster(p)
     p.set_defaults(func=_cmd_run)
 
     p = with_checks(with_device(with_profile(sub.add_parser("book", help="run stale chapters, then build the HTML book"))))
     p.add_argument("--force", action="store_true", help="re-run every chapter")
     p.add_argument("--no-strict", action="store_true", help="do not turn Sphinx warnings into errors")
+    with_cluster(p)
     p.set_defaults(func=_cmd_book)
 
     p = with_checks(with_device(with_profile(sub.add_parser("status", help="each chapter: fresh, stale, failed"))),

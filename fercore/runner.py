@@ -646,12 +646,19 @@ def is_fresh(state, chapter: str, params: dict, repo=".", verify=False, allow_mi
 
 
 def run_chapters(chapters, profile: str, overrides=None, device="auto", repo=".", force=False, log=print,
-                 allow_missing=False, verify=False) -> list[Outcome]:
+                 allow_missing=False, verify=False, cluster=None) -> list[Outcome]:
     """Run chapters in book order, skipping fresh ones; a failure stops only that chapter.
 
     ``allow_missing`` lets a chapter that skipped data (or simulated votes) end as a success;
     ``verify`` hashes the data's content for the freshness check (else sizes and times).
+    ``cluster`` (``local:N`` or a scheduler address): the chapters run side by side and send
+    their units to that Dask cluster (:mod:`fercore.cluster`).
     """
+    if cluster:
+        from fercore.cluster import run_chapters_on_cluster
+
+        return run_chapters_on_cluster(cluster, chapters, profile, overrides, device, repo, force, log,
+                                       allow_missing=allow_missing, verify=verify)
     chapters = list(CHAPTERS) if not chapters else list(chapters)
     for chapter in chapters:
         notebook_path(chapter, repo)  # unknown ids fail before anything runs

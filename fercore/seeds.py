@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fercore import results
+from fercore import cluster, results
 from fercore.progress import progress
 
 SEED_COUNT = "n_seeds"
@@ -153,17 +153,25 @@ def run_over_seeds(fn, seeds, points=None, *, experiment: str, store: "UnitStore
     grid parameters and ``seed``. With a ``store`` each unit's rows are written as their own
     file, with ``context`` (JSON-able: the parameters the rows depend on). ``map_units(function,
     units)`` replaces the serial loop (e.g. a cluster's map); it must return the results in the
-    units' order. With ``keep``, returns ``(table, kept)``, ``kept`` mapping each :class:`Unit`
-    to the objects its function kept.
+    units' order; inside ``fercore run --cluster`` it defaults to the cluster's
+    (:func:`fercore.cluster.unit_mapper`). With ``keep``, returns ``(table, kept)``, ``kept``
+    mapping each :class:`Unit` to the objects its function kept; without it, units the store
+    already holds with a matching fingerprint are read back, not re-run, when the store allows
+    it (:attr:`UnitStore.reuse`).
     """
     todo = units(experiment, seeds, points)
+    stored = store.reusable(todo, context) if store is not None and not keep else {}
+    pending = [u for u in todo if u not in stored]
+    map_units = map_units or cluster.unit_mapper(experiment)
     if map_units is None:
-        done = [run_unit(fn, u) for u in progress(todo, desc=experiment, unit="run")]
+        fresh = [run_unit(fn, u) for u in progress(pending, desc=experiment, unit="run")]
     else:
-        done = list(map_units(lambda u: run_unit(fn, u), todo))
+        fresh = list(map_units(lambda u: run_unit(fn, u), pending))
     if store is not None:
-        for unit, result in zip(todo, done):
+        for unit, result in zip(pending, fresh):
             store.write(unit, result.rows, context)
+    fresh = iter(fresh)
+    done = [stored[u] if u in stored else next(fresh) for u in todo]
     table = pd.DataFrame([r for result in done for r in result.rows])
     return (table, {u: result.objects for u, result in zip(todo, done)}) if keep else table
 
@@ -178,12 +186,14 @@ class UnitStore:
     """One folder of stored units (one chapter's): one JSON file per unit, mergeable across runs.
 
     ``context``: the chapter parameters every unit's rows depend on; a unit's own ``context``
-    (from :func:`run_over_seeds`) is added to it.
+    (from :func:`run_over_seeds`) is added to it. ``reuse``: :meth:`reusable` hands back the
+    units already stored with a matching fingerprint.
     """
 
-    def __init__(self, folder, context=None):
+    def __init__(self, folder, context=None, reuse=False):
         self.folder = Path(folder)
         self.context = dict(context or {})
+        self.reuse = reuse
 
     def unit_context(self, context=None) -> dict:
         """The context written with a unit: the store's, updated with the unit's own."""
@@ -202,6 +212,21 @@ class UnitStore:
                 "fingerprint": fingerprint(context), "columns": columns, "rows": rows}
         results.write_json_atomic(path, json.loads(json.dumps(body, default=_json_default)))
         return path
+
+    def reusable(self, todo, context=None) -> dict:
+        """The units of ``todo`` already stored with the fingerprint they would get now, as
+        :class:`Kept` rows (none unless :attr:`reuse`)."""
+        if not self.reuse:
+            return {}
+        want = fingerprint(self.unit_context(context))
+        out = {}
+        for unit in todo:
+            path = self.path(unit)
+            if path.is_file():
+                body = self.read(path)
+                if body["fingerprint"] == want:
+                    out[unit] = Kept(body["rows"])
+        return out
 
     def read(self, path) -> dict:
         """One stored unit, checked for its fields."""
@@ -240,10 +265,14 @@ def _json_default(value):
 def unit_store(chapter: str, profile: str, context=None, repo=".") -> UnitStore | None:
     """The unit store of a chapter run by ``fercore run`` (``results/<profile>/units/<chapter>``),
     with the chapter parameters ``context``; ``None`` elsewhere (a notebook opened by hand
-    records nothing either)."""
+    records nothing either). Under ``fercore run --cluster`` the context also holds the chapter's
+    ``code_key`` (:func:`fercore.cluster.unit_code_key`) and the store re-uses matching units."""
     if not os.environ.get(results.METRICS_ENV):
         return None
-    return UnitStore(Path(repo) / "results" / profile / UNITS_FOLDER / chapter, context)
+    code_key = os.environ.get(cluster.UNIT_KEY_ENV)
+    context = {**(context or {}), **({"code_key": code_key} if code_key else {})}
+    return UnitStore(Path(repo) / "results" / profile / UNITS_FOLDER / chapter, context,
+                     reuse=bool(code_key and os.environ.get(cluster.REUSE_ENV)))
 
 
 # ---------------------------------------------------------------- statistics over seeds
