@@ -31,7 +31,7 @@ def train_feature_net(images, labels, objective, *, label_vectors=None, num_clas
                       width=1.0, input_size=90, feature_dim=2000, dropout=0.3,
                       schedule=PAPER_SCHEDULE, batch_size=64, lam=None, k=None, variant="both",
                       seed=0, device="auto", checkpoint=None, checkpoint_every=0, desc=None,
-                      flip=False, curve=None):
+                      flip=False, curve=None, keep=None):
     """Train a :class:`fercore.nets.BaseDCNN` with one of :data:`OBJECTIVES`.
 
     ``images``: uint8 faces (n, 100, 100). ``labels``: int classes (n,), or label vectors
@@ -42,7 +42,8 @@ def train_feature_net(images, labels, objective, *, label_vectors=None, num_clas
     (:func:`fercore.inputs.crop_flip`), mirrored at random when ``flip``. ``curve``: a
     :class:`fercore.curves.LearningCurve` recorded during the run. The net runs in the
     channels-last layout, 1.4–2× faster than the default on the CPU too (``bench_recipe.py``). ``checkpoint``/
-    ``checkpoint_every`` as in :class:`fercore.train.Trainer`. Returns ``(model, history)``, the
+    ``checkpoint_every`` and ``keep`` (the model store entry, :func:`fercore.models.keep_spec`)
+    as in :class:`fercore.train.Trainer`. Returns ``(model, history)``, the
     model in eval mode on ``device``.
     """
     device = resolve_device(device)
@@ -64,7 +65,7 @@ def train_feature_net(images, labels, objective, *, label_vectors=None, num_clas
     loss_fn = FeatureObjective(objective, num_classes, feature_dim, lam=lam, k=k, variant=variant)
     trainer = Trainer(model, loss_fn, schedule, param_groups=model.parameter_groups(),
                       device=device, seed=seed, channels_last=True, checkpoint=checkpoint,
-                      checkpoint_every=checkpoint_every, desc=desc or objective)
+                      checkpoint_every=checkpoint_every, desc=desc or objective, keep=keep)
     batches = RandomBatches(*tensors, batch_size=batch_size, seed=seed,
                             transform=CropFlip(input_size, flip))
     if curve is None:

@@ -36,6 +36,8 @@ from fercore.labels import BASIC7
 
 FORMAT = 1
 MODELS_DIR = "models"
+PROFILE_DIR_ENV = "FERCORE_PROFILE_DIR"
+"""Set by ``fercore run`` for a chapter's kernel: the ``results/<profile>`` folder models are kept in."""
 _NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
 
@@ -45,6 +47,24 @@ def model_path(profile_dir, chapter: str, method: str, seed: int) -> Path:
         if not _NAME.match(str(value)):
             raise ValueError(f"{what} {value!r} must be a plain name (letters, digits, _ . + -)")
     return Path(profile_dir) / MODELS_DIR / chapter / f"{method}-seed{int(seed)}.pt"
+
+
+def keep_spec(chapter: str, method: str, seed: int, **save_kwargs) -> dict | None:
+    """The ``keep`` argument of :class:`fercore.train.Trainer` that keeps a chapter's trained net
+    as ``<chapter>/<method>-seed<seed>`` inside ``fercore run``; ``None`` elsewhere (a notebook
+    opened by hand keeps nothing, as it records nothing). ``save_kwargs``: ``class_names``,
+    ``config`` of :func:`save_model`."""
+    folder = os.environ.get(PROFILE_DIR_ENV)
+    if not folder:
+        return None
+    return {"chapter": chapter, "method": method, "seed": int(seed), "profile_dir": folder, **save_kwargs}
+
+
+def keep_trained(net: nn.Module, chapter: str, method: str, seed: int, fingerprint, **kwargs) -> Path | None:
+    """:func:`save_model` into the running profile's store inside ``fercore run`` (see
+    :func:`keep_spec`); nothing elsewhere. ``kwargs``: ``class_names``, ``config``."""
+    spec = keep_spec(chapter, method, seed)
+    return None if spec is None else save_model(net, fingerprint=fingerprint, **spec, **kwargs)
 
 
 def params_fingerprint(params: dict) -> str:
@@ -88,6 +108,10 @@ def save_model(net: nn.Module, chapter: str, method: str, seed: int, fingerprint
     architecture = type(net).__name__
     if getattr(fercore.nets, architecture, None) is not type(net):
         raise ValueError(f"{architecture} is not a network of fercore.nets; the store rebuilds nets by name")
+    outputs = getattr(net, "num_classes", None)
+    if outputs is not None and int(outputs) != len(class_names):
+        raise ValueError(f"{chapter}/{method}: the net has {outputs} outputs but {len(class_names)} class names "
+                         f"were given ({list(class_names)})")
     config = constructor_arguments(net) if config is None else dict(config)
     payload = {
         "format": FORMAT,

@@ -27,6 +27,7 @@ import fercore
 from fercore.progress import progress
 from fercore.labs import stage_student_labs
 from fercore.report import write_report
+from fercore.models import PROFILE_DIR_ENV
 from fercore.results import METRICS_ENV, NOTES_ENV, write_json_atomic
 
 CHAPTERS = {
@@ -554,7 +555,8 @@ def execute_chapter(chapter: str, params: dict, repo=".", timeout=None, allow_mi
     try:
         metrics_file, notes_file = staging / "metrics.json", staging / "notes.json"
         env = {METRICS_ENV: str(metrics_file), NOTES_ENV: str(notes_file), "TQDM_DISABLE": "1", "FERCORE_QUIET": "1",
-               "JUPYTER_RUNTIME_DIR": str(staging / "runtime")}
+               "JUPYTER_RUNTIME_DIR": str(staging / "runtime"),
+               PROFILE_DIR_ENV: str(profile_dir(profile, repo).resolve())}
         env_backup = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         system_tmp, tempfile.tempdir = tempfile.tempdir, str(staging)  # the kernel's connection file goes there

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from fercore.models import (constructor_arguments, find_model, load_model, model_path, predict_proba,
-                            params_fingerprint, save_model)
+from fercore.labels import EMOTIONS6
+from fercore.models import (PROFILE_DIR_ENV, constructor_arguments, find_model, keep_spec, keep_trained, load_model,
+                            model_path, params_fingerprint, predict_proba, save_model)
 from fercore.nets import BaseDCNN, ResNetCIFAR
 
 
@@ -44,7 +45,7 @@ def test_find_model_picks_the_lowest_seed_or_the_one_asked_for(tmp_path):
 def test_other_architectures_and_bad_files(tmp_path):
     net = ResNetCIFAR(depth=8, num_classes=6)
     assert constructor_arguments(net)["depth"] == 8
-    save_model(net, "sjmt", "resnet", 0, params_fingerprint({"a": 1}), tmp_path)
+    save_model(net, "sjmt", "resnet", 0, params_fingerprint({"a": 1}), tmp_path, class_names=EMOTIONS6)
     again, _ = load_model("sjmt/resnet", tmp_path)
     for a, b in zip(net.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
@@ -74,3 +75,22 @@ def test_the_trainer_keeps_its_model_when_asked(tmp_path):
     assert info["fingerprint"] == trainer.fingerprint(batches) and info["fingerprint"]["seed"] == 0
     for a, b in zip(trainer.model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_chapters_keep_nets_only_inside_a_run(tmp_path, monkeypatch):
+    net = BaseDCNN(6, width=0.125, input_size=40, feature_dim=16)
+    monkeypatch.delenv(PROFILE_DIR_ENV, raising=False)
+    assert keep_spec("dlp_dbm", "dlp", 0) is None
+    assert keep_trained(net, "dlp_dbm", "dlp", 0, "f", class_names=EMOTIONS6) is None
+    monkeypatch.setenv(PROFILE_DIR_ENV, str(tmp_path))
+    assert keep_spec("dlp_dbm", "dlp", 2, class_names=EMOTIONS6) == {
+        "chapter": "dlp_dbm", "method": "dlp", "seed": 2, "profile_dir": str(tmp_path), "class_names": EMOTIONS6}
+    path = keep_trained(net, "domain_adaptation", "dbm_cnn", 1, "f", class_names=EMOTIONS6)
+    assert path == model_path(tmp_path, "domain_adaptation", "dbm_cnn", 1) and path.is_file()
+    assert load_model("domain_adaptation/dbm_cnn", tmp_path)[1]["class_names"] == list(EMOTIONS6)
+
+
+def test_a_net_whose_outputs_do_not_match_its_class_names_is_refused(tmp_path):
+    net = BaseDCNN(6, width=0.125, input_size=40, feature_dim=16)
+    with pytest.raises(ValueError, match="6 outputs but 7 class names"):
+        save_model(net, "dlp_dbm", "rafml_dbm", 0, "f", tmp_path)

@@ -7,8 +7,9 @@ import pandas as pd
 from fercore.curves import LearningCurve, mean_diagonal_of, plot_learning_curves
 from fercore.datasets import load
 from fercore.deep import multilabel_scores, single_label_scores, train_and_extract
-from fercore.labels import BASIC7, COMPOUND11
+from fercore.labels import BASIC7, COMPOUND11, EMOTIONS6
 from fercore.metrics import LOWER_IS_BETTER
+from fercore.models import keep_spec
 from fercore.seeds import Kept, Spread, verdict
 
 PAPER_SIZES = {"basic": (12271, 3068), "compound": (3162, 792), "multilabel": (4090, 818)}
@@ -64,7 +65,7 @@ def basic_run(seed, model, *, images, labels, models, classifiers, net, curve_po
     curve = basic_curve(images, labels, net["input_size"], curve_points) if len(curve_points) else None
     features, history = train_and_extract(images["basic_train"], labels["basic_train"], objective, images,
                                           num_classes=len(BASIC7), seed=seed, desc=f"{model} seed {seed}",
-                                          curve=curve, **weights, **net)
+                                          curve=curve, keep=keep_spec("dlp_dbm", objective, seed), **weights, **net)
     frames = [single_label_scores(features[f"{subset}_train"], labels[f"{subset}_train"], features[f"{subset}_test"],
                                   labels[f"{subset}_test"], names, classifiers).assign(subset=subset)
               for subset, names in (("basic", BASIC7), ("compound", COMPOUND11))]
@@ -96,7 +97,8 @@ def multilabel_run(seed, *, images, labels, label_vectors, objective, classifier
     ``variant``) on the multi-label training faces and score the multi-label ``classifiers``.
     Keeps the features."""
     features, _ = train_and_extract(images["train"], labels["train"], objective, images, label_vectors=label_vectors,
-                                    seed=seed, desc=f"{objective} seed {seed}", **weights, **net)
+                                    seed=seed, desc=f"{objective} seed {seed}",
+                                    keep=keep_spec("dlp_dbm", f"rafml_{objective}", seed, class_names=EMOTIONS6), **weights, **net)
     scores = multilabel_scores(features["train"], labels["train"], features["test"], labels["test"], classifiers)
     return Kept(scores, features)
 

@@ -23,6 +23,8 @@ from fercore.adaptation import (
 )
 from fercore.datasets import load
 from fercore.deep import extract_features
+from fercore.labels import EMOTIONS6
+from fercore.models import keep_trained, params_fingerprint
 from fercore.multilabel import evaluate_multilabel, make_multilabel
 from fercore.paper import paper_cell, paper_values
 from fercore.seeds import Kept, mean_sd_text, paired_gains, run_over_seeds, summarize
@@ -189,6 +191,10 @@ def run_transfer(source_images, source_labels, targets, *, source_vectors=None, 
                     schedule=finetune, batch_size=training.get("batch_size", 64), seed=seed,
                     device=training.get("device", "auto"))
         for model_id, net in models.items():
+            finetuned = model_id.endswith("_finetuned")
+            keep_trained(net, "domain_adaptation", f"{name}_{model_id}" if finetuned or model_id.startswith("dbm_dacnn")
+                         else model_id, seed, params_fingerprint(training),
+                         class_names=target.class_names if finetuned else EMOTIONS6)
             source_features = extract_features(net, held_out_images)
             target_features = extract_features(net, target.images)
             if keep_features:

@@ -12,6 +12,8 @@ import pandas as pd
 import torch
 
 from fercore.datasets import load
+from fercore.labels import BASIC7
+from fercore.models import keep_trained, params_fingerprint
 from fercore.inputs import as_float, image_tensor
 from fercore.losses.semantic import symmetric_kl
 from fercore.metrics import accuracy, mean_diagonal
@@ -206,6 +208,8 @@ def run_setting(setting, seeds, X, y, X_test, y_test, y_true=None, noisy=None, *
     def one(seed):
         start = time.perf_counter()
         classifier = NeighbourhoodAwareClassifier(**ABLATION[setting], seed=seed, **params).fit(X, y)
+        keep_trained(classifier.net_, "semantic_ae", setting, seed, params_fingerprint(params),
+                     class_names=[BASIC7[int(c)] if 0 <= int(c) < len(BASIC7) else str(c) for c in classifier.classes_])
         row = {"setting": setting, **evaluate(classifier, X_test, y_test, y_true)}
         if noisy is not None and len(classifier.mask_log_):
             whole = mask_precision_recall(classifier.mask_log_, noisy).iloc[0]

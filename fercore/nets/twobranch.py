@@ -78,6 +78,8 @@ class TwoBranchNet(nn.Module):
         check_at_least("input_size", input_size, 32, " pixels")
         self.num_classes = num_classes
         self.input_size = input_size
+        self.width = width
+        self.dropout = dropout
         self.ori_branch = Branch(input_size, width, ORI_FEATURES, dropout)
         self.half_branch = Branch(input_size // 2, width, HALF_FEATURES, dropout)
         self.ori_head = nn.Linear(ORI_FEATURES, num_classes)
