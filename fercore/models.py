@@ -24,7 +24,6 @@ import inspect
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ from torch import nn
 
 import fercore
 from fercore.labels import BASIC7
+from fercore.results import write_atomic
 
 FORMAT = 1
 MODELS_DIR = "models"
@@ -126,15 +126,7 @@ def save_model(net: nn.Module, chapter: str, method: str, seed: int, fingerprint
         "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
     }
     path = model_path(profile_dir, chapter, method, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda tmp: torch.save(payload, tmp))
     return path
 
 

@@ -21,23 +21,30 @@ _metrics: dict[str, float] = {}
 _notes: list[dict] = []
 
 
-def write_json_atomic(path, obj) -> None:
-    """Write ``obj`` as JSON to ``path`` through a temporary file and a rename.
-
-    A crash mid-write leaves any previous file at ``path`` intact.
-    """
+def write_atomic(path, write) -> None:
+    """Call ``write(temporary_path)``, then rename the file to ``path``: a crash mid-write
+    leaves any previous file at ``path`` intact and no temporary file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path, obj) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (:func:`write_atomic`), synced to disk."""
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+
+    write_atomic(path, write)
 
 
 def record(key: str, value) -> float:

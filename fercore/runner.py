@@ -28,7 +28,7 @@ from fercore.progress import progress
 from fercore.labs import stage_student_labs
 from fercore.report import write_report
 from fercore.models import PROFILE_DIR_ENV
-from fercore.results import METRICS_ENV, NOTES_ENV, write_json_atomic
+from fercore.results import METRICS_ENV, NOTES_ENV, write_atomic, write_json_atomic
 
 CHAPTERS = {
     "data": "01_data",
@@ -460,15 +460,7 @@ def _banner(nb, text: str) -> None:
 
 
 def _write_notebook_atomic(nb, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        nbformat.write(nb, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda tmp: nbformat.write(nb, tmp))
 
 
 def is_project_data(data_root, repo=".") -> bool:

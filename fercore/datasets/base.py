@@ -246,6 +246,22 @@ def parse_number(text, path, line, kind=float):
     return kind(value)
 
 
+def read_named_vectors(path, k: int, parse) -> dict:
+    """``name v_1 ... v_k`` lines as ``{name: (k,) float}``, each name once; ``parse(fields,
+    line)`` turns a row's k value fields into its vector (and raises, naming file and line, on a
+    bad one)."""
+    out, lines = {}, {}
+    for line, fields in read_rows(path, n_fields=k + 1):
+        values = parse(fields[1:], line)
+        if fields[0] in out:
+            check_unique_names(path, [fields[0]] * 2, [lines[fields[0]], line], [out[fields[0]], values])
+        out[fields[0]] = values
+        lines[fields[0]] = line
+    if not out:
+        raise format_error(path, "no rows (the file is empty)")
+    return out
+
+
 def check_unique_names(path, names, lines, values=None, what="image") -> None:
     """Refuse a name listed twice: a repeated line (same values) or a name with conflicting labels.
 
@@ -339,18 +355,7 @@ def write_image(path, image: np.ndarray) -> None:
         return write_gray(path, image)
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"{path}: image must be (H, W) or (H, W, 3), got {image.shape}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    im = Image.fromarray(image, mode="RGB")
-    suffix = path.suffix.lower()
-    if suffix in (".jpg", ".jpeg"):
-        im.save(path, format="JPEG", quality=JPEG_QUALITY, optimize=False, progressive=False)
-    elif suffix == ".png":
-        im.save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    elif suffix in (".tif", ".tiff"):
-        im.save(path, format="TIFF")
-    else:
-        raise ValueError(f"{path}: unsupported image suffix {suffix!r}")
+    _save_image(Image.fromarray(image, mode="RGB"), path)
 
 
 def resize_gray(image: np.ndarray, size: int) -> np.ndarray:
@@ -377,18 +382,20 @@ def read_images(paths, size: int | None = None, desc: str = "images", color: boo
 
 def write_gray(path, image: np.ndarray) -> None:
     """Write a uint8 grayscale image deterministically (JPEG quality 95, PNG, TIFF by suffix)."""
+    _save_image(Image.fromarray(np.asarray(image, dtype=np.uint8), mode="L"), path)
+
+
+def _save_image(im: Image.Image, path) -> None:
+    """Save deterministically by suffix: JPEG quality 95, PNG, TIFF."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    im = Image.fromarray(np.asarray(image, dtype=np.uint8), mode="L")
     suffix = path.suffix.lower()
-    if suffix in (".jpg", ".jpeg"):
-        im.save(path, format="JPEG", quality=JPEG_QUALITY, optimize=False, progressive=False)
-    elif suffix == ".png":
-        im.save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    elif suffix in (".tif", ".tiff"):
-        im.save(path, format="TIFF")
-    else:
+    formats = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF"}
+    if suffix not in formats:
         raise ValueError(f"{path}: unsupported image suffix {suffix!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = {"JPEG": {"quality": JPEG_QUALITY, "optimize": False, "progressive": False},
+               "PNG": {"compress_level": PNG_COMPRESS_LEVEL}, "TIFF": {}}[formats[suffix]]
+    im.save(path, format=formats[suffix], **options)
 
 
 def write_lines(path, lines) -> None:

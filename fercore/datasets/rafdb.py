@@ -37,6 +37,7 @@ from fercore.datasets.base import (
     read_csv_checked,
     read_gray_or_rgb,
     read_images,
+    read_named_vectors,
     read_rows,
     read_truth,
     require_dir,
@@ -93,16 +94,8 @@ def read_label_file(path, n_classes: int):
 def read_distribution_file(path, k: int = 7) -> dict:
     """``name p_1 ... p_k`` lines as ``{name: (k,) float}``; each row a probability distribution
     (finite, non-negative, summing to 1), each name once."""
-    out, lines = {}, {}
-    for line, fields in read_rows(path, n_fields=k + 1):
-        values = check_distribution([parse_number(v, path, line) for v in fields[1:]], path, line)
-        if fields[0] in out:
-            check_unique_names(path, [fields[0]] * 2, [lines[fields[0]], line], [out[fields[0]], values])
-        out[fields[0]] = values
-        lines[fields[0]] = line
-    if not out:
-        raise format_error(path, "no rows (the file is empty)")
-    return out
+    return read_named_vectors(path, k, lambda fields, line: check_distribution(
+        [parse_number(v, path, line) for v in fields], path, line))
 
 
 def read_attribute_file(path):

@@ -20,11 +20,10 @@ import numpy as np
 
 from fercore.datasets.base import (
     FaceSet,
-    check_unique_names,
     format_error,
     parse_number,
     read_images,
-    read_rows,
+    read_named_vectors,
     read_truth,
     require_dir,
     require_file,
@@ -46,20 +45,14 @@ MULTILABEL_FILE = "multilabel.txt"
 
 
 def read_multilabel_file(path, k: int = 6) -> dict:
-    """``name b_1 ... b_k`` lines (0/1) as ``{name: (k,) float}``."""
-    out, lines = {}, {}
-    for line, fields in read_rows(path, n_fields=k + 1):
-        values = [parse_number(v, path, line, int) for v in fields[1:]]
+    """``name b_1 ... b_k`` lines (0/1) as ``{name: (k,) float}``, each name once."""
+    def parse(fields, line):
+        values = [parse_number(v, path, line, int) for v in fields]
         if any(v not in (0, 1) for v in values):
-            raise format_error(path, f"multi-label entries must be 0 or 1, found {fields[1:]}", line)
-        values = np.asarray(values, np.float64)
-        if fields[0] in out:
-            check_unique_names(path, [fields[0]] * 2, [lines[fields[0]], line], [out[fields[0]], values])
-        out[fields[0]] = values
-        lines[fields[0]] = line
-    if not out:
-        raise format_error(path, "no rows (the file is empty)")
-    return out
+            raise format_error(path, f"multi-label entries must be 0 or 1, found {fields}", line)
+        return np.asarray(values, np.float64)
+
+    return read_named_vectors(path, k, parse)
 
 
 def load_rafml(root, split: str | None = None, labels: str = "multilabel", size: int = 100,
