@@ -181,6 +181,7 @@ def run_transfer(source_images, source_labels, targets, *, source_vectors=None, 
                                           source_vectors=source_vectors, pretrained=pretrained, seed=seed,
                                           **training)
     accuracy, multilabel, mmd, features = [], [], [], {}
+    fingerprint, kept = params_fingerprint(training), set()
     for name, target in targets.items():
         models = dict(nets[name])
         if name == "sfew" and finetune is not None:
@@ -192,9 +193,11 @@ def run_transfer(source_images, source_labels, targets, *, source_vectors=None, 
                     device=training.get("device", "auto"))
         for model_id, net in models.items():
             finetuned = model_id.endswith("_finetuned")
-            keep_trained(net, "domain_adaptation", f"{name}_{model_id}" if finetuned or model_id.startswith("dbm_dacnn")
-                         else model_id, seed, params_fingerprint(training),
-                         class_names=target.class_names if finetuned else EMOTIONS6)
+            method = f"{name}_{model_id}" if finetuned or model_id.startswith("dbm_dacnn") else model_id
+            if method not in kept:  # a source-only net is shared by every target: kept once
+                keep_trained(net, "domain_adaptation", method, seed, fingerprint,
+                             class_names=target.class_names if finetuned else EMOTIONS6)
+                kept.add(method)
             source_features = extract_features(net, held_out_images)
             target_features = extract_features(net, target.images)
             if keep_features:
