@@ -21,8 +21,8 @@ What crosses process boundaries:
 * a unit that raises cancels its experiment's other units and fails its notebook cell with the
   original exception; nothing of that experiment is stored.
 
-A unit runs with the thread counts the notebook kernel has (PyTorch's intra-op threads, BLAS and
-OpenMP pools), wherever it lands, so its numbers equal an in-process run's: reductions are split
+A unit runs with the thread counts the notebook kernel has (PyTorch's intra-op threads, and each
+BLAS and OpenMP pool's, library by library), wherever it lands, so its numbers equal an in-process run's: reductions are split
 by thread, and a net trained or a classifier fitted with one thread differs in the last digits
 from the same with two (Dask workers start with one BLAS thread).
 ``FERCORE_UNIT_THREADS=N`` sets every count to N instead (faster on a cluster of small workers,
@@ -180,29 +180,42 @@ def _value(x):
 
 
 def _thread_counts() -> dict:
-    """This process's thread counts: PyTorch's intra-op threads and each native pool's (BLAS,
-    OpenMP) as :mod:`threadpoolctl` reports them. A unit's numbers depend on them."""
+    """This process's thread counts: PyTorch's intra-op threads (``"torch"``) and each native
+    thread pool's (BLAS, OpenMP), by library file name, as :mod:`threadpoolctl` reports them. A
+    unit's numbers depend on them. Pools are told apart by library, not by kind: PyTorch's own
+    OpenMP runtime and scikit-learn's run with different counts, and giving PyTorch's the other's
+    count changes a trained net's numbers."""
     import sklearn  # noqa: F401  (loads the OpenMP runtime scikit-learn uses)
     import torch
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import ThreadpoolController
 
     counts = {"torch": torch.get_num_threads()}
-    for pool in threadpool_info():
-        counts[pool["user_api"]] = max(counts.get(pool["user_api"], 0), pool["num_threads"])
+    for pool in ThreadpoolController().lib_controllers:
+        counts[Path(pool.filepath).name] = pool.num_threads
     forced = os.environ.get(THREADS_ENV)
-    return {api: int(forced) for api in counts} if forced else counts
+    return {name: int(forced) for name in counts} if forced else counts
 
 
 def _run_on_worker(function, unit, threads):
-    """``(function(unit), seconds)`` with the thread counts ``threads`` (:func:`_thread_counts`)."""
+    """``(function(unit), seconds)`` with the thread counts ``threads`` (:func:`_thread_counts`);
+    the worker's own counts come back afterwards."""
     import sklearn  # noqa: F401
     import torch
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import ThreadpoolController
 
-    torch.set_num_threads(threads["torch"])
-    with threadpool_limits(limits={api: n for api, n in threads.items() if api != "torch"}):
+    pools = [p for p in ThreadpoolController().lib_controllers if Path(p.filepath).name in threads]
+    before = [(p, p.num_threads) for p in pools]
+    torch_before = torch.get_num_threads()
+    try:
+        for pool in pools:
+            pool.set_num_threads(threads[Path(pool.filepath).name])
+        torch.set_num_threads(threads["torch"])  # last: PyTorch's OpenMP pool is one of the pools
         start = time.perf_counter()
         return function(unit), time.perf_counter() - start
+    finally:
+        for pool, count in before:
+            pool.set_num_threads(count)
+        torch.set_num_threads(torch_before)
 
 
 def unit_mapper(experiment: str):

@@ -3,6 +3,7 @@
 import json
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +139,33 @@ def test_starting_local_workers_leaves_this_process_environment_alone(monkeypatc
     with cluster.connect("local:1"):
         assert "OMP_NUM_THREADS" not in os.environ  # notebooks started now keep this machine's threads
     assert "OMP_NUM_THREADS" not in os.environ
+
+
+def _pool_counts():
+    import torch
+    from threadpoolctl import ThreadpoolController
+
+    torch_pools = Path(torch.__file__).parent
+    return {"torch": torch.get_num_threads(),
+            **{Path(p.filepath).name: p.num_threads for p in ThreadpoolController().lib_controllers
+               if Path(p.filepath).is_relative_to(torch_pools)}}
+
+
+def test_a_unit_runs_with_the_kernels_thread_counts_pool_by_pool():
+    """PyTorch's own OpenMP pool keeps PyTorch's count inside a unit, even where another OpenMP
+    pool (scikit-learn's) has more threads, and the worker's counts come back after it."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    with threadpool_limits(limits=2, user_api="openmp"):
+        try:
+            torch.set_num_threads(1)
+            threads, kernel = cluster._thread_counts(), _pool_counts()
+            torch.set_num_threads(2)
+            worker = _pool_counts()
+            inside, _ = cluster._run_on_worker(lambda unit: _pool_counts(), None, threads)
+            assert inside == kernel
+            assert _pool_counts() == worker
+        finally:
+            torch.set_num_threads(before)

@@ -51,8 +51,6 @@ def other_repo(tmp_path):
     return tmp_path
 
 
-@pytest.mark.xfail(reason="known open bug: on a LocalCluster some dlp_dbm units still differ from the serial run "
-                          "(thread settings of the workers); tracked in the cluster-execution work", strict=False)
 def test_local_cluster_gives_the_serial_numbers(other_repo):
     chapters = ["dlp_dbm", "semantic_ae"]
     expected = serial(chapters)
