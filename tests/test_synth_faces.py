@@ -156,6 +156,18 @@ def test_lab_aus_are_prototypical():
     assert (aus[:, AU[4]] > 0.3).mean() < 0.05
 
 
+def test_posed_fear_stretches_the_lips_and_wild_fear_opens_the_mouth():
+    """Lab fear keeps the prototype's slight jaw drop (AU26 0.3) so its AU20 lip stretch, not a
+    surprise-like dropped jaw, shapes the mouth; wild fear carries Table 1's AU27 as AU26 1.0."""
+    fear = np.eye(8)[[EXPRESSIONS.index("fear")] * 2000]
+    lab = sample_aus(fear, "lab", np.random.default_rng(4))
+    wild = sample_aus(fear, "wild", np.random.default_rng(4))
+    surprise = sample_aus(np.eye(8)[[EXPRESSIONS.index("surprise")] * 2000], "lab", np.random.default_rng(4))
+    assert 0.2 < np.median(lab[:, AU[26]]) < 0.4 < 0.8 < np.median(surprise[:, AU[26]])
+    assert np.median(lab[:, AU[20]]) > 0.8
+    assert np.median(wild[wild[:, AU[26]] > 0.1, AU[26]]) > 0.6
+
+
 def test_wild_aus_follow_raf_table1_and_are_more_diverse():
     rng = np.random.default_rng(1)
     anger = np.eye(8)[[EXPRESSIONS.index("anger")] * 4000]

@@ -128,11 +128,16 @@ def occurrence(domain: str) -> np.ndarray:
     return wild if domain == "wild" else (lab + wild) / 2
 
 
-def base_intensity() -> np.ndarray:
-    """Intensity (8, 20) of an active AU: the prototype's, or 0.8 for a non-prototype AU
-    (1.0 for fear's AU26, which carries Table 1's AU27 mouth stretch)."""
+def base_intensity(domain: str = "wild") -> np.ndarray:
+    """Intensity (8, 20) of an active AU in ``domain``: the prototype's, or 0.8 for a
+    non-prototype AU. In the wild, fear's AU26 is 1.0: it carries Table 1's AU27 (mouth stretch);
+    posed (lab) fear keeps the prototype's slight jaw drop, so that its mouth is stretched
+    sideways (AU20) rather than dropped open like surprise's; film takes the mean."""
+    _check_domain(domain)
     base = np.where(prototype_matrix() > 0, prototype_matrix(), 0.8)
-    base[EXPRESSIONS.index("fear"), AUS.index(26)] = 1.0
+    fear_jaw = {"lab": PROTOTYPES["fear"][26], "wild": 1.0}
+    fear_jaw["film"] = (fear_jaw["lab"] + fear_jaw["wild"]) / 2
+    base[EXPRESSIONS.index("fear"), AUS.index(26)] = fear_jaw[domain]
     return base
 
 
@@ -167,7 +172,7 @@ def sample_aus(weights, domain: str, rng: np.random.Generator, au_gain=None) -> 
     active = rng.random((n, len(EXPRESSIONS), len(AUS))) < p
     strength = rng.uniform(low, high, (n, 1, 1))
     jitter = 1 + AU_JITTER[domain] * rng.standard_normal((n, len(EXPRESSIONS), len(AUS)))
-    per_expression = active * base_intensity() * strength * np.clip(jitter, 0.3, None)
+    per_expression = active * base_intensity(domain) * strength * np.clip(jitter, 0.3, None)
     aus = (weights[:, :, None] * per_expression).max(axis=1)
     extra = rng.random((n, len(AUS))) < EXTRA_AU_P[domain]
     aus = np.maximum(aus, extra * rng.beta(1.5, 5.0, (n, len(AUS))))
