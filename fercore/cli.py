@@ -49,7 +49,7 @@ def _cmd_status(args) -> int:
     from fercore.cluster import unit_counts
 
     rows = runner.chapter_status(args.profile, device=args.device, verify=args.verify)
-    device = runner.resolve_device(args.device)
+    device = runner.device_name(args.device)
     print(f"{'chapter':<18} {'status':<10} {'started (UTC)':<26} {'seconds':>8}  units: done running failed stale")
     for r in rows:
         seconds = f"{r['seconds']:.1f}" if r["seconds"] is not None else ""
@@ -76,7 +76,7 @@ def _cmd_predict(args) -> int:
     from tqdm import tqdm
 
     runner.get_profile(args.profile)
-    net, info = choose_model(args.model, runner.profile_dir(args.profile), runner.resolve_device(args.device))
+    net, info = choose_model(args.model, runner.profile_dir(args.profile), runner.device_name(args.device))
     classes = info["class_names"]
     print(f"model {info['chapter']}/{info['method']} seed {info['seed']} ({info['path']})")
     print("\t".join(["file", "face", "prediction", *classes]))

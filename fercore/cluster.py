@@ -389,7 +389,7 @@ def run_chapters_on_cluster(address, chapters, profile, overrides, device, repo,
     order = [c for c in runner.CHAPTERS if c in (chapters or runner.CHAPTERS)]
     for chapter in chapters or []:
         runner.notebook_path(chapter, repo)
-    device = runner.resolve_device(device)
+    device = runner.device_name(device)
     for chapter in order:  # parameter errors before anything starts
         runner.chapter_parameters(chapter, profile, overrides, device, repo)
     repo = str(Path(repo).resolve())

@@ -22,7 +22,8 @@ from fercore.losses.objectives import DomainAdaptationObjective, FeatureObjectiv
 from fercore.multilabel import evaluate_multilabel
 from fercore.nets import BaseDCNN
 from fercore.progress import progress
-from fercore.train import Schedule, Trainer, resolve_device
+from fercore.devices import resolve_device
+from fercore.train import Schedule, Trainer
 
 PAPER_SCHEDULE = Schedule(iterations=20_000, lr=0.01, momentum=0.9, milestones=(5_000, 18_000))
 """RAF-ML §6.2: SGD, lr 0.01 ÷ 10 at 5k and 18k iterations, stop at 20k (batch 64)."""

@@ -34,7 +34,8 @@ from fercore.inputs import float_tensor, pad_random_crop
 from fercore.losses.objectives import HeadObjective, SelectiveObjective
 from fercore.nets.resnet_cifar import ResNetCIFAR
 from fercore.nets.vgg import VGG16
-from fercore.train import Schedule, Trainer, resolve_device
+from fercore.devices import resolve_device
+from fercore.train import Schedule, Trainer
 
 METHODS = ("single", "multitask", "sjmt")
 TASK_KINDS = ("single", "multilabel")

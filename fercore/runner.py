@@ -248,17 +248,13 @@ def convert_parameter(name: str, value, default, where: str, profiles=None):
                          f"got {shown}") from None
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` becomes ``cuda`` when a GPU is visible, else ``cpu``; ``cuda`` without a GPU is an error."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"--device must be auto, cpu or cuda, not {device!r}")
-    if device == "cpu":
-        return device
-    import torch
+def device_name(device: str) -> str:
+    """The ``--device`` option as the name of the device the chapters run on
+    (:func:`fercore.devices.resolve_device`): ``auto`` becomes ``cuda`` when a GPU is visible, else
+    ``cpu``; ``cuda`` without a GPU is an error."""
+    from fercore.devices import resolve_device
 
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA GPU is visible on this machine (use --device cpu or auto)")
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(resolve_device(device, setting="--device"))
 
 
 def chapter_parameters(chapter: str, profile: str, overrides=None, device="cpu", repo=".", profiles=None) -> dict:
@@ -657,7 +653,7 @@ def run_chapters(chapters, profile: str, overrides=None, device="auto", repo="."
     for chapter in chapters:
         notebook_path(chapter, repo)  # unknown ids fail before anything runs
     get_profile(profile)
-    device = resolve_device(device)
+    device = device_name(device)
     clean_stale_staging()
     order = [c for c in CHAPTERS if c in chapters]
     params_by_chapter = {c: chapter_parameters(c, profile, overrides, device, repo) for c in order}
@@ -686,7 +682,7 @@ def chapter_status(profile: str, repo=".", device="auto", verify=False) -> list[
     """Each chapter's state for a profile: fresh, stale, failed or never run (``verify``: the
     data's content is hashed, else its file sizes and times are compared)."""
     get_profile(profile)
-    device = resolve_device(device)
+    device = device_name(device)
     rows = []
     for chapter in CHAPTERS:
         state = read_state(chapter, profile, repo)
