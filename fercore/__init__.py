@@ -23,8 +23,10 @@ chapter runs. They live apart:
   table (one row per setting and seed), stores each unit's rows so runs made elsewhere merge,
   and is the one place where means, standard deviations, ``mean ± sd`` text and the verdict that
   weighs a gap against the seed spread are computed;
-- running: :mod:`~fercore.results` (every number under a stable key), :mod:`~fercore.runner` and
-  :mod:`~fercore.cli` (profiles, cache, papermill, the book).
+- running: :mod:`~fercore.results` (every number under a stable key), :mod:`~fercore.parameters`
+  (profiles and each chapter's parameters), :mod:`~fercore.run_state` (the cache: when a chapter
+  runs again), :mod:`~fercore.runner` (papermill), :mod:`~fercore.book` (the book) and
+  :mod:`~fercore.cli` (the ``fercore`` command).
 
 A module has one job and imports only from the layers below it.
 """
