@@ -16,7 +16,9 @@ chapter runs. They live apart:
   estimators built on them — :mod:`~fercore.deep`, :mod:`~fercore.adaptation`,
   :mod:`~fercore.multitask`, :mod:`~fercore.semantic`, and the scikit-learn estimators of
   :mod:`~fercore.classifiers`, :mod:`~fercore.multilabel` and :mod:`~fercore.features`
-  (checked against scikit-learn's estimator contract);
+  (checked against scikit-learn's estimator contract); the crowd's side: the aggregators of
+  :mod:`~fercore.crowd` (GLAD-EM), RAF's ground truth and subsets (:mod:`~fercore.ground_truth`)
+  and the annotators' agreement (:mod:`~fercore.agreement`);
 - experiments: :mod:`fercore.experiments.<chapter id> <fercore.experiments>` — a chapter's data
   set-up, run grid, tables, figures and the paper's numbers it compares with;
 - seeds as data: :mod:`~fercore.seeds` runs a function over seeds and grid points into a tidy
