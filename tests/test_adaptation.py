@@ -1,15 +1,17 @@
 """DBM-DACNN training glue (RAF-ML §5, Algorithm 3) and the §6.5 protocol helpers."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from fercore.adaptation import domain_mmd, jaffe_label_sets, pretrain_source_nets, replace_head
 from fercore.batches import PairedBatches, RandomBatches
+from fercore.datasets import FaceSet
 from fercore.deep import extract_features, train_feature_net
 from fercore.experiments.domain_adaptation import (
     TABLE5_METRICS,
-    Target,
     m2m_scores,
     m2s_scores,
     mmd_table,
@@ -183,8 +185,8 @@ def toy_target(setting, n=40, seed=0):
     if setting == "m2m":
         labels = np.eye(6, dtype=np.float32)[classes]
         labels[::3, 5] = 1
-        return Target("jaffe", "m2m", images, labels, EMOTIONS6)
-    return Target("ckplus", "m2s", images, classes, EMOTIONS6[:4], groups=np.arange(n) // 5)
+        return FaceSet("jaffe", images, labels, EMOTIONS6, label_kind="multilabel")
+    return FaceSet("ckplus", images, classes, EMOTIONS6[:4], subjects=np.arange(n) // 5)
 
 
 def test_protocol_scores_on_separable_features():
@@ -192,14 +194,16 @@ def test_protocol_scores_on_separable_features():
     features = np.eye(4)[m2s.labels] + 0.01 * np.random.default_rng(0).normal(size=(40, 4))
     scores = m2s_scores(m2s, features, seed=0)
     assert scores["accuracy"] == 1.0
-    sfew = Target("sfew", "m2s", m2s.images, m2s.labels, m2s.class_names, train=np.arange(40) < 30)
+    sfew = replace(m2s, name="sfew", split=np.where(np.arange(40) < 30, "train", "val"), subjects=None)
     assert m2s_scores(sfew, features)["accuracy"] == 1.0
     m2m = toy_target("m2m")
     table = m2m_scores(m2m, features, ["mlknn", "clr"], seed=0)
     assert set(table) == {(c, m) for c in ("mlknn", "clr") for m in TABLE5_METRICS}
     assert table[("mlknn", "average_precision")] > 0.8
     with pytest.raises(ValueError, match="2 subjects"):
-        m2s_scores(Target("mmi", "m2s", m2s.images, m2s.labels, m2s.class_names, groups=np.zeros(40)), features)
+        m2s_scores(replace(m2s, name="mmi", subjects=np.zeros(40)), features)
+    with pytest.raises(ValueError, match="subjects"):
+        m2s_scores(replace(m2s, subjects=None), features)
 
 
 def test_run_transfer_and_weight_selection_on_toy_domains():
