@@ -16,15 +16,19 @@ chapter runs. They live apart:
   estimators built on them — :mod:`~fercore.deep`, :mod:`~fercore.adaptation`,
   :mod:`~fercore.multitask`, :mod:`~fercore.semantic`, and the scikit-learn estimators of
   :mod:`~fercore.classifiers`, :mod:`~fercore.multilabel` and :mod:`~fercore.features`
-  (checked against scikit-learn's estimator contract);
+  (checked against scikit-learn's estimator contract); the crowd's side: the aggregators of
+  :mod:`~fercore.crowd` (GLAD-EM), RAF's ground truth and subsets (:mod:`~fercore.ground_truth`)
+  and the annotators' agreement (:mod:`~fercore.agreement`);
 - experiments: :mod:`fercore.experiments.<chapter id> <fercore.experiments>` — a chapter's data
   set-up, run grid, tables, figures and the paper's numbers it compares with;
 - seeds as data: :mod:`~fercore.seeds` runs a function over seeds and grid points into a tidy
   table (one row per setting and seed), stores each unit's rows so runs made elsewhere merge,
   and is the one place where means, standard deviations, ``mean ± sd`` text and the verdict that
   weighs a gap against the seed spread are computed;
-- running: :mod:`~fercore.results` (every number under a stable key), :mod:`~fercore.runner` and
-  :mod:`~fercore.cli` (profiles, cache, papermill, the book).
+- running: :mod:`~fercore.results` (every number under a stable key), :mod:`~fercore.parameters`
+  (profiles and each chapter's parameters), :mod:`~fercore.run_state` (the cache: when a chapter
+  runs again), :mod:`~fercore.runner` (papermill), :mod:`~fercore.book` (the book) and
+  :mod:`~fercore.cli` (the ``fercore`` command).
 
 A module has one job and imports only from the layers below it.
 """

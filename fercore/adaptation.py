@@ -7,11 +7,15 @@ entropy of the target predictions:
 
     M2M:  L = L_c + λ L_bm + γ L_mmd          M2S:  L = L_c + λ L_bm + γ L_mmd + η L_e
 
-The source terms are :class:`fercore.losses.objectives.FeatureObjective`'s, the loop is
-:class:`fercore.train.Trainer`'s; this module adds the two-domain batches, the objective above,
-and the pieces of §6.5's protocols (JAFFE label sets, a target head for fine-tuning, the MMD
-between datasets); the chapter's targets, runs and tables are in
+The objective is :class:`fercore.losses.objectives.DomainAdaptationObjective`, the training
+:func:`fercore.deep.train_feature_net` (given the target faces); this module adds the stages of
+§6.5 (pre-training, the source-only and adapted nets of each target, fine-tuning on a target's
+labels) and the pieces of its protocols (JAFFE label sets, a target head, the MMD between
+datasets); the chapter's targets, runs and tables are in
 :mod:`fercore.experiments.domain_adaptation`.
+
+Stage 2 and fine-tuning keep :class:`fercore.train.Trainer`'s memory layout (channels-last on
+CUDA only), as the chapter's numbers were made with.
 """
 
 import copy
@@ -20,13 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from fercore.batches import PairedBatches, RandomBatches
 from fercore.deep import train_feature_net
-from fercore.inputs import RandomCrop, crop_source
 from fercore.losses import mk_mmd
-from fercore.losses.objectives import DomainAdaptationObjective
 from fercore.nets import BaseDCNN
-from fercore.train import Trainer, resolve_device
 
 MODELS = {"basedcnn": "baseDCNN", "dbm_cnn": "DBM-CNN", "dbm_dacnn": "DBM-DACNN",
           "dbm_dacnn_entropy": "DBM-DACNN + entropy"}
@@ -53,46 +53,6 @@ def jaffe_label_sets(ratings, threshold=JAFFE_THRESHOLD):
         raise ValueError("ratings contain NaN")
     labels = (ratings >= threshold).astype(np.float32)
     return labels, labels.any(axis=1)
-
-
-def train_adaptation(model, source_images, source_labels, target_images=None, *, gamma=1.0, eta=0.0,
-                     schedule, objective="dbm", label_vectors=None, lam=None, k=None, variant="both",
-                     batch_size=64, target_batch_size=None, mmd=None, seed=0, device="auto",
-                     checkpoint=None, checkpoint_every=0, desc=None):
-    """Train ``model`` (a :class:`fercore.nets.BaseDCNN`, fresh or pre-trained) by Algorithm 3.
-
-    ``source_images`` uint8 (n_s, 100, 100) with ``source_labels`` (n_s, C) label vectors;
-    ``target_images`` uint8 (n_t, 100, 100), unlabelled (ignored when γ = η = 0). Both get the
-    RAF input protocol of :mod:`fercore.deep` (resize to the model's input, random crops).
-    Source batches hold ``batch_size`` faces, target batches ``target_batch_size`` (default the
-    same). Weight decay per RAF-ML §6.2 (``model.parameter_groups()``). Returns
-    ``(model, history)``, the model in eval mode.
-    """
-    device = resolve_device(device)
-    labels = torch.as_tensor(np.asarray(source_labels), dtype=torch.float32)
-    if labels.ndim != 2 or labels.shape[1] != model.num_classes:
-        raise ValueError(f"source_labels must be (n, {model.num_classes}) label vectors for this model, "
-                         f"got shape {tuple(labels.shape)}")
-    loss_fn = DomainAdaptationObjective(gamma, eta, objective=objective, num_classes=model.num_classes,
-                                        feature_dim=model.feature_dim, lam=lam, k=k, variant=variant,
-                                        mmd=mmd)
-    if loss_fn.uses_target and target_images is None:
-        raise ValueError("gamma or eta is positive: pass target_images")
-    crop = RandomCrop(model.input_size)
-    tensors = [crop_source(source_images, model.input_size).to(device), labels.to(device)]
-    if label_vectors is not None:
-        tensors.append(torch.as_tensor(np.asarray(label_vectors), dtype=torch.float32).to(device))
-    source = RandomBatches(*tensors, batch_size=batch_size, seed=seed, transform=crop)
-    target = None
-    if loss_fn.uses_target:
-        target = RandomBatches(crop_source(target_images, model.input_size).to(device),
-                               batch_size=min(target_batch_size or batch_size, len(target_images)),
-                               seed=seed + 1, transform=crop)
-    trainer = Trainer(model, loss_fn, schedule, param_groups=model.parameter_groups(), device=device,
-                      seed=seed, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                      desc=desc or ("DBM-DACNN" if loss_fn.uses_target else objective))
-    history = trainer.fit(PairedBatches(source, target))
-    return trainer.model, history
 
 
 def replace_head(model, num_classes, seed=0):
@@ -184,8 +144,8 @@ def train_transfer_nets(source_images, source_labels, targets, *, source_vectors
     source_only = {}
     for model_id, net in pretrained.items():
         objective = "dbm" if model_id == "dbm_cnn" else "soft_ce"
-        source_only[model_id], histories[("source", model_id)] = train_adaptation(
-            copy.deepcopy(net), source_images, source_labels, gamma=0.0, eta=0.0, objective=objective,
+        source_only[model_id], histories[("source", model_id)] = train_feature_net(
+            source_images, source_labels, objective, model=copy.deepcopy(net), channels_last=None,
             label_vectors=source_vectors if objective == "dbm" else None, desc=MODELS[model_id], **common)
     nets = {}
     for target, (images, setting) in targets.items():
@@ -204,10 +164,12 @@ def train_transfer_nets(source_images, source_labels, targets, *, source_vectors
 def adapt_to_target(pretrained, source_images, source_labels, target_images, *, source_vectors=None, gamma, eta,
                     schedule, desc=None, **kwargs):
     """DBM-DACNN for one target: a copy of the pre-trained DBM-CNN trained by Algorithm 3
-    (:func:`train_adaptation` with the ``dbm`` source objective). Returns ``(net, history)``."""
-    return train_adaptation(copy.deepcopy(pretrained), source_images, source_labels, target_images, gamma=gamma,
-                            eta=eta, objective="dbm", label_vectors=source_vectors, schedule=schedule,
-                            desc=desc or f"DBM-DACNN (γ={gamma:g}, η={eta:g})", **kwargs)
+    (:func:`fercore.deep.train_feature_net` with the ``dbm`` source objective and the target's
+    faces; ``kwargs`` its other options). Returns ``(net, history)``."""
+    return train_feature_net(source_images, source_labels, "dbm", model=copy.deepcopy(pretrained),
+                             target_images=target_images, gamma=gamma, eta=eta, label_vectors=source_vectors,
+                             schedule=schedule, channels_last=None,
+                             desc=desc or f"DBM-DACNN (γ={gamma:g}, η={eta:g})", **kwargs)
 
 
 def fine_tune(net, images, labels, num_classes, *, schedule, batch_size=64, seed=0, device="auto"):
@@ -219,6 +181,6 @@ def fine_tune(net, images, labels, num_classes, *, schedule, batch_size=64, seed
         raise ValueError(f"labels must be class indices in [0, {num_classes}), got shape {labels.shape}")
     one_hot = np.eye(num_classes, dtype=np.float32)[labels]
     model = replace_head(copy.deepcopy(net), num_classes, seed=seed)
-    return train_adaptation(model, images, one_hot, gamma=0.0, eta=0.0, objective="soft_ce", schedule=schedule,
-                            batch_size=min(batch_size, len(labels)), seed=seed, device=device,
-                            desc="fine-tuning")
+    return train_feature_net(images, one_hot, "soft_ce", model=model, schedule=schedule,
+                             batch_size=min(batch_size, len(labels)), seed=seed, device=device, channels_last=None,
+                             desc="fine-tuning")

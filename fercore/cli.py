@@ -6,13 +6,13 @@ import sys
 import threading
 from pathlib import Path
 
-from fercore import runner
+from fercore import book, parameters, run_state, runner
 
 
 def _cmd_data(args) -> int:
     from fercore.synth.world import materialize
 
-    root = Path(args.root or runner.get_profile(args.profile)["common"]["data_root"])
+    root = Path(args.root or parameters.get_profile(args.profile)["common"]["data_root"])
     if not args.root and not runner.is_project_data(root):
         raise ValueError(f"profile {args.profile!r}: data_root {str(root)!r} is not under data/; pass --root")
     world = materialize(root, args.profile, seed=args.seed, workers=args.workers, verify=args.verify)
@@ -30,7 +30,7 @@ def _report(outcomes) -> int:
 
 
 def _cmd_run(args) -> int:
-    overrides = runner.parse_overrides(args.param)
+    overrides = parameters.parse_overrides(args.param)
     outcomes = runner.run_chapters(args.chapters, args.profile, overrides, args.device, force=args.force,
                                    allow_missing=args.allow_missing, verify=args.verify, cluster=args.cluster)
     return _report(outcomes)
@@ -39,8 +39,8 @@ def _cmd_run(args) -> int:
 def _cmd_book(args) -> int:
     outcomes = runner.run_chapters(None, args.profile, None, args.device, force=args.force,
                                    allow_missing=args.allow_missing, verify=args.verify, cluster=args.cluster)
-    runner.stage_book(args.profile)
-    index = runner.build_book(strict=not args.no_strict)
+    book.stage_book(args.profile)
+    index = book.build_book(strict=not args.no_strict)
     print(f"book built: {index}")
     return _report(outcomes)
 
@@ -48,12 +48,12 @@ def _cmd_book(args) -> int:
 def _cmd_status(args) -> int:
     from fercore.cluster import unit_counts
 
-    rows = runner.chapter_status(args.profile, device=args.device, verify=args.verify)
-    device = runner.resolve_device(args.device)
+    rows = run_state.chapter_status(args.profile, device=args.device, verify=args.verify)
+    device = parameters.device_name(args.device)
     print(f"{'chapter':<18} {'status':<10} {'started (UTC)':<26} {'seconds':>8}  units: done running failed stale")
     for r in rows:
         seconds = f"{r['seconds']:.1f}" if r["seconds"] is not None else ""
-        params = runner.chapter_parameters(r["chapter"], args.profile, None, device)
+        params = parameters.chapter_parameters(r["chapter"], args.profile, None, device)
         counts = unit_counts(r["chapter"], args.profile, params, chapter_fresh=r["status"] == "fresh")
         units = " ".join(f"{n:>{len(k)}}" for k, n in counts.items())
         print(f"{r['chapter']:<18} {r['status']:<10} {r['when']:<26} {seconds:>8}         {units}")
@@ -75,8 +75,8 @@ def _cmd_predict(args) -> int:
     from fercore.predict import choose_model, draw_faces, predict_photos, prediction_table, write_predictions
     from tqdm import tqdm
 
-    runner.get_profile(args.profile)
-    net, info = choose_model(args.model, runner.profile_dir(args.profile), runner.resolve_device(args.device))
+    parameters.get_profile(args.profile)
+    net, info = choose_model(args.model, run_state.profile_dir(args.profile), parameters.device_name(args.device))
     classes = info["class_names"]
     print(f"model {info['chapter']}/{info['method']} seed {info['seed']} ({info['path']})")
     print("\t".join(["file", "face", "prediction", *classes]))
@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_data)
 
     p = with_checks(with_device(with_profile(sub.add_parser("run", help="execute chapters with papermill"))))
-    p.add_argument("chapters", nargs="+", choices=list(runner.CHAPTERS), metavar="CHAPTER")
+    p.add_argument("chapters", nargs="+", choices=list(parameters.CHAPTERS), metavar="CHAPTER")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="override one parameter")
     p.add_argument("--force", action="store_true", help="re-run even when fresh")
     with_cluster(p)

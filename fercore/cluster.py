@@ -316,17 +316,19 @@ def unit_code_key(chapter: str, params: dict, repo=".") -> str:
     units already stored and any other change re-runs them."""
     import hashlib
 
-    from fercore import runner
+    import nbformat
+
+    from fercore import parameters, run_state
     from fercore.seeds import SEED_COUNT
 
-    nb = runner.nbformat.read(runner.notebook_path(chapter, repo), as_version=4)
+    nb = nbformat.read(parameters.notebook_path(chapter, repo), as_version=4)
     digest = hashlib.sha256()
-    code = runner._notebook_code(nb)
+    code = run_state.notebook_code(nb)
     digest.update(code.encode())
     kept = {k: v for k, v in params.items() if k != SEED_COUNT and not k.endswith("_seeds")}
     digest.update(json.dumps(kept, sort_keys=True, default=str).encode())
-    for path in runner.fercore_dependencies(code):
-        digest.update(str(path.relative_to(runner.PACKAGE_DIR)).encode() + b"\0" + path.read_bytes())
+    for path in run_state.fercore_dependencies(code):
+        digest.update(str(path.relative_to(run_state.PACKAGE_DIR)).encode() + b"\0" + path.read_bytes())
     root = Path(repo) / params.get("data_root", "")
     if params.get("data_root"):
         for manifest in sorted(root.glob("manifest.json")) + sorted(root.glob("*/manifest.json")):
@@ -360,11 +362,11 @@ def unit_counts(chapter: str, profile: str, params: dict, repo=".", chapter_fres
 def _run_chapter(chapter, profile, overrides, device, repo, force, env, options):
     """One chapter through :func:`fercore.runner.run_chapters`, in its own process, its kernel
     pointed at the cluster."""
-    from fercore import runner
+    from fercore import parameters, runner
 
     _set_environment(env)
     os.environ[PROGRESS_ENV] = str(progress_path(chapter, profile, repo))
-    params = runner.chapter_parameters(chapter, profile, overrides, device, repo)
+    params = parameters.chapter_parameters(chapter, profile, overrides, device, repo)
     os.environ[UNIT_KEY_ENV] = unit_code_key(chapter, params, repo)
     try:
         return runner.run_chapters([chapter], profile, overrides, device, repo, force, log=_print, **options)
@@ -396,15 +398,15 @@ def run_chapters_on_cluster(address, chapters, profile, overrides, device, repo,
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    from fercore import runner
+    from fercore import parameters, runner
     from fercore.progress import progress
 
-    order = [c for c in runner.CHAPTERS if c in (chapters or runner.CHAPTERS)]
+    order = [c for c in parameters.CHAPTERS if c in (chapters or parameters.CHAPTERS)]
     for chapter in chapters or []:
-        runner.notebook_path(chapter, repo)
-    device = runner.resolve_device(device)
+        parameters.notebook_path(chapter, repo)
+    device = parameters.device_name(device)
     for chapter in order:  # parameter errors before anything starts
-        runner.chapter_parameters(chapter, profile, overrides, device, repo)
+        parameters.chapter_parameters(chapter, profile, overrides, device, repo)
     repo = str(Path(repo).resolve())
     for chapter in order:
         write_json_atomic(progress_path(chapter, profile, repo), {"units": {}})

@@ -1,4 +1,4 @@
-"""Crowd label aggregation (GLAD-EM, majority vote, Dawid–Skene) and the RAF subset rules.
+"""Crowd label aggregation: GLAD-EM, majority vote and Dawid–Skene over a vote table.
 
 Every aggregator takes a crowd-kit style vote table: a DataFrame with columns ``task``, ``worker``
 and ``label``, one row per vote, labels being class indices ``0..n_classes-1`` (BASIC7 indices in
@@ -8,9 +8,8 @@ by the sorted unique ids. Everything is vectorized over the sparse vote table wi
 
 References
 ----------
-* RAF-DB: Li, Deng & Du, CVPR 2017, §3.1 "Reliability estimation", Algorithm 1, "Subset Partitions".
-* RAF-ML: Li & Deng, IJCV 2019, §3.2 (reliability estimation, its joint-probability equation) and
-  §3.3 (multi-label expression selection).
+* RAF-DB: Li, Deng & Du, CVPR 2017, §3.1 "Reliability estimation", Algorithm 1.
+* RAF-ML: Li & Deng, IJCV 2019, §3.2 (reliability estimation, its joint-probability equation).
 * GLAD: Whitehill, Wu, Bergsma, Movellan & Ruvolo, NeurIPS 2009.
 * Dawid & Skene, Applied Statistics 28(1), 1979.
 """
@@ -23,9 +22,6 @@ from scipy import sparse
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
 
-from fercore.labels import BASIC7, COMPOUND11, COMPOUND_COMPONENTS
-
-NEUTRAL = BASIC7.index("neutral")
 LOG_BETA_BOUND = 10.0
 """ln β is kept in [-10, 10] (matters only without a prior on ln β, where it can diverge)."""
 MAX_NEWTON_STEP = 2.0
@@ -465,162 +461,3 @@ class GLAD(_Aggregator):
         self.probas_ = pd.DataFrame(probas, index=votes.tasks, columns=range(votes.n_classes))
         self.labels_ = pd.Series(probas.argmax(axis=1), index=votes.tasks, name="agg_label")
         return self
-
-
-def filter_annotators(alphas, min_alpha=0.0) -> pd.Series:
-    """Annotators to keep: a boolean Series, True where α_i > ``min_alpha``.
-
-    The papers kept 285 of 315 annotators "after revision" without giving the rule. With α > 0,
-    the rule used here, an annotator is kept when σ(α_i β) > 1/2 for every image, i.e. when they
-    are more often right than wrong; random voters in a 7-class GLAD get α < 0 and are dropped.
-    """
-    alphas = pd.Series(alphas)
-    if alphas.isna().any():
-        raise ValueError("alphas contain NaN")
-    return (alphas > min_alpha).rename("kept")
-
-
-def ground_truth_vectors(data, alphas, n_classes=7, clip_negative=True) -> pd.DataFrame:
-    """RAF-DB's 7-dimensional ground truth per image, g_k = Σ_i α_i 1[t_ij = k] (RAF-DB §3.1
-    "Subset Partitions"; RAF-ML §3.3), normalized to sum to 1.
-
-    ``alphas``: a Series of reliabilities indexed by worker (every worker in ``data`` needs one).
-    ``clip_negative``: use max(α_i, 0). GLAD gives random voters α < 0 in a 7-class model, and
-    without clipping their votes count *against* the class they chose. Rows are divided by
-    Σ_k |g_k| (the sum when every α ≥ 0); a row whose weights are all zero stays zero.
-    Returns a (n_tasks, n_classes) DataFrame indexed by task.
-    """
-    votes = encode_votes(data, n_classes)
-    alphas = pd.Series(alphas)
-    weight = alphas.reindex(votes.workers).to_numpy(dtype=float)
-    if np.isnan(weight).any():
-        absent = list(votes.workers[np.isnan(weight)][:5])
-        raise ValueError(f"alphas has no (or a NaN) value for worker(s) {absent}; filter the vote table first")
-    if clip_negative:
-        weight = np.maximum(weight, 0.0)
-    K = votes.n_classes
-    g = np.bincount(votes.task * K + votes.label, weight[votes.worker], minlength=votes.n_tasks * K)
-    g = g.reshape(votes.n_tasks, K)
-    norm = np.abs(g).sum(axis=1, keepdims=True)
-    g = np.divide(g, norm, out=np.zeros_like(g), where=norm > 0)
-    return pd.DataFrame(g, index=votes.tasks, columns=range(K))
-
-
-def _as_matrix(g, n_columns=7) -> np.ndarray:
-    g = np.asarray(g, dtype=float)
-    if g.ndim != 2 or g.shape[1] != n_columns:
-        raise ValueError(f"g must have shape (n_images, {n_columns}), got {g.shape}")
-    if not np.isfinite(g).all():
-        raise ValueError("g contains NaN or infinite values")
-    return g
-
-
-def valid_labels(g) -> np.ndarray:
-    """Boolean (n, K): the labels k with g_k > mean(g) (RAF-DB "Subset Partitions")."""
-    g = np.asarray(g, dtype=float)
-    return g > g.mean(axis=1, keepdims=True)
-
-
-def single_label_subset(g) -> np.ndarray:
-    """RAF-DB single-label subset: the one valid label (g_k above the image's mean) of images
-    that have exactly one, else -1. ``g``: (n, 7) ground-truth vectors."""
-    valid = valid_labels(_as_matrix(g))
-    return np.where(valid.sum(axis=1) == 1, valid.argmax(axis=1), -1)
-
-
-COMPOUND_PAIRS = np.full((6, 6), -1)
-"""COMPOUND_PAIRS[a, b]: the COMPOUND11 index of basic emotions a and b (-1 if not a class)."""
-for _index, _name in enumerate(COMPOUND11):
-    _a, _b = (BASIC7.index(c) for c in COMPOUND_COMPONENTS[_name])
-    COMPOUND_PAIRS[_a, _b] = COMPOUND_PAIRS[_b, _a] = _index
-
-
-def compound_subset(g, neutral="drop_images") -> np.ndarray:
-    """RAF-DB two-tab (compound) subset: the COMPOUND11 index of images with exactly two valid
-    labels, else -1 (RAF-DB §3.1: "For Two-tab Subset, the partition rule is similar. The only
-    difference is that we took out images with neutral label before partition").
-
-    ``neutral="drop_images"`` (default, the sentence read literally): images where neutral is a
-    valid label (g_neutral > mean over 7) are excluded, then exactly two valid labels are required.
-    ``neutral="drop_column"``: the neutral entry is removed and the rule applied over the six
-    emotions (mean over 6). Pairs that are not one of the eleven classes — fearfully disgusted,
-    which the paper dropped as too rare, and happiness with fear, sadness or anger — give -1.
-    """
-    g = _as_matrix(g)
-    if neutral == "drop_images":
-        valid = valid_labels(g)
-        eligible = ~valid[:, NEUTRAL]
-        valid = valid[:, :NEUTRAL]
-    elif neutral == "drop_column":
-        valid = valid_labels(np.delete(g, NEUTRAL, axis=1))
-        eligible = np.ones(len(g), dtype=bool)
-    else:
-        raise ValueError(f"neutral must be 'drop_images' or 'drop_column', got {neutral!r}")
-    two = eligible & (valid.sum(axis=1) == 2)
-    order = np.argsort(~valid, axis=1, kind="stable")[:, :2]
-    pair = COMPOUND_PAIRS[order[:, 0], order[:, 1]]
-    return np.where(two, pair, -1)
-
-
-def multilabel_subset(g):
-    """RAF-ML multi-label selection (RAF-ML §3.3).
-
-    Valid labels are those with g_k above the image's mean over 7; images with a single valid
-    label are filtered out; the neutral entry is discarded and the 6-d vector renormalized; labels
-    above 1/6 (the 6-d mean) form the label set; images keep when they have >= 2 labels (all 4,908
-    RAF-ML images have 2–4). Returns ``(binary (n, 6) int, distribution (n, 6), keep (n,) bool)``
-    over EMOTIONS6; rows of dropped images are still filled in.
-    """
-    g = _as_matrix(g)
-    several = valid_labels(g).sum(axis=1) >= 2
-    six = np.clip(np.delete(g, NEUTRAL, axis=1), 0.0, None)
-    total = six.sum(axis=1, keepdims=True)
-    distribution = np.divide(six, total, out=np.zeros_like(six), where=total > 0)
-    binary = (distribution > 1.0 / 6.0).astype(int)
-    keep = several & (binary.sum(axis=1) >= 2)
-    return binary, distribution, keep
-
-
-def cronbach_alpha(scores) -> float:
-    """Cronbach's alpha of an (n_subjects, n_items) score matrix:
-    k/(k−1) · (1 − Σ_items var(item) / var(Σ_items)), sample variances (ddof=1)."""
-    scores = np.asarray(scores, dtype=float)
-    if scores.ndim != 2 or scores.shape[0] < 2 or scores.shape[1] < 2:
-        raise ValueError(f"scores must be (n_subjects >= 2, n_items >= 2), got shape {scores.shape}")
-    if not np.isfinite(scores).all():
-        raise ValueError("scores contain NaN or infinite values")
-    total_var = scores.sum(axis=1).var(ddof=1)
-    if total_var == 0:
-        raise ValueError("the total scores have zero variance; Cronbach's alpha is undefined")
-    k = scores.shape[1]
-    return float(k / (k - 1) * (1.0 - scores.var(axis=0, ddof=1).sum() / total_var))
-
-
-def vote_slot_matrix(data, n_classes=7, n_raters=None) -> np.ndarray:
-    """The matrix RAF's Cronbach's alpha is computed over, as we define it.
-
-    Items are the ``n_raters`` vote slots of an image (its first ``n_raters`` votes in table
-    order; annotators are randomly assigned, so slots are exchangeable raters); subjects are
-    (image, class) pairs; entry = 1 if that slot's vote is that class. Its Cronbach's alpha is the
-    reliability of an image's vote-count profile from ``n_raters`` annotators. Images with fewer
-    votes are left out; ``n_raters`` defaults to the median number of votes per image.
-    Returns an (n_images_kept · n_classes, n_raters) 0/1 matrix.
-    """
-    votes = encode_votes(data, n_classes)
-    per_task = np.bincount(votes.task, minlength=votes.n_tasks)
-    n_raters = int(np.median(per_task)) if n_raters is None else int(n_raters)
-    if n_raters < 2:
-        raise ValueError(f"n_raters must be >= 2, got {n_raters}")
-    order = np.argsort(votes.task, kind="stable")
-    task = votes.task[order]
-    starts = np.concatenate([[0], np.cumsum(per_task)[:-1]])
-    slot = np.arange(len(task)) - starts[task]
-    kept = per_task >= n_raters
-    if not kept.any():
-        raise ValueError(f"no image has {n_raters} votes (most votes per image: {per_task.max()})")
-    use = (slot < n_raters) & kept[task]
-    row = np.cumsum(kept) - 1
-    labels = np.full((kept.sum(), n_raters), -1)
-    labels[row[task[use]], slot[use]] = votes.label[order][use]
-    onehot = labels[:, None, :] == np.arange(votes.n_classes)[None, :, None]
-    return onehot.reshape(-1, n_raters).astype(float)

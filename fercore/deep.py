@@ -1,5 +1,6 @@
 """Deep features for the classical classifiers: the RAF input protocol, the training recipes of
-baseDCNN, center loss, DLP-CNN (RAF-DB §4, §6) and DBM-CNN (RAF-ML §4, §6.2), and extraction.
+baseDCNN, center loss, DLP-CNN (RAF-DB §4, §6), DBM-CNN (RAF-ML §4, §6.2) and DBM-DACNN
+(RAF-ML §5, Algorithm 3) in one training function, and extraction.
 
 Protocol: 100×100 aligned grayscale faces divided by 255, random square crops (90×90) in
 training, the centre crop at test. A smaller ``input_size`` first resizes the faces so the crop
@@ -14,63 +15,102 @@ import torch
 import torchvision
 from torch.nn import functional as F
 
-from fercore.batches import RandomBatches
+from fercore.batches import PairedBatches, RandomBatches
 from fercore.classifiers import evaluate_split
 from fercore.inputs import CropFlip, center_crops, crop_source
-from fercore.losses.objectives import FeatureObjective
+from fercore.losses.objectives import DomainAdaptationObjective, FeatureObjective
 from fercore.multilabel import evaluate_multilabel
 from fercore.nets import BaseDCNN
 from fercore.progress import progress
-from fercore.train import Schedule, Trainer, resolve_device
+from fercore.devices import resolve_device
+from fercore.train import Schedule, Trainer
 
 PAPER_SCHEDULE = Schedule(iterations=20_000, lr=0.01, momentum=0.9, milestones=(5_000, 18_000))
 """RAF-ML §6.2: SGD, lr 0.01 ÷ 10 at 5k and 18k iterations, stop at 20k (batch 64)."""
 
 
-def train_feature_net(images, labels, objective, *, label_vectors=None, num_classes=None,
-                      width=1.0, input_size=90, feature_dim=2000, dropout=0.3,
-                      schedule=PAPER_SCHEDULE, batch_size=64, lam=None, k=None, variant="both",
-                      seed=0, device="auto", checkpoint=None, checkpoint_every=0, desc=None,
-                      flip=False, curve=None, keep=None):
-    """Train a :class:`fercore.nets.BaseDCNN` with one of :data:`OBJECTIVES`.
+def train_feature_net(images, labels, objective, *, model=None, target_images=None, gamma=0.0, eta=0.0,
+                      mmd=None, target_batch_size=None, label_vectors=None, num_classes=None, width=1.0,
+                      input_size=90, feature_dim=2000, dropout=0.3, schedule=PAPER_SCHEDULE, batch_size=64,
+                      lam=None, k=None, variant="both", seed=0, device="auto", channels_last=True,
+                      checkpoint=None, checkpoint_every=0, desc=None, flip=False, curve=None, keep=None):
+    """Train a :class:`fercore.nets.BaseDCNN` with one of :data:`OBJECTIVES`, on one domain or,
+    with ``target_images``, by RAF-ML's Algorithm 3 (DBM-DACNN).
 
     ``images``: uint8 faces (n, 100, 100). ``labels``: int classes (n,), or label vectors
-    (n, C) for the multi-label objectives; ``num_classes`` defaults to C or to the largest
-    label + 1. ``label_vectors``: optional (n, C) label-manifold coordinates for dbm (RAF-ML's
-    emotion distributions). Weight decay per RAF-ML §6.2 (5e-4 on the convolutions and the
-    first FC layer, 2.5e-3 on the last). Training inputs are random crops
-    (:func:`fercore.inputs.crop_flip`), mirrored at random when ``flip``. ``curve``: a
-    :class:`fercore.curves.LearningCurve` recorded during the run. The net runs in the
-    channels-last layout, 1.4–2× faster than the default on the CPU too (``bench_recipe.py``). ``checkpoint``/
-    ``checkpoint_every`` and ``keep`` (the model store entry, :func:`fercore.models.keep_spec`)
-    as in :class:`fercore.train.Trainer`. Returns ``(model, history)``, the
-    model in eval mode on ``device``.
+    (n, C) for the multi-label objectives. ``label_vectors``: optional (n, C) label-manifold
+    coordinates for dbm (RAF-ML's emotion distributions). ``model``: a net to continue training
+    (pre-trained, or with a new head); without one a fresh net is built from ``width``,
+    ``input_size``, ``feature_dim``, ``dropout`` and ``num_classes`` (default C or the largest
+    label + 1). Weight decay per RAF-ML §6.2 (5e-4 on the convolutions and the first FC layer,
+    2.5e-3 on the last). Training inputs are random crops (:func:`fercore.inputs.crop_flip`),
+    mirrored at random when ``flip``.
+
+    Domain adaptation: ``gamma`` > 0 or ``eta`` > 0 adds γ·MK-MMD between the source and target
+    embeddings and η·entropy of the target predictions
+    (:class:`fercore.losses.objectives.DomainAdaptationObjective`, ``mmd`` its kernel loss) on
+    unlabelled ``target_images`` batches of ``target_batch_size`` faces (default
+    ``batch_size``), drawn beside the source batches (:class:`fercore.batches.PairedBatches`);
+    with γ = η = 0 the target is not used.
+
+    ``channels_last``: the net runs in the channels-last layout, 1.4–2× faster than the default
+    on the CPU too (``bench_recipe.py``); ``None`` leaves it to :class:`fercore.train.Trainer`
+    (on for CUDA only). ``curve``: a :class:`fercore.curves.LearningCurve` recorded during the
+    run. ``checkpoint``/``checkpoint_every`` and ``keep`` (the model store entry,
+    :func:`fercore.models.keep_spec`) as in :class:`fercore.train.Trainer`. Returns
+    ``(model, history)``, the model in eval mode on ``device``.
     """
     device = resolve_device(device)
+    if gamma < 0 or eta < 0:
+        raise ValueError(f"gamma and eta must be non-negative, got gamma={gamma}, eta={eta}")
+    adapting = gamma > 0 or eta > 0
+    if adapting and target_images is None:
+        raise ValueError("gamma or eta is positive: pass target_images")
+    labels = _labels_for(objective, labels, num_classes if model is None else model.num_classes)
+    if model is None:
+        if num_classes is None:
+            num_classes = labels.shape[1] if labels.ndim == 2 else int(labels.max()) + 1
+        torch.manual_seed(seed)
+        model = BaseDCNN(num_classes, width=width, input_size=input_size, feature_dim=feature_dim,
+                         dropout=dropout)
+    tensors = [crop_source(images, model.input_size).to(device), labels.to(device)]
+    if label_vectors is not None:
+        tensors.append(torch.as_tensor(np.asarray(label_vectors), dtype=torch.float32).to(device))
+    crop = CropFlip(model.input_size, flip)
+    batches = RandomBatches(*tensors, batch_size=batch_size, seed=seed, transform=crop)
+    weights = dict(num_classes=model.num_classes, feature_dim=model.feature_dim, lam=lam, k=k, variant=variant)
+    if adapting:
+        loss_fn = DomainAdaptationObjective(gamma, eta, objective=objective, mmd=mmd, **weights)
+        target = RandomBatches(crop_source(target_images, model.input_size).to(device),
+                               batch_size=min(target_batch_size or batch_size, len(target_images)),
+                               seed=seed + 1, transform=crop)
+        batches = PairedBatches(batches, target)
+    else:
+        loss_fn = FeatureObjective(objective, **weights)
+    trainer = Trainer(model, loss_fn, schedule, param_groups=model.parameter_groups(),
+                      device=device, seed=seed, channels_last=channels_last, checkpoint=checkpoint,
+                      checkpoint_every=checkpoint_every,
+                      desc=desc or ("DBM-DACNN" if adapting else objective), keep=keep)
+    if curve is None:
+        return trainer.model, trainer.fit(batches)
+    return trainer.model, curve.fit(trainer, batches, images_per_step=batch_size)
+
+
+def _labels_for(objective, labels, num_classes=None):
+    """``labels`` as the tensor ``objective`` trains on: float (n, C) label vectors for soft_ce
+    and dbm, int (n,) classes for the others; checked against a given net's ``num_classes``."""
     labels = torch.as_tensor(np.asarray(labels))
     multilabel = objective in ("soft_ce", "dbm")
     if multilabel != (labels.ndim == 2):
         wanted = "(n, C) label vectors" if multilabel else "(n,) class labels"
         raise ValueError(f"objective {objective!r} needs {wanted}, got labels of shape "
                          f"{tuple(labels.shape)}")
-    labels = labels.float() if multilabel else labels.long()
-    if num_classes is None:
-        num_classes = labels.shape[1] if multilabel else int(labels.max()) + 1
-    tensors = [crop_source(images, input_size).to(device), labels.to(device)]
-    if label_vectors is not None:
-        tensors.append(torch.as_tensor(np.asarray(label_vectors), dtype=torch.float32).to(device))
-    torch.manual_seed(seed)
-    model = BaseDCNN(num_classes, width=width, input_size=input_size, feature_dim=feature_dim,
-                     dropout=dropout)
-    loss_fn = FeatureObjective(objective, num_classes, feature_dim, lam=lam, k=k, variant=variant)
-    trainer = Trainer(model, loss_fn, schedule, param_groups=model.parameter_groups(),
-                      device=device, seed=seed, channels_last=True, checkpoint=checkpoint,
-                      checkpoint_every=checkpoint_every, desc=desc or objective, keep=keep)
-    batches = RandomBatches(*tensors, batch_size=batch_size, seed=seed,
-                            transform=CropFlip(input_size, flip))
-    if curve is None:
-        return trainer.model, trainer.fit(batches)
-    return trainer.model, curve.fit(trainer, batches, images_per_step=batch_size)
+    if num_classes is not None:
+        outside = labels.shape[1] != num_classes if multilabel else bool((labels >= num_classes).any())
+        if outside:
+            raise ValueError(f"labels do not fit the model's {num_classes} classes "
+                             f"(labels of shape {tuple(labels.shape)})")
+    return labels.float() if multilabel else labels.long()
 
 
 def train_and_extract(images, labels, objective, extract, **kwargs):

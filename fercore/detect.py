@@ -147,7 +147,7 @@ class FaceDetector:
         except ImportError:
             raise RuntimeError("face detection needs facenet-pytorch: "
                                "pip install --no-deps facenet-pytorch==2.6.0 (or `make venv`)") from None
-        from fercore.train import resolve_device
+        from fercore.devices import resolve_device
 
         self.keep = keep
         self.device = resolve_device(device)

@@ -11,7 +11,9 @@ The three setups of the paper's Figure 1, as one scikit-learn-style estimator,
   dataset-wise selective sigmoid cross-entropy (Eq. 1,
   :class:`fercore.losses.SelectiveSigmoidCrossEntropy`).
 
-Each task is a :class:`Task` (images of one dataset plus one label space). The paper's schedule
+Each task is a :class:`fercore.datasets.FaceSet` (grayscale faces of one dataset in one label
+space: single labels, or 0/1 label sets from :meth:`~fercore.datasets.FaceSet.binarized`; NaN =
+not coded, ignored by the losses and by :func:`au_accuracy`). The paper's schedule
 (§4): batch 128, SGD lr 0.05 decayed exponentially (staircase) every 10k of 80k steps, batch
 norm, padding + random-crop augmentation, every net pre-trained on FER2013 (fit a ``single``
 net on the FER2013 task and pass its :meth:`MultiTaskNet.trunk_state_dict` as ``init_from``).
@@ -21,8 +23,6 @@ tasks, run grid and tables are in :mod:`fercore.experiments.sjmt`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-
 import numpy as np
 import pandas as pd
 import torch
@@ -30,14 +30,15 @@ from sklearn.base import BaseEstimator
 from torch import nn
 
 from fercore.batches import AlternatingBatches, MixedBatches, RandomBatches
+from fercore.datasets import FaceSet
 from fercore.inputs import float_tensor, pad_random_crop
 from fercore.losses.objectives import HeadObjective, SelectiveObjective
 from fercore.nets.resnet_cifar import ResNetCIFAR
 from fercore.nets.vgg import VGG16
-from fercore.train import Schedule, Trainer, resolve_device
+from fercore.devices import resolve_device
+from fercore.train import Schedule, Trainer
 
 METHODS = ("single", "multitask", "sjmt")
-TASK_KINDS = ("single", "multilabel")
 MIXES = ("equal", "proportional")
 
 
@@ -75,93 +76,6 @@ class MultiHeadNet(nn.Module):
         return self.heads[head](self.dropout(self.features(x)))
 
 
-@dataclass
-class Task:
-    """Faces of one dataset and their labels in one label space.
-
-    ``labels``: ``(n,)`` class indices for ``kind="single"``, ``(n, K)`` 0/1 for ``"multilabel"``
-    (NaN = not coded for that image: ignored by the losses and by :func:`au_accuracy`).
-    ``files`` and ``truth`` (optional): file names, and the generator's ground truth, row-aligned
-    with ``images``.
-    """
-
-    name: str
-    images: np.ndarray
-    labels: np.ndarray
-    class_names: tuple
-    kind: str = "single"
-    files: np.ndarray | None = field(default=None, repr=False)
-    truth: pd.DataFrame | None = field(default=None, repr=False)
-
-    def __post_init__(self):
-        self.class_names = tuple(self.class_names)
-        self.labels = np.asarray(self.labels)
-        if self.kind not in TASK_KINDS:
-            raise ValueError(f"task {self.name!r}: kind must be one of {TASK_KINDS}, got {self.kind!r}")
-        if self.images.dtype != np.uint8 or self.images.ndim != 3:
-            raise ValueError(f"task {self.name!r}: images must be uint8 (n, H, W), got {self.images.dtype} {self.images.shape}")
-        if len(self.labels) != len(self.images):
-            raise ValueError(f"task {self.name!r}: {len(self.labels)} labels for {len(self.images)} images")
-        k = len(self.class_names)
-        if self.kind == "single":
-            if self.labels.ndim != 1 or (len(self.labels) and not (0 <= self.labels.min() and self.labels.max() < k)):
-                raise ValueError(f"task {self.name!r}: single-label labels must be (n,) indices in 0..{k - 1}")
-            self.labels = self.labels.astype(np.int64)
-        else:
-            if self.labels.shape != (len(self.images), k) or not (np.isin(self.labels, (0, 1)) | np.isnan(self.labels)).all():
-                raise ValueError(f"task {self.name!r}: multi-label labels must be (n, {k}) of 0/1 (or NaN) values")
-            self.labels = self.labels.astype(np.float32)
-        if self.files is not None:
-            self.files = np.asarray(self.files, dtype=object)
-        for what in ("files", "truth"):
-            value = getattr(self, what)
-            if value is not None and len(value) != len(self.images):
-                raise ValueError(f"task {self.name!r}: {what} has {len(value)} rows for {len(self.images)} images")
-
-    def __len__(self):
-        return len(self.images)
-
-    @classmethod
-    def from_faceset(cls, faceset, name=None, classes=None):
-        """A task from a loader's :class:`~fercore.datasets.FaceSet`.
-
-        ``classes`` keeps only those class names (a single-label set drops the other images and
-        re-indexes; a multi-label set keeps those columns). Multi-label values are thresholded
-        at 0.5; unknown (NaN) ones stay NaN.
-        """
-        labels, names = faceset.labels, tuple(faceset.class_names)
-        keep = np.ones(len(faceset), bool)
-        if classes is not None:
-            missing = [c for c in classes if c not in names]
-            if missing:
-                raise ValueError(f"{faceset.name}: no classes {missing}; it has {names}")
-            columns = [names.index(c) for c in classes]
-            if faceset.label_kind == "single":
-                keep = np.isin(labels, columns)
-                remap = np.full(len(names), -1)
-                remap[columns] = np.arange(len(columns))
-                labels = remap[labels]
-            else:
-                labels = labels[:, columns]
-            names = tuple(classes)
-        kind = "single" if faceset.label_kind == "single" else "multilabel"
-        if kind == "multilabel":
-            labels = np.where(np.isnan(labels), np.nan, labels > 0.5).astype(np.float32)
-        index = np.flatnonzero(keep)
-        truth = None if faceset.truth is None else faceset.truth.iloc[index].reset_index(drop=True)
-        return cls(name or faceset.name, faceset.images[index], labels[index], names, kind,
-                   faceset.files[index], truth)
-
-    def subset(self, index) -> "Task":
-        """The rows picked by an index array or a boolean mask."""
-        index = np.asarray(index)
-        if index.dtype == bool:
-            index = np.flatnonzero(index)
-        truth = None if self.truth is None else self.truth.iloc[index].reset_index(drop=True)
-        files = None if self.files is None else self.files[index]
-        return replace(self, images=self.images[index], labels=self.labels[index], files=files, truth=truth)
-
-
 class _Augment:
     """RandomBatches transform: pad + random crop, packed as the dict the objectives read."""
 
@@ -179,7 +93,8 @@ class _Augment:
 
 
 class MultiTaskNet(BaseEstimator):
-    """A CIFAR-style net trained on one or several :class:`Task` s, single, multi-task or SJMT.
+    """A CIFAR-style net trained on one or several tasks (:class:`~fercore.datasets.FaceSet` s),
+    single, multi-task or SJMT.
 
     Parameters
     ----------
@@ -250,9 +165,15 @@ class MultiTaskNet(BaseEstimator):
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.mix not in MIXES:
             raise ValueError(f"mix must be one of {MIXES}, got {self.mix!r}")
-        tasks = [tasks] if isinstance(tasks, Task) else list(tasks)
-        if not tasks or not all(isinstance(t, Task) for t in tasks):
-            raise ValueError("fit needs a Task or a list of Tasks")
+        tasks = [tasks] if isinstance(tasks, FaceSet) else list(tasks)
+        if not tasks or not all(isinstance(t, FaceSet) for t in tasks):
+            raise ValueError("fit needs a FaceSet or a list of FaceSets")
+        for t in tasks:
+            if t.images.ndim != 3:
+                raise ValueError(f"task {t.name!r}: images must be grayscale (n, H, W), got {t.images.shape}")
+            if t.label_kind != "single" and not (np.isin(t.labels, (0, 1)) | np.isnan(t.labels)).all():
+                raise ValueError(f"task {t.name!r}: {t.label_kind} labels must be 0/1 label sets (or NaN); "
+                                 "use faceset.binarized()")
         names = [t.name for t in tasks]
         if len(set(names)) != len(names):
             raise ValueError(f"task names must be unique, got {names}")
@@ -267,21 +188,21 @@ class MultiTaskNet(BaseEstimator):
 
     def _targets(self, task, device):
         if self.method != "sjmt":
-            dtype = torch.long if task.kind == "single" else torch.float32
+            dtype = torch.long if task.label_kind == "single" else torch.float32
             return torch.as_tensor(task.labels, dtype=dtype, device=device)
         columns = torch.as_tensor([self.outputs_.index(c) for c in task.class_names])
         targets = torch.zeros(len(task), len(self.outputs_))
-        if task.kind == "single":
+        if task.label_kind == "single":
             targets[torch.arange(len(task)), columns[task.labels]] = 1.0
         else:
             targets[:, columns] = torch.as_tensor(task.labels)
         return targets.to(device)
 
     def fit(self, tasks):
-        """Train on ``tasks`` (a :class:`Task` or a list); returns ``self``."""
+        """Train on ``tasks`` (a :class:`~fercore.datasets.FaceSet` or a list); returns ``self``."""
         tasks = self._check(tasks)
         device = resolve_device(self.device)
-        self.tasks_ = {t.name: (t.kind, t.class_names) for t in tasks}
+        self.tasks_ = {t.name: (t.label_kind, t.class_names) for t in tasks}
         if self.method == "sjmt":
             self.outputs_ = tuple(dict.fromkeys(c for t in tasks for c in t.class_names))
             heads = {"joint": len(self.outputs_)}
@@ -311,7 +232,7 @@ class MultiTaskNet(BaseEstimator):
             objective = SelectiveObjective(spaces, len(self.outputs_))
             batches = MixedBatches(streams) if self.mix == "equal" else self._pooled(streams)
         else:
-            objective = HeadObjective({t.name: len(t.class_names) if t.kind == "multilabel" else 0 for t in tasks})
+            objective = HeadObjective({t.name: len(t.class_names) if t.label_kind != "single" else 0 for t in tasks})
             batches = streams[0] if len(streams) == 1 else AlternatingBatches(streams)
         trainer = Trainer(model, objective, self.schedule(len(tasks)), device=device, seed=self.seed,
                           checkpoint=self.checkpoint, checkpoint_every=1000 if self.checkpoint else 0,
@@ -374,7 +295,8 @@ class MultiTaskNet(BaseEstimator):
         return (proba > 0.5).astype(np.float32)
 
     def score(self, task):
-        """Accuracy on a test :class:`Task`: plain accuracy for emotions, the mean of Eq. 3 over AUs."""
+        """Accuracy on a test task (a :class:`~fercore.datasets.FaceSet`): plain accuracy for
+        emotions, the mean of Eq. 3 over AUs."""
         kind, names = self.tasks_.get(task.name, (None, None))
         if names != task.class_names:
             raise ValueError(f"test task {task.name!r} {task.class_names} does not match a trained task "
@@ -388,7 +310,7 @@ class MultiTaskNet(BaseEstimator):
 def majority_accuracy(train, test):
     """Accuracy on ``test`` of always predicting ``train``'s most frequent class (single-label),
     or each AU's more frequent value (multi-label, Eq. 3 averaged): the floor a net must beat."""
-    if train.kind == "single":
+    if train.label_kind == "single":
         majority = np.bincount(train.labels, minlength=len(train.class_names)).argmax()
         return float(np.mean(test.labels == majority))
     present = np.nanmean(train.labels, axis=0) > 0.5

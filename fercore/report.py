@@ -97,7 +97,7 @@ def data_sources(results: dict, freshness=None) -> list[str]:
 def report_markdown(profile: str, results_root="results", numbers=None, claims=None, freshness=None) -> str:
     """The report page's body for one profile, as MyST markdown.
 
-    ``freshness`` maps a chapter to ``fresh`` or ``stale`` (:func:`fercore.runner.results_freshness`);
+    ``freshness`` maps a chapter to ``fresh`` or ``stale`` (:func:`fercore.run_state.results_freshness`);
     a stale chapter's numbers show as *stale* and its claims are not checked.
     """
     results = load_results(profile, results_root)
@@ -144,7 +144,7 @@ def write_report(profile: str, repo=".", freshness=None) -> Path:
     """Write ``book/_generated/report.md`` (only when its text changed); ``freshness`` as in
     :func:`report_markdown`, computed by the runner when not given."""
     if freshness is None:
-        from fercore.runner import results_freshness
+        from fercore.run_state import results_freshness
 
         freshness = results_freshness(profile, repo)
     target = Path(repo) / "book" / "_generated" / "report.md"

@@ -35,17 +35,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from fercore.devices import resolve_device
 from fercore.progress import progress
-
-
-def resolve_device(device="auto"):
-    """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for but no CUDA device is available")
-    return device
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,17 @@
 """DBM-DACNN training glue (RAF-ML §5, Algorithm 3) and the §6.5 protocol helpers."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
-from fercore.adaptation import domain_mmd, jaffe_label_sets, pretrain_source_nets, replace_head, train_adaptation
+from fercore.adaptation import domain_mmd, jaffe_label_sets, pretrain_source_nets, replace_head
 from fercore.batches import PairedBatches, RandomBatches
-from fercore.deep import extract_features
+from fercore.datasets import FaceSet
+from fercore.deep import extract_features, train_feature_net
 from fercore.experiments.domain_adaptation import (
     TABLE5_METRICS,
-    Target,
     m2m_scores,
     m2s_scores,
     mmd_table,
@@ -105,23 +107,23 @@ def test_mmd_term_aligns_the_domains_and_training_is_deterministic():
     schedule = Schedule(iterations=30, lr=0.01)
     mmd = {}
     for gamma in (0.0, 2.0):
-        model, history = train_adaptation(tiny_net(), source, labels, target, gamma=gamma, schedule=schedule,
-                                          batch_size=16, k=3, device="cpu")
+        model, history = train_feature_net(source, labels, "dbm", model=tiny_net(), target_images=target,
+                                           gamma=gamma, schedule=schedule, batch_size=16, k=3, device="cpu")
         mmd[gamma] = domain_mmd(extract_features(model, source), extract_features(model, target))
         assert len(history) == 30 and ("mmd" in history) == (gamma > 0)
     assert mmd[2.0] < 0.2 * mmd[0.0]
-    a, _ = train_adaptation(tiny_net(), source, labels, target, gamma=1.0, eta=0.5, schedule=Schedule(5),
-                            batch_size=16, k=3, device="cpu", seed=3)
-    b, _ = train_adaptation(tiny_net(), source, labels, target, gamma=1.0, eta=0.5, schedule=Schedule(5),
-                            batch_size=16, k=3, device="cpu", seed=3)
+    a, _ = train_feature_net(source, labels, "dbm", model=tiny_net(), target_images=target, gamma=1.0, eta=0.5,
+                             schedule=Schedule(5), batch_size=16, k=3, device="cpu", seed=3)
+    b, _ = train_feature_net(source, labels, "dbm", model=tiny_net(), target_images=target, gamma=1.0, eta=0.5,
+                             schedule=Schedule(5), batch_size=16, k=3, device="cpu", seed=3)
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.equal(p, q)
 
 
 def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, monkeypatch):
     source, labels, target = toy_domains(n=32)
-    common = dict(gamma=1.0, eta=0.5, batch_size=8, k=3, device="cpu", seed=1)
-    full, _ = train_adaptation(tiny_net(), source, labels, target, schedule=Schedule(6), **common)
+    common = dict(target_images=target, gamma=1.0, eta=0.5, batch_size=8, k=3, device="cpu", seed=1)
+    full, _ = train_feature_net(source, labels, "dbm", model=tiny_net(), schedule=Schedule(6), **common)
     ckpt = tmp_path / "run.pt"
     update = Trainer.update
 
@@ -133,12 +135,12 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, monkeyp
     with monkeypatch.context() as patch:
         patch.setattr(Trainer, "update", killed_after_three_steps)
         with pytest.raises(KeyboardInterrupt):
-            train_adaptation(tiny_net(), source, labels, target, schedule=Schedule(6), checkpoint=ckpt,
-                             checkpoint_every=1, **common)
+            train_feature_net(source, labels, "dbm", model=tiny_net(), schedule=Schedule(6), checkpoint=ckpt,
+                              checkpoint_every=1, **common)
     state = torch.load(ckpt, weights_only=True)
     assert state["step"] == 3
-    resumed, history = train_adaptation(tiny_net(), source, labels, target, schedule=Schedule(6),
-                                        checkpoint=ckpt, **common)
+    resumed, history = train_feature_net(source, labels, "dbm", model=tiny_net(), schedule=Schedule(6),
+                                         checkpoint=ckpt, **common)
     assert list(history["step"]) == list(range(6))
     for p, q in zip(full.parameters(), resumed.parameters()):
         assert torch.equal(p, q)
@@ -146,10 +148,15 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, monkeyp
 
 def test_bad_input():
     source, labels, target = toy_domains(n=16)
+    with pytest.raises(ValueError, match="model's 6 classes"):
+        train_feature_net(source, labels[:, :5], "dbm", model=tiny_net(), schedule=Schedule(1), device="cpu")
     with pytest.raises(ValueError, match="label vectors"):
-        train_adaptation(tiny_net(), source, labels[:, :5], target, schedule=Schedule(1), device="cpu")
+        train_feature_net(source, labels.argmax(1), "dbm", model=tiny_net(), schedule=Schedule(1), device="cpu")
     with pytest.raises(ValueError, match="target_images"):
-        train_adaptation(tiny_net(), source, labels, None, gamma=1.0, schedule=Schedule(1), device="cpu")
+        train_feature_net(source, labels, "dbm", model=tiny_net(), gamma=1.0, schedule=Schedule(1), device="cpu")
+    with pytest.raises(ValueError, match="non-negative"):
+        train_feature_net(source, labels, "dbm", model=tiny_net(), target_images=target, gamma=-1.0,
+                          schedule=Schedule(1), device="cpu")
 
 
 def test_replace_head_and_fine_tune_on_single_labels():
@@ -157,8 +164,8 @@ def test_replace_head_and_fine_tune_on_single_labels():
     model = replace_head(tiny_net(), 7, seed=0)
     assert model.classifier.out_features == 7 and model.num_classes == 7
     one_hot = np.eye(7, dtype=np.float32)[np.arange(32) % 7]
-    model, history = train_adaptation(model, source, one_hot, gamma=0.0, objective="soft_ce",
-                                      schedule=Schedule(3), batch_size=8, device="cpu")
+    model, history = train_feature_net(source, one_hot, "soft_ce", model=model, schedule=Schedule(3), batch_size=8,
+                                       device="cpu")
     assert list(history.columns[:4]) == ["step", "lr", "loss", "ce"]
 
 
@@ -178,8 +185,8 @@ def toy_target(setting, n=40, seed=0):
     if setting == "m2m":
         labels = np.eye(6, dtype=np.float32)[classes]
         labels[::3, 5] = 1
-        return Target("jaffe", "m2m", images, labels, EMOTIONS6)
-    return Target("ckplus", "m2s", images, classes, EMOTIONS6[:4], groups=np.arange(n) // 5)
+        return FaceSet("jaffe", images, labels, EMOTIONS6, label_kind="multilabel")
+    return FaceSet("ckplus", images, classes, EMOTIONS6[:4], subjects=np.arange(n) // 5)
 
 
 def test_protocol_scores_on_separable_features():
@@ -187,14 +194,16 @@ def test_protocol_scores_on_separable_features():
     features = np.eye(4)[m2s.labels] + 0.01 * np.random.default_rng(0).normal(size=(40, 4))
     scores = m2s_scores(m2s, features, seed=0)
     assert scores["accuracy"] == 1.0
-    sfew = Target("sfew", "m2s", m2s.images, m2s.labels, m2s.class_names, train=np.arange(40) < 30)
+    sfew = replace(m2s, name="sfew", split=np.where(np.arange(40) < 30, "train", "val"), subjects=None)
     assert m2s_scores(sfew, features)["accuracy"] == 1.0
     m2m = toy_target("m2m")
     table = m2m_scores(m2m, features, ["mlknn", "clr"], seed=0)
     assert set(table) == {(c, m) for c in ("mlknn", "clr") for m in TABLE5_METRICS}
     assert table[("mlknn", "average_precision")] > 0.8
     with pytest.raises(ValueError, match="2 subjects"):
-        m2s_scores(Target("mmi", "m2s", m2s.images, m2s.labels, m2s.class_names, groups=np.zeros(40)), features)
+        m2s_scores(replace(m2s, name="mmi", subjects=np.zeros(40)), features)
+    with pytest.raises(ValueError, match="subjects"):
+        m2s_scores(replace(m2s, subjects=None), features)
 
 
 def test_run_transfer_and_weight_selection_on_toy_domains():

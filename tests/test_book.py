@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fercore import runner
+from fercore import book, parameters, run_state, runner
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ def smoke_run():
     return runner.run_chapters(None, "smoke", device="cpu")
 
 
-@pytest.mark.parametrize("chapter", list(runner.CHAPTERS))
+@pytest.mark.parametrize("chapter", list(parameters.CHAPTERS))
 def test_chapter_runs_on_smoke_profile(smoke_run, chapter):
     outcome = next(o for o in smoke_run if o.chapter == chapter)
     assert outcome.status in ("ran", "cached"), outcome.message
@@ -33,15 +33,15 @@ def test_status_reports_every_chapter_fresh(smoke_run):
         [sys.executable, "-m", "fercore.cli", "status", "--profile", "smoke", "--device", "cpu"],
         capture_output=True, text=True, check=True,
     ).stdout
-    for chapter in runner.CHAPTERS:
+    for chapter in parameters.CHAPTERS:
         assert f"{chapter} " in out
-    rows = runner.chapter_status("smoke", device="cpu")
+    rows = run_state.chapter_status("smoke", device="cpu")
     assert [r["status"] for r in rows] == ["fresh"] * len(rows), rows
 
 
 def test_book_builds_with_warnings_as_errors(served_book):
     root, _ = served_book
-    for name in runner.CHAPTERS.values():
+    for name in parameters.CHAPTERS.values():
         assert (root / "book" / "chapters" / f"{name}.html").is_file()
 
 
@@ -52,8 +52,8 @@ ARTIFACTS = Path("test-artifacts") / "screenshots"
 @pytest.fixture(scope="module")
 def served_book(smoke_run):
     """The smoke book built and served on a loopback port."""
-    runner.stage_book("smoke")
-    index = runner.build_book(strict=True)
+    book.stage_book("smoke")
+    index = book.build_book(strict=True)
     root = index.parent
     handler = functools.partial(QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fercore import cluster, runner
+from fercore import cluster, parameters, runner
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -61,7 +61,7 @@ def test_local_cluster_gives_the_serial_numbers(other_repo):
         assert sorted(got) == sorted(expected[chapter])
         assert {k: v for k, v in got.items() if v != expected[chapter][k]} == {}, chapter
         assert unit_rows(chapter, other_repo) == unit_rows(chapter, REPO)
-        params = runner.chapter_parameters(chapter, PROFILE, None, "cpu", other_repo)
+        params = parameters.chapter_parameters(chapter, PROFILE, None, "cpu", other_repo)
         counts = cluster.unit_counts(chapter, PROFILE, params, other_repo)
         assert counts == {"done": len(unit_rows(chapter, REPO)), "running": 0, "failed": 0, "stale": 0}
 

@@ -6,21 +6,14 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from fercore.crowd import (
-    GLAD,
-    DawidSkene,
-    MajorityVote,
+from fercore.agreement import cronbach_alpha, vote_slot_matrix
+from fercore.crowd import GLAD, DawidSkene, MajorityVote, encode_votes, glad_e_step, glad_m_step_gradient, vote_entropy
+from fercore.ground_truth import (
     compound_subset,
-    cronbach_alpha,
-    encode_votes,
     filter_annotators,
-    glad_e_step,
-    glad_m_step_gradient,
     ground_truth_vectors,
     multilabel_subset,
     single_label_subset,
-    vote_entropy,
-    vote_slot_matrix,
 )
 from fercore.labels import BASIC7, COMPOUND11
 from fercore.synth.crowd import simulate_annotators, simulate_perceived, simulate_votes

@@ -132,3 +132,15 @@ def test_pretrained_features_path_with_a_stand_in_network(tmp_path, monkeypatch)
     images, _ = faces(5)
     out = pretrained_features("alexnet", tmp_path / "alexnet.pth", images, device="cpu")
     assert out.shape == (5, 6) and (out >= 0).all()  # the penultimate layer, after its ReLU
+
+
+def test_crops_without_flips_are_the_plain_random_crops():
+    """The adaptation stages used :class:`fercore.inputs.RandomCrop`; ``CropFlip(flip=False)``
+    draws the same crops from the same generator, so their numbers stay."""
+    from fercore.inputs import crop_flip
+
+    x = torch.randint(0, 256, (32, 1, 100, 100), dtype=torch.uint8)
+    a, b = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    for _ in range(3):
+        assert torch.equal(crop_flip(x, 90, a, flip=False), random_crops(x, 90, b))
+    assert torch.equal(a.get_state(), b.get_state())

@@ -3,7 +3,7 @@
 Exempt by design, not checked here: estimators whose input is not a feature matrix —
 ``features.LBPFeatures``/``HOGFeatures``/``GaborFeatures`` and ``semantic.SemanticAutoencoder``
 (uint8 face images of one size), ``semantic.NeighbourhoodAwareClassifier`` (face images),
-``multitask.MultiTaskNet`` (:class:`~fercore.multitask.Task` objects, several label spaces) and
+``multitask.MultiTaskNet`` (:class:`~fercore.datasets.FaceSet` tasks, several label spaces) and
 the crowd aggregators of ``fercore.crowd`` (vote tables, crowd-kit's interface).
 """
 

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 import yaml
 
-from fercore import labs, runner
+from fercore import labs, parameters
 
 REPO = Path(__file__).resolve().parents[1]
 LABS = ("lab1_em", "lab2_handcrafted", "lab3_locality", "lab4_mmd", "lab5_photo")
@@ -75,7 +75,7 @@ def test_lab_source_is_stored_clean_with_one_parameters_cell(lab):
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None, f"{lab}: cell {i} has outputs"
-    params = runner.parameters_cell(nb)
+    params = parameters.parameters_cell(nb)
     assert "seed =" in params.source
     assert set(SOLUTION_PARAMETERS[lab]) | set(STUDENT_PARAMETERS[lab]) <= set(
         re.findall(r"^(\w+) =", params.source, re.M)), f"{lab}: a test parameter is not in the parameters cell"

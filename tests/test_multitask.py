@@ -15,7 +15,6 @@ from fercore.losses.objectives import SelectiveObjective
 from fercore.multitask import (
     MultiHeadNet,
     MultiTaskNet,
-    Task,
     au_accuracy,
     au_profile,
     build_trunk,
@@ -39,8 +38,8 @@ def toy_tasks(n=48, side=16, seed=0):
     for a in range(4):  # AU a lights up one vertical band
         au_images[aus[:, a] > 0, :, a * 4:a * 4 + 4] += 200
     aus[::7, 1] = np.nan  # uncoded entries, as EmotioNet's 999
-    return (Task("emo", images, emotion, EMOTIONS),
-            Task("au", au_images, aus, AUS, kind="multilabel"))
+    return (FaceSet("emo", images, emotion, EMOTIONS),
+            FaceSet("au", au_images, aus, AUS, label_kind="multilabel"))
 
 
 def small(method, **kw):
@@ -50,26 +49,28 @@ def small(method, **kw):
     return MultiTaskNet(method=method, **params)
 
 
-def test_task_validation_and_from_faceset():
-    with pytest.raises(ValueError, match="indices in 0..2"):
-        Task("x", np.zeros((2, 4, 4), np.uint8), [0, 3], EMOTIONS)
+def test_tasks_are_facesets_checked_selected_and_binarized():
+    with pytest.raises(ValueError, match="integers in 0..2"):
+        FaceSet("x", np.zeros((2, 4, 4), np.uint8), [0, 3], EMOTIONS)
     with pytest.raises(ValueError, match="0/1"):
-        Task("x", np.zeros((2, 4, 4), np.uint8), np.full((2, 4), 0.5), AUS, kind="multilabel")
+        FaceSet("x", np.zeros((2, 4, 4), np.uint8), np.full((2, 4), 0.5), AUS, label_kind="multilabel")
+    with pytest.raises(ValueError, match="binarized"):
+        small("single").fit(FaceSet("x", np.zeros((2, 4, 4), np.uint8), np.full((2, 4), 0.5), AUS, label_kind="au"))
     images = np.arange(4 * 9, dtype=np.uint8).reshape(4, 3, 3)
     single = FaceSet("s", images, np.array([0, 2, 1, 2]), EMOTIONS, files=list("abcd"), split=["all"] * 4,
                      truth=pd.DataFrame({"file": list("abcd"), "AU6": [0.1, 0.2, 0.3, 0.4]}))
-    task = Task.from_faceset(single, classes=("angry", "sad"))
-    assert task.labels.tolist() == [0, 1, 0] and task.class_names == ("angry", "sad")
-    assert task.truth["file"].tolist() == ["b", "c", "d"]
-    labels = np.array([[1, 0, np.nan], [0, 1, 1], [1, np.nan, 0], [0, 0, 0]], np.float32)
+    task = single.select(("angry", "sad"))
+    assert task.labels.tolist() == [0, 1, 0] and task.class_names == ("angry", "sad") and task.name == "s"
+    assert task.truth["file"].tolist() == ["b", "c", "d"] and task.binarized() is task
+    labels = np.array([[1, 0, np.nan], [0, 1, 0.8], [0.6, np.nan, 0], [0, 0, 0.2]], np.float32)
     multi = FaceSet("m", images, labels, ("AU1", "AU2", "AU4"), files=list("abcd"), split=["all"] * 4, label_kind="au")
-    task = Task.from_faceset(multi, name="au", classes=("AU1", "AU4"))
-    assert task.name == "au" and task.kind == "multilabel"
+    task = multi.select(("AU1", "AU4"), name="au").binarized()
+    assert task.name == "au" and task.label_kind == "au" and task.labels.dtype == np.float32
     np.testing.assert_array_equal(task.labels, [[1, np.nan], [0, 1], [1, 0], [0, 0]])
     with pytest.raises(ValueError, match="no classes"):
-        Task.from_faceset(multi, classes=("AU9",))
-    part = Task("e", images, [0, 1, 2, 0], EMOTIONS, files=list("abcd")).subset(np.array([False, True, True, False]))
-    assert part.labels.tolist() == [1, 2] and part.files.tolist() == ["b", "c"]
+        multi.select(("AU9",))
+    part = FaceSet("e", images, [0, 1, 2, 0], EMOTIONS).subset(np.array([False, True, True, False]))
+    assert part.labels.tolist() == [1, 2] and part.files.tolist() == ["1", "2"]
 
 
 def test_pad_random_crop_shifts_each_image_within_the_padding():
@@ -126,11 +127,13 @@ def test_au_accuracy_is_equation_3_per_au():
 def test_majority_accuracy_is_the_floor():
     from fercore.multitask import majority_accuracy
 
-    train = Task("e", np.zeros((4, 2, 2), np.uint8), [1, 1, 0, 2], EMOTIONS)
-    test = Task("e", np.zeros((3, 2, 2), np.uint8), [1, 0, 1], EMOTIONS)
+    train = FaceSet("e", np.zeros((4, 2, 2), np.uint8), [1, 1, 0, 2], EMOTIONS)
+    test = FaceSet("e", np.zeros((3, 2, 2), np.uint8), [1, 0, 1], EMOTIONS)
     assert majority_accuracy(train, test) == pytest.approx(2 / 3)
-    aus = Task("a", np.zeros((3, 2, 2), np.uint8), [[1, 0], [1, 0], [0, np.nan]], ("AU1", "AU2"), kind="multilabel")
-    held = Task("a", np.zeros((2, 2, 2), np.uint8), [[1, 1], [0, 0]], ("AU1", "AU2"), kind="multilabel")
+    aus = FaceSet("a", np.zeros((3, 2, 2), np.uint8), np.array([[1, 0], [1, 0], [0, np.nan]]), ("AU1", "AU2"),
+                  label_kind="multilabel")
+    held = FaceSet("a", np.zeros((2, 2, 2), np.uint8), np.array([[1.0, 1], [0, 0]]), ("AU1", "AU2"),
+                   label_kind="multilabel")
     assert majority_accuracy(aus, held) == pytest.approx((0.5 + 0.5) / 2)
 
 
@@ -182,7 +185,7 @@ def test_each_setup_learns_a_toy_problem_deterministically(method):
 
 def test_sjmt_shares_outputs_of_tasks_with_the_same_classes():
     emo, au = toy_tasks(n=24)
-    other = Task("emo2", emo.images, emo.labels, EMOTIONS)
+    other = emo.select(name="emo2")
     net = small("sjmt", iterations=2).fit([emo, au, other])
     assert net.outputs_ == EMOTIONS + AUS
     np.testing.assert_array_equal(net.predict_scores(emo.images, "emo"), net.predict_scores(emo.images, "emo2"))
@@ -211,7 +214,7 @@ def test_bad_setups_raise_clear_errors():
     with pytest.raises(ValueError, match="no task 'au'"):
         net.predict(au.images, "au")
     with pytest.raises(ValueError, match="does not match"):
-        net.score(Task("emo", emo.images, emo.labels % 2, ("a", "b")))
+        net.score(FaceSet("emo", emo.images, emo.labels % 2, ("a", "b")))
 
 
 def test_analysis_helpers():

@@ -7,7 +7,8 @@ from torch.nn import functional as F
 
 from fercore.batches import PairedBatches, RandomBatches
 from fercore.nets import BaseDCNN
-from fercore.train import Schedule, Trainer, resolve_device
+from fercore.devices import resolve_device
+from fercore.train import Schedule, Trainer
 
 
 def tiny_net(seed):
@@ -164,7 +165,7 @@ def test_devices_and_bad_input(tmp_path):
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="no CUDA device"):
+        with pytest.raises(ValueError, match="no CUDA GPU is visible"):
             resolve_device("cuda")
     with pytest.raises(ValueError, match="milestones"):
         Schedule(10, milestones=(5, 2))

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from fercore import crowd
+from fercore import crowd, ground_truth
 from fercore.datasets import LOADERS, load, load_crowd, locate
 from fercore.labels import BASIC7
 from fercore.synth import world, writers
@@ -43,8 +43,8 @@ def test_every_dataset_is_written_and_loads(tiny_world):
 def test_rafdb_labels_follow_the_crowd_rules(tiny_world):
     root, _ = tiny_world
     votes = load_crowd(locate(root, "rafdb"))
-    g = crowd.ground_truth_vectors(votes.votes, crowd.GLAD().fit(votes.votes).alphas_).to_numpy()
-    single = crowd.single_label_subset(g)
+    g = ground_truth.ground_truth_vectors(votes.votes, crowd.GLAD().fit(votes.votes).alphas_).to_numpy()
+    single = ground_truth.single_label_subset(g)
     basic = load("rafdb", root)
     tasks = votes.tasks.set_index("basic_file").loc[list(basic.files), "task"].to_numpy()
     np.testing.assert_array_equal(basic.labels, single[tasks])

@@ -39,15 +39,17 @@ class FaceSet:
 
     ``labels`` is ``(n,)`` int64 class indices into ``class_names`` for single-label sets, or
     ``(n, K)`` float32 for multi-label (0/1), distribution, rating and AU sets (NaN = unknown).
-    ``split`` names each image's split; left out, every image is in split ``"all"``. ``meta`` and
-    ``truth`` are DataFrames aligned row by row with ``images``.
+    ``files`` default to the row numbers. ``split`` names each image's split; left out, every
+    image is in split ``"all"``. ``subjects`` (the groups of subject-independent folds), ``meta``
+    and ``truth`` are aligned row by row with ``images``. A training method takes a FaceSet as
+    its task or target: :meth:`select` keeps some classes, :meth:`binarized` gives 0/1 label sets.
     """
 
     name: str
     images: np.ndarray
     labels: np.ndarray
     class_names: tuple
-    files: np.ndarray
+    files: np.ndarray | None = None
     split: np.ndarray | None = None
     label_kind: str = "single"
     subjects: np.ndarray | None = None
@@ -63,7 +65,8 @@ class FaceSet:
         if self.label_kind not in LABEL_KINDS:
             raise ValueError(f"{self.name}: label_kind {self.label_kind!r} is not one of {LABEL_KINDS}")
         self.class_names = tuple(self.class_names)
-        self.files = np.asarray(self.files, dtype=object)
+        self.labels = np.asarray(self.labels)
+        self.files = np.asarray(np.arange(n).astype(str) if self.files is None else self.files, dtype=object)
         self.split = np.full(n, "all", dtype=object) if self.split is None else np.asarray(self.split, dtype=object)
         if self.subjects is not None:
             self.subjects = np.asarray(self.subjects, dtype=object)
@@ -73,11 +76,15 @@ class FaceSet:
             value = getattr(self, what)
             if value is not None and len(value) != n:
                 raise ValueError(f"{self.name}: {what} has {len(value)} rows for {n} images")
-        if self.label_kind == "single" and self.labels.ndim != 1:
-            raise ValueError(f"{self.name}: single-label labels must be (n,), got {self.labels.shape}")
-        if self.label_kind != "single" and (self.labels.ndim != 2 or self.labels.shape[1] != len(self.class_names)):
-            raise ValueError(f"{self.name}: {self.label_kind} labels must be (n, {len(self.class_names)}), "
-                             f"got {self.labels.shape}")
+        k = len(self.class_names)
+        if self.label_kind == "single" and (self.labels.ndim != 1 or self.labels.dtype.kind not in "iu"
+                                            or (n and not (0 <= self.labels.min() and self.labels.max() < k))):
+            raise ValueError(f"{self.name}: single-label labels must be (n,) integers in 0..{k - 1}, got "
+                             f"{self.labels.dtype} {self.labels.shape}")
+        if self.label_kind != "single" and (self.labels.ndim != 2 or self.labels.shape[1] != k):
+            raise ValueError(f"{self.name}: {self.label_kind} labels must be (n, {k}), got {self.labels.shape}")
+        if self.label_kind == "multilabel" and not (np.isin(self.labels, (0, 1)) | np.isnan(self.labels)).all():
+            raise ValueError(f"{self.name}: multi-label labels must be 0/1 (or NaN, unknown)")
         self.meta = self.meta.reset_index(drop=True)
         if self.truth is not None:
             self.truth = self.truth.reset_index(drop=True)
@@ -119,6 +126,32 @@ class FaceSet:
             meta=self.meta.iloc[idx].reset_index(drop=True),
             truth=None if self.truth is None else self.truth.iloc[idx].reset_index(drop=True),
         )
+
+    def select(self, classes=None, *, name=None) -> "FaceSet":
+        """Only the classes named in ``classes`` (all when ``None``), in that order, under ``name``
+        (default this set's). A single-label set drops the images of the other classes and
+        re-indexes its labels; a multi-column set keeps those columns."""
+        out = self if name is None else replace(self, name=name)
+        if classes is None:
+            return out
+        missing = [c for c in classes if c not in self.class_names]
+        if missing:
+            raise ValueError(f"{self.name}: no classes {missing}; it has {self.class_names}")
+        columns = [self.class_names.index(c) for c in classes]
+        if self.label_kind != "single":
+            return replace(out, labels=self.labels[:, columns], class_names=tuple(classes))
+        remap = np.full(len(self.class_names), -1)
+        remap[columns] = np.arange(len(columns))
+        kept = out._take(np.flatnonzero(np.isin(self.labels, columns)))
+        return replace(kept, labels=remap[kept.labels], class_names=tuple(classes))
+
+    def binarized(self) -> "FaceSet":
+        """Label sets of 0/1 float32 values: multi-column labels above 0.5 (unknown, NaN, stays NaN),
+        kind ``"au"`` kept, any other ``"multilabel"``. A single-label set is returned as it is."""
+        if self.label_kind == "single":
+            return self
+        labels = np.where(np.isnan(self.labels), np.nan, self.labels > 0.5).astype(np.float32)
+        return replace(self, labels=labels, label_kind="au" if self.label_kind == "au" else "multilabel")
 
     def arrays(self, flat: bool = False):
         """``(X, y)`` for scikit-learn: uint8 ``(n, H, W)`` images, or float32 ``(n, H*W)`` in [0, 1] if ``flat``."""

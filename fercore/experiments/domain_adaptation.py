@@ -5,7 +5,7 @@ the MMD table, figures, the paper's numbers and the closing discussion. The meth
 """
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -38,25 +38,16 @@ TABLE5_METRICS = ("hamming_loss", "one_error", "coverage", "ranking_loss", "aver
 """The criteria of RAF-ML Table 5, in its row order (results-key names of :mod:`fercore.metrics`)."""
 
 
-@dataclass
-class Target:
-    """One target dataset under its §6.5 protocol.
+def setting(target):
+    """The §6.5 transfer setting of a target :class:`~fercore.datasets.FaceSet`: ``"m2m"`` for
+    label sets (JAFFE), ``"m2s"`` for single labels (CK+, MMI, SFEW)."""
+    return "m2s" if target.label_kind == "single" else "m2m"
 
-    ``labels``: (n, 6) 0/1 label sets (M2M) or int classes (M2S); ``groups``: subjects for
-    subject-independent folds, or ``None``; ``train``: boolean mask of a fixed training split
-    (SFEW's Train vs Val), or ``None`` for cross-validation.
-    """
 
-    name: str
-    setting: str
-    images: np.ndarray
-    labels: np.ndarray
-    class_names: tuple
-    groups: np.ndarray | None = None
-    train: np.ndarray | None = None
-
-    def __len__(self):
-        return len(self.images)
+def fixed_split(target):
+    """The training mask of a target with a fixed split (SFEW: Train for training, Val for
+    testing), or ``None`` for one evaluated by cross-validation."""
+    return target.split == "train" if "train" in set(target.split) else None
 
 
 TARGET_LOADING = {"jaffe": {"labels": "ratings"}, "ckplus": {"frames": "peak"}, "mmi": {"frames": "peaks"},
@@ -81,8 +72,9 @@ def load_targets(data_root, names=tuple(TARGET_LOADING)):
 
     JAFFE: label sets from the ratings (:func:`jaffe_label_sets`), 5-fold CV; CK+: the peak frame
     of each labelled sequence (contempt dropped); MMI: the three peak frames of each sequence,
-    both with subject-independent folds; SFEW: Train for training, Val for testing. A target
-    whose dataset is not under ``data_root`` is skipped. Returns ``{name: Target}``.
+    both with subject-independent folds (their ``subjects``); SFEW: Train for training, Val for
+    testing (its ``split``). A target whose dataset is not under ``data_root`` is skipped.
+    Returns ``{name: FaceSet}``, JAFFE's labels the label sets (``label_kind="multilabel"``).
     """
     from pathlib import Path
 
@@ -103,14 +95,8 @@ def load_targets(data_root, names=tuple(TARGET_LOADING)):
         faces = LOADERS[name](folder, **TARGET_LOADING[name])
         if name == "jaffe":
             label_sets, keep = jaffe_label_sets(faces.labels)
-            faces = faces.subset(keep)
-            labels, setting = label_sets[keep], "m2m"
-        else:
-            labels, setting = faces.labels, "m2s"
-        out[name] = Target(
-            name=name, setting=setting, images=faces.images, labels=labels, class_names=faces.class_names,
-            groups=faces.subjects if name in ("ckplus", "mmi") else None,
-            train=(faces.split == "train") if name == "sfew" else None)
+            faces = replace(faces.subset(keep), labels=label_sets[keep], label_kind="multilabel")
+        out[name] = faces.select(name=name)
     return out
 
 
@@ -122,22 +108,24 @@ def linear_svm(seed=0):
 def m2s_scores(target, features, *, n_folds=5, seed=0, classifier=None):
     """Single-label recognition on deep ``features`` of an M2S target (RAF-ML §6.5.2).
 
-    A fixed split (``target.train``) trains on it and tests on the rest; otherwise
-    subject-independent ``n_folds``-fold CV (fewer folds when there are fewer subjects), the
-    test predictions pooled. Returns :func:`fercore.classifiers.scores_from_predictions`'s dict
+    A fixed split (:func:`fixed_split`) trains on it and tests on the rest; otherwise
+    subject-independent ``n_folds``-fold CV over ``target.subjects`` (fewer folds when there are
+    fewer subjects), the test predictions pooled. Returns :func:`fercore.classifiers.scores_from_predictions`'s dict
     (``accuracy``, ``mean_diag``, ``confusion``…).
     """
     classifier = linear_svm(seed) if classifier is None else classifier
     n_classes = len(target.class_names)
-    if target.train is not None:
-        train = target.train
+    train = fixed_split(target)
+    if train is not None:
         return classifiers.evaluate_split(classifier, features[train], target.labels[train], features[~train],
                                           target.labels[~train], n_classes)
-    n_splits = min(n_folds, len(np.unique(target.groups)))
+    if target.subjects is None:
+        raise ValueError(f"{target.name}: subject-independent folds need the faces' subjects")
+    n_splits = min(n_folds, len(np.unique(target.subjects)))
     if n_splits < 2:
         raise ValueError(f"{target.name}: subject-independent folds need at least 2 subjects")
     folds = GroupKFold(n_splits, shuffle=True, random_state=seed)
-    return classifiers.evaluate_cv(classifier, features, target.labels, folds, n_classes, groups=target.groups)
+    return classifiers.evaluate_cv(classifier, features, target.labels, folds, n_classes, groups=target.subjects)
 
 
 def m2m_scores(target, features, classifier_names, *, n_folds=5, seed=0):
@@ -177,7 +165,7 @@ def run_transfer(source_images, source_labels, targets, *, source_vectors=None, 
     ``features[(target, model)] = (held-out source features, target features)``.
     """
     nets, histories = train_transfer_nets(source_images, source_labels,
-                                          {n: (t.images, t.setting) for n, t in targets.items()},
+                                          {n: (t.images, setting(t)) for n, t in targets.items()},
                                           source_vectors=source_vectors, pretrained=pretrained, seed=seed,
                                           **training)
     accuracy, multilabel, mmd, features = [], [], [], {}
@@ -185,7 +173,7 @@ def run_transfer(source_images, source_labels, targets, *, source_vectors=None, 
     for name, target in targets.items():
         models = dict(nets[name])
         if name == "sfew" and finetune is not None:
-            train = target.train
+            train = fixed_split(target)
             for model_id in list(models):
                 models[f"{model_id}_finetuned"], _ = fine_tune(
                     models[model_id], target.images[train], target.labels[train], len(target.class_names),
@@ -204,7 +192,7 @@ def run_transfer(source_images, source_labels, targets, *, source_vectors=None, 
                 features[(name, model_id)] = (source_features, target_features)
             mmd.append({"seed": seed, "target": name, "model": model_id,
                         "mmd": domain_mmd(source_features, target_features, max_samples=mmd_samples, seed=seed)})
-            if target.setting == "m2s":
+            if setting(target) == "m2s":
                 scores = m2s_scores(target, target_features, n_folds=n_folds, seed=seed)
                 accuracy.append({"seed": seed, "target": name, "model": model_id, "accuracy": scores["accuracy"],
                                  "mean_diag": scores["mean_diag"]})
@@ -255,7 +243,7 @@ def run_transfer_over_seeds(seeds, *, pretrained=None, store=None, context=None,
 def protocol_score(target, features, *, n_folds=5, seed=0, multilabel_classifiers=("mlknn",)):
     """One number per target protocol, higher is better: the M2S accuracy, or for M2M the
     average precision averaged over ``multilabel_classifiers``."""
-    if target.setting == "m2s":
+    if setting(target) == "m2s":
         return m2s_scores(target, features, n_folds=n_folds, seed=seed)["accuracy"]
     scores = m2m_scores(target, features, multilabel_classifiers, n_folds=n_folds, seed=seed)
     return float(np.mean([v for (_, metric), v in scores.items() if metric == "average_precision"]))
@@ -286,7 +274,7 @@ def select_weights(pretrained, source_images, source_labels, targets, *, source_
 
     for name, target in targets.items():
         gamma = max(gamma_grid, key=lambda g: score(target, g, 0.0))
-        eta = max(eta_grid, key=lambda e: score(target, gamma, e)) if target.setting == "m2s" else 0.0
+        eta = max(eta_grid, key=lambda e: score(target, gamma, e)) if setting(target) == "m2s" else 0.0
         choice[name] = (gamma, eta)
     return choice, pd.DataFrame(rows, columns=["target", "gamma", "eta", "score"])
 
@@ -339,8 +327,9 @@ def dataset_table(source, targets):
              "split": ", ".join(f"{s} {n}" for s, n in zip(*np.unique(source.split, return_counts=True))),
              "classes": len(source.class_names), "protocol": "train split: training; test split: held out"}]
     for name, t in targets.items():
-        split = (f"train {int(t.train.sum())}, val {int((~t.train).sum())}" if t.train is not None
-                 else f"{len(np.unique(t.groups))} subjects" if t.groups is not None else "")
+        train = fixed_split(t)
+        split = (f"train {int(train.sum())}, val {int((~train).sum())}" if train is not None
+                 else f"{len(np.unique(t.subjects))} subjects" if setting(t) == "m2s" else "")
         rows.append({"dataset": TARGET_NAMES[name], "role": "target", "images": len(t), "split": split,
                      "classes": len(t.class_names), "protocol": PROTOCOLS[name]})
     return pd.DataFrame(rows).set_index("dataset")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from fercore.labels import AUS
 from fercore.metrics import per_class_recall
-from fercore.multitask import MultiTaskNet, Task, au_profile, profile_correlation, truth_au_matrix
+from fercore.multitask import MultiTaskNet, au_profile, profile_correlation, truth_au_matrix
 from fercore.paper import paper_cell, paper_table, paper_values
 from fercore.seeds import Kept, grid, mean_sd_text, recorded_verdict, run_over_seeds
 from fercore.seeds import record_summary as record_seed_summary
@@ -27,7 +27,8 @@ PAPER_COMPOUNDS = ("angrily disgusted", "angrily surprised", "fearfully angry", 
 
 def load_chapter_tasks(data_root, input_size=48, seed=0, emotionet_test=1000, ckplus_test=0.3,
                        compound_per_class=15, compound_min_test=2):
-    """The chapter's tasks as ``name -> (train, test)`` :class:`Task` pairs, faces at ``input_size``.
+    """The chapter's tasks as ``name -> (train, test)`` pairs of
+    :class:`~fercore.datasets.FaceSet` s (multi-label ones binarized), faces at ``input_size``.
 
     - ``fer2013``: pre-training (train + val usages) and its test usage;
     - ``sfew``: emotions, Train / Val (the paper tests on Val);
@@ -45,20 +46,20 @@ def load_chapter_tasks(data_root, input_size=48, seed=0, emotionet_test=1000, ck
     rng = np.random.default_rng(seed)
     tasks = {}
     fer = load("fer2013", data_root, size=input_size)
-    fer_task = Task.from_faceset(fer, "fer2013")
+    fer_task = fer.select(name="fer2013")
     tasks["fer2013"] = (fer_task.subset(fer.split != "test"), fer_task.subset(fer.split == "test"))
     sfew = load("sfew", data_root, size=input_size)
-    sfew_task = Task.from_faceset(sfew, "sfew")
+    sfew_task = sfew.select(name="sfew")
     tasks["sfew"] = (sfew_task.subset(sfew.split == "train"), sfew_task.subset(sfew.split == "val"))
 
-    au = Task.from_faceset(load("emotionet", data_root, size=input_size), "emotionet")
+    au = load("emotionet", data_root, size=input_size).select(name="emotionet").binarized()
     n_test = min(int(emotionet_test), len(au) // 2)
     test = np.zeros(len(au), bool)
     test[rng.choice(len(au), n_test, replace=False)] = True
     tasks["emotionet"] = (au.subset(~test), au.subset(test))
 
     emotion = load("emotionet", data_root, labels="emotion", size=input_size)
-    compound = Task.from_faceset(emotion, "compound", classes=PAPER_COMPOUNDS)
+    compound = emotion.select(PAPER_COMPOUNDS, name="compound")
     train = np.zeros(len(compound), bool)
     train[sample_per_class(compound.labels, compound_per_class, seed, min_left=compound_min_test)] = True
     tasks["compound"] = (compound.subset(train), compound.subset(~train))
@@ -70,7 +71,7 @@ def load_chapter_tasks(data_root, input_size=48, seed=0, emotionet_test=1000, ck
     n_test_subjects = max(1, round(len(subjects) * ckplus_test))
     test_subjects = rng.choice(subjects, n_test_subjects, replace=False)
     for name, faceset, classes in (("ckplus_emotion", ck, None), ("ckplus_au", ck_au, au.class_names)):
-        task = Task.from_faceset(faceset, name, classes=classes)
+        task = faceset.select(classes, name=name).binarized()
         held_out = np.isin(faceset.subjects, test_subjects)
         tasks[name] = (task.subset(~held_out), task.subset(held_out))
     return tasks
@@ -78,7 +79,7 @@ def load_chapter_tasks(data_root, input_size=48, seed=0, emotionet_test=1000, ck
 
 def task_sizes(tasks):
     """Images per task and part, as a DataFrame (the chapter's data table)."""
-    rows = [{"task": name, "labels": f"{len(train.class_names)} {'AUs' if train.kind == 'multilabel' else 'classes'}",
+    rows = [{"task": name, "labels": f"{len(train.class_names)} {'classes' if train.label_kind == 'single' else 'AUs'}",
              "train": len(train), "test": 0 if test is None else len(test)} for name, (train, test) in tasks.items()]
     return pd.DataFrame(rows).set_index("task")
 

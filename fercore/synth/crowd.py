@@ -389,13 +389,13 @@ def aggregator_sweep(n_tasks, spammer_fractions, votes_per_task, seeds=(0,), n_w
     For every spammer fraction × votes per image × seed (``seeds``: an iterable of ints), simulate a crowd
     (:func:`simulate_crowd`) and score: ``em`` (GLAD posterior, :class:`fercore.crowd.GLAD`),
     ``majority_vote``, ``dawid_skene``, and the papers' reliability-weighted vote (argmax of
-    :func:`fercore.crowd.ground_truth_vectors`) with α clipped at 0 (``alpha_vote``) and signed
+    :func:`fercore.ground_truth.ground_truth_vectors`) with α clipped at 0 (``alpha_vote``) and signed
     (``alpha_vote_signed``). Returns a long DataFrame: spammer_fraction, votes_per_task, seed,
     method, accuracy, seconds.
     """
     import time
 
-    from fercore import crowd
+    from fercore import crowd, ground_truth
     from fercore.progress import progress
 
     rows = []
@@ -413,7 +413,7 @@ def aggregator_sweep(n_tasks, spammer_fractions, votes_per_task, seeds=(0,), n_w
             if method == "em":
                 alphas = model.alphas_
         for method, clip in (("alpha_vote", True), ("alpha_vote_signed", False)):
-            g = crowd.ground_truth_vectors(table.votes, alphas, clip_negative=clip).to_numpy()
+            g = ground_truth.ground_truth_vectors(table.votes, alphas, clip_negative=clip).to_numpy()
             scores[method] = (g.argmax(axis=1), np.nan)
         for method, (labels, seconds) in scores.items():
             rows.append({"spammer_fraction": fraction, "votes_per_task": votes, "seed": seed, "method": method,

@@ -35,7 +35,7 @@ from fercore.synth import parallel
 PACKAGE = Path(__file__).resolve().parents[1]
 PROFILES_FILE = PACKAGE / "profiles.yaml"
 MANIFEST = "manifest.json"
-GENERATOR_SOURCES = ("synth/*.py", "datasets/*.py", "align.py", "crowd.py", "labels.py")
+GENERATOR_SOURCES = ("synth/*.py", "datasets/*.py", "align.py", "crowd.py", "ground_truth.py", "labels.py")
 """The code whose change regenerates the world (hashed into every manifest; this module excepted)."""
 
 UNIT_SIZE_KEYS = {

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fercore import crowd as crowd_em
+from fercore import ground_truth
 from fercore.datasets import affectnet, ckplus, emotionet, fer2013, jaffe, mmi_oulu, rafdb, rafml, sfew
 from fercore.datasets.base import write_truth
 from fercore.labels import AUS, BASIC7, COMPOUND11, COMPOUND_COMPONENTS, CONTEMPT, EMOTIONS6
@@ -186,7 +187,7 @@ def write_raf(rafdb_dir, rafml_dir, sizes, seed) -> dict:
     ``raf_tasks`` faces get perceived emotion distributions (:func:`fercore.synth.crowd.simulate_perceived`),
     ``raf_votes_per_task`` votes each from ``raf_workers`` simulated annotators; GLAD-EM
     (:class:`fercore.crowd.GLAD`) estimates reliabilities, and the ground-truth vectors and subset
-    rules of :mod:`fercore.crowd` pick the single-label, compound and multi-label images. Only
+    rules of :mod:`fercore.ground_truth` pick the single-label, compound and multi-label images. Only
     those are rendered. Splits are subject-independent, about 5:1 as in RAF-DB.
     """
     rng = np.random.default_rng(seed)
@@ -197,10 +198,10 @@ def write_raf(rafdb_dir, rafml_dir, sizes, seed) -> dict:
     workers = crowd_sim.simulate_annotators(int(sizes["raf_workers"]), float(sizes["raf_spammer_fraction"]), rng)
     votes = crowd_sim.simulate_votes(perceived.distribution, workers, int(sizes["raf_votes_per_task"]), difficulty, rng)
     glad = crowd_em.GLAD().fit(votes)
-    g = crowd_em.ground_truth_vectors(votes, glad.alphas_).to_numpy()
-    single = crowd_em.single_label_subset(g)
-    compound = crowd_em.compound_subset(g)
-    multilabel, distribution6, keep_ml = crowd_em.multilabel_subset(g)
+    g = ground_truth.ground_truth_vectors(votes, glad.alphas_).to_numpy()
+    single = ground_truth.single_label_subset(g)
+    compound = ground_truth.compound_subset(g)
+    multilabel, distribution6, keep_ml = ground_truth.multilabel_subset(g)
 
     n_ids = max(2, n // 3)
     identities = sample_identities(n_ids, rng)
@@ -215,7 +216,7 @@ def write_raf(rafdb_dir, rafml_dir, sizes, seed) -> dict:
     row = {task: i for i, task in enumerate(chosen)}
     attribute_codes = np.stack([identities.gender, identities.race, identities.age], 1)[identity]
     top_two = np.argsort(-perceived.distribution[:, :6], axis=1)[:, :2]
-    compound_true = crowd_em.COMPOUND_PAIRS[top_two[:, 0], top_two[:, 1]]
+    compound_true = ground_truth.COMPOUND_PAIRS[top_two[:, 0], top_two[:, 1]]
     true_label = {"basic": np.array(BASIC7, dtype=object)[perceived.label],
                   "compound": np.where(compound_true >= 0, np.array(COMPOUND11, dtype=object)[compound_true], "none")}
     files = {}

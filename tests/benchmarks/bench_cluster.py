@@ -67,9 +67,9 @@ def overhead(sizes=(10, 100, 1000), workers=2, repeats=3):
 
 
 def book(profile, chapters, workers=2):
-    from fercore import runner
+    from fercore import parameters, runner
 
-    chapters = chapters or list(runner.CHAPTERS)
+    chapters = chapters or list(parameters.CHAPTERS)
     print(f"fercore run {' '.join(chapters)} --profile {profile} --force")
     for label, address in (("in-process", None), (f"--cluster local:{workers}", f"local:{workers}")):
         with tempfile.TemporaryDirectory() as tmp:
@@ -185,12 +185,12 @@ def makespan(units, gpus: int) -> float:
 
 
 def plan(check_smoke=False):
-    from fercore import runner
+    from fercore import parameters
 
     print("units of the `full` profile per chapter (from fercore/profiles.yaml):")
     rows = {}
-    for chapter in runner.CHAPTERS:
-        p = runner.chapter_parameters(chapter, "full", None, "cuda")
+    for chapter in parameters.CHAPTERS:
+        p = parameters.chapter_parameters(chapter, "full", None, "cuda")
         counts = unit_plan(chapter, p)
         rows[chapter] = unit_groups(chapter, p)
         text = ", ".join(f"{k} {v}" for k, v in counts.items()) or "one unit (the notebook itself)"
@@ -226,10 +226,10 @@ def plan(check_smoke=False):
           f"all at once: 8 GPUs {book[1][0] / 3600:.1f} h, 64 GPUs {book[1][1] / 3600:.1f} h")
     if check_smoke:
         print("\ncheck against the units a smoke run stored:")
-        for chapter in runner.CHAPTERS:
+        for chapter in parameters.CHAPTERS:
             folder = REPO / "results" / "smoke" / "units" / chapter
             stored = len(list(folder.glob("*/*.json")))
-            planned = sum(unit_plan(chapter, runner.chapter_parameters(chapter, "smoke", None, "cpu")).values())
+            planned = sum(unit_plan(chapter, parameters.chapter_parameters(chapter, "smoke", None, "cpu")).values())
             if stored or planned:
                 print(f"  {chapter:<18} planned {planned:3d}  stored {stored:3d}")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fercore import cli, runner
+from fercore import cli, parameters
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,7 @@ BAD_VALUES = [
 @pytest.mark.parametrize("chapter, pair, expected, given", BAD_VALUES, ids=[b[1] for b in BAD_VALUES])
 def test_bad_values_exit_non_zero_naming_parameter_type_and_text(at_repo, capsys, chapter, pair, expected, given):
     if expected is None:  # a list of text: any names parse; the notebook names the unknown one
-        params = runner.chapter_parameters(chapter, "smoke", runner.parse_overrides([pair]), "cpu")
+        params = parameters.chapter_parameters(chapter, "smoke", parameters.parse_overrides([pair]), "cpu")
         assert params["datasets"] == ["rafdb", "nosuch"]
         return
     rc = cli.main(["run", chapter, "--profile", "smoke", "--device", "cpu", "-p", pair])
@@ -62,27 +62,27 @@ GOOD_VALUES = [
 
 @pytest.mark.parametrize("pair, name, value", GOOD_VALUES, ids=[g[0] for g in GOOD_VALUES])
 def test_yaml_1_1_surprises_read_as_the_default_type(at_repo, pair, name, value):
-    params = runner.chapter_parameters("em", "smoke", runner.parse_overrides([pair]), "cpu")
+    params = parameters.chapter_parameters("em", "smoke", parameters.parse_overrides([pair]), "cpu")
     assert params[name] == value and type(params[name]) is type(value)
 
 
 def test_text_parameter_keeps_clock_like_text(at_repo):
-    params = runner.chapter_parameters("semantic_ae", "smoke", runner.parse_overrides(["threshold=1:30"]), "cpu")
+    params = parameters.chapter_parameters("semantic_ae", "smoke", parameters.parse_overrides(["threshold=1:30"]), "cpu")
     assert params["threshold"] == "1:30"
 
 
 def test_empty_list_defaults_take_their_schema_from_the_profiles(at_repo):
-    params = runner.chapter_parameters("dlp_dbm", "smoke", runner.parse_overrides(["sweep_ks=[5, 10]"]), "cpu")
+    params = parameters.chapter_parameters("dlp_dbm", "smoke", parameters.parse_overrides(["sweep_ks=[5, 10]"]), "cpu")
     assert params["sweep_ks"] == [5, 10]
     with pytest.raises(ValueError, match="'sweep_ks' expects a list like \\[1, 2\\] of an integer values"):
-        runner.chapter_parameters("dlp_dbm", "smoke", runner.parse_overrides(["sweep_ks=[0.5]"]), "cpu")
+        parameters.chapter_parameters("dlp_dbm", "smoke", parameters.parse_overrides(["sweep_ks=[0.5]"]), "cpu")
 
 
 def test_a_bad_profile_value_names_the_profiles_file(at_repo, monkeypatch):
-    profiles = runner.load_profiles()
+    profiles = parameters.load_profiles()
     profiles["smoke"]["chapters"]["em"]["n_images"] = "lots"
     with pytest.raises(ValueError, match=r"profile 'smoke' in .*profiles.yaml.*'n_images' expects an integer"):
-        runner.chapter_parameters("em", "smoke", None, "cpu", profiles=profiles)
+        parameters.chapter_parameters("em", "smoke", None, "cpu", profiles=profiles)
 
 
 @pytest.mark.parametrize("argv", [
@@ -114,9 +114,9 @@ def test_cuda_without_a_gpu_is_an_error(at_repo, capsys, command):
 
 
 def test_data_root_outside_data_is_refused_by_fercore_data(at_repo, capsys, monkeypatch):
-    profiles = runner.load_profiles()
+    profiles = parameters.load_profiles()
     profiles["smoke"]["common"]["data_root"] = "data/../.."
-    monkeypatch.setattr(runner, "load_profiles", lambda path=None: profiles)
+    monkeypatch.setattr(parameters, "load_profiles", lambda path=None: profiles)
     assert cli.main(["data", "--profile", "smoke"]) == 2
     assert "is not under data/" in capsys.readouterr().err
 
@@ -124,7 +124,7 @@ def test_data_root_outside_data_is_refused_by_fercore_data(at_repo, capsys, monk
 @pytest.mark.parametrize("pair", ["device=cuda", "profile=full"])
 def test_runner_set_parameters_cannot_be_overridden_silently(at_repo, pair):
     with pytest.raises(ValueError, match=f"-p {pair.split('=')[0]}: set by the runner"):
-        runner.chapter_parameters("em", "smoke", runner.parse_overrides([pair]), "cpu")
+        parameters.chapter_parameters("em", "smoke", parameters.parse_overrides([pair]), "cpu")
 
 
 def test_unreadable_notebook_is_named(tmp_path):
@@ -132,4 +132,4 @@ def test_unreadable_notebook_is_named(tmp_path):
     path.parent.mkdir()
     path.write_text('{"cells": [')
     with pytest.raises(ValueError, match=rf"{path}: not a readable notebook"):
-        runner.notebook_parameters(path)
+        parameters.notebook_parameters(path)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from fercore import cli, paper, report, runner
+from fercore import cli, paper, parameters, report, run_state, runner
 from fercore.synth import world
 
 PARAMS = 'profile = "x"\ndata_root = ""\nseed = 0\ndevice = "cpu"\nn = 1\ndie = False'
@@ -55,9 +55,9 @@ def book(tmp_path, world_copy, monkeypatch):
     profiles = {"p": {"common": {"data_root": str(world_copy), "seed": 0}, "chapters": {"reads": {"n": 3}}}}
     (repo / "profiles.yaml").write_text(yaml.safe_dump(profiles))
     _notebook(repo / "notebooks" / "01_reads.ipynb", READS_DATA)
-    monkeypatch.setattr(runner, "CHAPTERS", {"reads": "01_reads"})
-    monkeypatch.setattr(runner, "PROFILES_FILE", repo / "profiles.yaml")
-    monkeypatch.setattr(runner, "PACKAGE_DIR", package)
+    monkeypatch.setattr(parameters, "CHAPTERS", {"reads": "01_reads"})
+    monkeypatch.setattr(parameters, "PROFILES_FILE", repo / "profiles.yaml")
+    monkeypatch.setattr(run_state, "PACKAGE_DIR", package)
     monkeypatch.chdir(repo)
     return repo
 
@@ -67,7 +67,7 @@ def run(book, **kwargs):
 
 
 def status(book, **kwargs):
-    return runner.chapter_status("p", book, device="cpu", **kwargs)[0]
+    return run_state.chapter_status("p", book, device="cpu", **kwargs)[0]
 
 
 def our_staging():
@@ -76,7 +76,7 @@ def our_staging():
 
 def test_good_run_then_skipped_dataset_fails_and_keeps_the_good_results(book, world_copy, capsys):
     assert run(book).status == "ran" and status(book)["status"] == "fresh"
-    good_nb = runner.executed_path("reads", "p", book).read_bytes()
+    good_nb = run_state.executed_path("reads", "p", book).read_bytes()
     good_results = (book / "results/p/reads.json").read_bytes()
     shutil.rmtree(world_copy / "synth-jaffe")
     assert status(book)["status"] == "stale", "a dataset removed under the data root went unnoticed"
@@ -85,9 +85,9 @@ def test_good_run_then_skipped_dataset_fails_and_keeps_the_good_results(book, wo
     err = capsys.readouterr().err
     assert rc == 1 and "ran without the data it was asked for" in err and "dataset jaffe not read" in err
     assert str(world_copy) in err and "--allow-missing" in err
-    assert runner.executed_path("reads", "p", book).read_bytes() == good_nb, "the good notebook was replaced"
+    assert run_state.executed_path("reads", "p", book).read_bytes() == good_nb, "the good notebook was replaced"
     assert (book / "results/p/reads.json").read_bytes() == good_results, "the good results were replaced"
-    assert runner.failed_path("reads", "p", book).is_file()
+    assert run_state.failed_path("reads", "p", book).is_file()
     assert status(book)["status"] == "failed"
     assert not our_staging(), "a staging folder was left behind"
 
@@ -115,22 +115,22 @@ def test_kernel_death_keeps_last_good_notebook_and_results(book):
     outcome = runner.run_chapters(["reads"], "p", {"die": True}, device="cpu", repo=book, log=lambda *_: None)[0]
     assert outcome.status == "failed" and "DeadKernelError" in outcome.message
     assert (book / "results/p/reads.json").read_bytes() == good_results
-    assert runner.executed_path("reads", "p", book).is_file()
-    assert runner.results_freshness("p", book) == {"reads": "fresh"}, "the good run's results are still current"
+    assert run_state.executed_path("reads", "p", book).is_file()
+    assert run_state.results_freshness("p", book) == {"reads": "fresh"}, "the good run's results are still current"
     assert not our_staging()
 
 
 def test_results_of_other_parameters_are_stale_in_the_report(book):
-    assert runner.run_chapters(["reads"], "p", runner.parse_overrides(["n=5"]), device="cpu", repo=book,
+    assert runner.run_chapters(["reads"], "p", parameters.parse_overrides(["n=5"]), device="cpu", repo=book,
                                log=lambda *_: None)[0].status == "ran"
-    assert runner.results_freshness("p", book) == {"reads": "stale"}
+    assert run_state.results_freshness("p", book) == {"reads": "stale"}
     numbers = pd.DataFrame([["rafdb", "T", "row", "col", 25.0, "", "toy.n_squared"]], columns=paper.NUMBER_COLUMNS)
     claims = [{"paper": "rafdb", "claim": "n² beats n", "better": "toy.n_squared", "worse": "toy.votes_found"}]
-    text = report.report_markdown("p", book / "results", numbers, claims, runner.results_freshness("p", book))
+    text = report.report_markdown("p", book / "results", numbers, claims, run_state.results_freshness("p", book))
     assert "**stale**" in text and "reproduced" not in text.replace("not reproduced", "")
     assert "| row | col | 25 | stale |" in text
     assert run(book).status == "ran"
-    fresh = report.report_markdown("p", book / "results", numbers, claims, runner.results_freshness("p", book))
+    fresh = report.report_markdown("p", book / "results", numbers, claims, run_state.results_freshness("p", book))
     assert "| row | col | 25 | 9.000 |" in fresh and "**reproduced**" in fresh
 
 
@@ -178,7 +178,7 @@ def test_missing_data_root_fails_before_running(book):
 @pytest.mark.parametrize("data_root", ["data/../..", "data/..", "data/x/../../.."])
 def test_data_root_escaping_data_is_refused(book, data_root):
     with pytest.raises(ValueError, match="leaves the project's data/ folder"):
-        runner.run_chapters(["reads"], "p", runner.parse_overrides([f"data_root={data_root}"]), device="cpu", repo=book)
+        runner.run_chapters(["reads"], "p", parameters.parse_overrides([f"data_root={data_root}"]), device="cpu", repo=book)
     assert runner.is_project_data("data/smoke", book) and not runner.is_project_data(data_root, book)
 
 
@@ -206,7 +206,7 @@ def test_interrupted_run_removes_staging_and_kernel_files_and_restores_the_envir
     assert tempfile.gettempdir() == system_tmp, "the process's temporary folder was not restored"
     assert not our_staging()
     assert {k: os.environ.get(k) for k in before} == before
-    assert runner.read_state("reads", "p", book) is None, "an interrupted run was recorded"
+    assert run_state.read_state("reads", "p", book) is None, "an interrupted run was recorded"
 
 
 def test_staging_folders_of_killed_runs_are_removed(book):
