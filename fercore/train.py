@@ -25,6 +25,7 @@ from the checkpoint.
 
 import functools
 import hashlib
+import inspect
 import math
 import os
 import time
@@ -321,11 +322,15 @@ def _digest(*parts) -> str:
 
 
 def _callable_identity(fn) -> str:
-    """A loss function's identity: an ``nn.Module`` loss's class and settings, a
-    ``functools.partial``'s function and arguments, a plain function's name and defaults."""
+    """A loss function's or batch transform's identity: an ``nn.Module``'s class and settings, a
+    ``functools.partial``'s function and arguments, a callable object's class and settings
+    (:class:`fercore.inputs.CropFlip`: crop size, flips), a plain function's name and defaults."""
     if isinstance(fn, nn.Module):
         settings = {k: v for k, v in vars(fn).items() if isinstance(v, (bool, int, float, str, tuple))}
         return f"{type(fn).__module__}.{type(fn).__qualname__}({repr(fn)}, {settings})"
+    if not inspect.isroutine(fn) and not isinstance(fn, functools.partial) and hasattr(fn, "__dict__"):
+        settings = {k: v for k, v in vars(fn).items() if isinstance(v, (bool, int, float, str, tuple))}
+        return f"{type(fn).__module__}.{type(fn).__qualname__}({settings})"
     if isinstance(fn, functools.partial):
         return f"partial({_callable_identity(fn.func)}, {fn.args!r}, {sorted(fn.keywords.items())!r})"
     name = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from fercore.batches import RandomBatches
-from fercore.train import CheckpointError, Schedule, Trainer
+from fercore.train import CheckpointError, Schedule, Trainer, run_fingerprint
 
 
 def net(width=4, seed=0):
@@ -124,9 +124,21 @@ def test_a_plain_state_dict_is_not_taken_for_a_checkpoint(tmp_path):
 
 def test_combined_batch_streams_fingerprint_their_data():
     from fercore.batches import PairedBatches
-    from fercore.train import run_fingerprint
 
     x, y = data()
     one = run_fingerprint(net(), cross_entropy, Schedule(6), PairedBatches(RandomBatches(x, y, batch_size=8)), 0)
     other = run_fingerprint(net(), cross_entropy, Schedule(6), PairedBatches(RandomBatches(x + 1, y, batch_size=8)), 0)
     assert one["data"] != other["data"] and one["model"] == other["model"]
+
+
+def test_the_augmentation_settings_are_part_of_the_fingerprint():
+    """A run with mirrored crops is another run than one without, or with another crop size."""
+    from fercore.inputs import CropFlip
+
+    x, y = torch.zeros(32, 1, 12, 12), torch.zeros(32, dtype=torch.long)
+
+    def fingerprint(transform):
+        return run_fingerprint(net(), cross_entropy, Schedule(6), RandomBatches(x, y, batch_size=8, transform=transform), 0)
+
+    assert fingerprint(CropFlip(8, flip=True)) == fingerprint(CropFlip(8, flip=True))
+    assert len({str(fingerprint(t)) for t in (CropFlip(8, flip=True), CropFlip(8, flip=False), CropFlip(10, flip=True))}) == 3
