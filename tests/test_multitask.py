@@ -10,7 +10,6 @@ from fercore import results
 from fercore.batches import AlternatingBatches, MixedBatches, RandomBatches
 from fercore.datasets.base import FaceSet
 from fercore.experiments.sjmt import sample_per_class, task_loss_change
-from fercore.inputs import pad_random_crop
 from fercore.losses.objectives import SelectiveObjective
 from fercore.multitask import (
     MultiHeadNet,
@@ -22,6 +21,8 @@ from fercore.multitask import (
     profile_correlation,
     top_aus,
 )
+from fercore.multitask import _Augment  # the batch transform
+from fercore.runner import get_profile
 
 EMOTIONS = ("happy", "sad", "angry")
 AUS = ("AU6", "AU12", "AU15", "AU4")
@@ -72,19 +73,19 @@ def test_task_validation_and_from_faceset():
     assert part.labels.tolist() == [1, 2] and part.files.tolist() == ["b", "c"]
 
 
-def test_pad_random_crop_shifts_each_image_within_the_padding():
+def test_augment_crops_the_padded_faces_and_mirrors_only_with_flip():
     images = torch.arange(2 * 36, dtype=torch.uint8).reshape(2, 1, 6, 6)
-    same = pad_random_crop(images, 0, torch.Generator())
-    torch.testing.assert_close(same, images.float() / 255)
-    a = pad_random_crop(images, 2, torch.Generator().manual_seed(1))
-    b = pad_random_crop(images, 2, torch.Generator().manual_seed(1))
-    assert a.shape == (2, 1, 6, 6)
-    torch.testing.assert_close(a, b)
-    offsets = torch.randint(0, 5, (2, 2), generator=torch.Generator().manual_seed(1))
-    padded = torch.nn.functional.pad(images.float() / 255, (2, 2, 2, 2))
-    for i in range(2):
-        dy, dx = offsets[0, i], offsets[1, i]
-        torch.testing.assert_close(a[i], padded[i, :, dy:dy + 6, dx:dx + 6])
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    targets = torch.zeros(2)
+    plain = _Augment(6)((padded, targets), torch.Generator().manual_seed(1))["images"]
+    assert plain.shape == (2, 1, 6, 6)
+    windows = [padded[i, :, dy:dy + 6, dx:dx + 6].float() / 255 for i in range(2) for dy in range(5) for dx in range(5)]
+    assert all(any(torch.equal(plain[i], w) for w in windows[25 * i:25 * (i + 1)]) for i in range(2))
+    flipped = [_Augment(6, flip=True, head="e")((padded, targets), torch.Generator().manual_seed(s)) for s in range(8)]
+    assert flipped[0]["head"] == "e"
+    mirrored = [any(torch.equal(b["images"][i], w.flip(-1)) and not torch.equal(w, w.flip(-1))
+                    for w in windows[25 * i:25 * (i + 1)]) for b in flipped for i in range(2)]
+    assert any(mirrored) and not all(mirrored)
 
 
 def test_alternating_and_mixed_batches():
@@ -139,6 +140,18 @@ def test_schedule_is_staircase_exponential_decay():
     assert schedule.lr_at(9_999) == 0.05 and schedule.lr_at(10_000) == 0.025
     assert schedule.lr_at(79_999) == pytest.approx(0.05 * 0.5 ** 7)
     assert MultiTaskNet(iterations=800, decay_every=None).schedule().milestones == tuple(range(100, 800, 100))
+
+
+def test_schedule_takes_the_shared_recipe_and_full_keeps_the_paper():
+    recipe = MultiTaskNet(iterations=800, decay_every=None, warmup=0.05, lr_schedule="cosine").schedule(n_tasks=2)
+    assert recipe.warmup == 40 and recipe.shape == "cosine" and recipe.milestones == ()
+    assert recipe.lr_at(19) == pytest.approx(0.05 * 20 / 40) and recipe.lr_at(799) < 1e-4
+    full = get_profile("full")["chapters"]["sjmt"]
+    net = MultiTaskNet(iterations=full["iterations"], lr=full["lr"], decay_rate=full["decay_rate"],
+                       warmup=full["warmup"], lr_schedule=full["lr_schedule"], flip=full["flip"])
+    schedule = net.schedule()
+    assert not net.flip and schedule.warmup == 0 and schedule.shape == "step"
+    assert schedule.milestones == tuple(range(10_000, 80_000, 10_000)) and schedule.lr == 0.05  # Pons & Masip §4
 
 
 def test_equal_exposure_gives_a_joint_net_as_many_batches_of_each_task_as_a_single_net():
