@@ -193,6 +193,18 @@ def test_each_setup_learns_a_toy_problem_deterministically(method):
         assert set(np.unique(first.predict(au.images, "au"))) <= {0.0, 1.0}
 
 
+def test_a_recorded_curve_reads_the_net_being_trained_without_changing_it():
+    from fercore.curves import LearningCurve, scores_of
+
+    emo, au = toy_tasks()
+    model = small("sjmt", iterations=20, flip=True, warmup=0.1, lr_schedule="cosine", equal_exposure=True)
+    model.fit([emo, au], curve=LearningCurve([5, 40], scores_of(model.score, {"test": (emo,)})))
+    plain = small("sjmt", iterations=20, flip=True, warmup=0.1, lr_schedule="cosine", equal_exposure=True).fit([emo, au])
+    assert model.curve_["step"].tolist() == [5, 40] and model.curve_["images"].tolist() == [40, 320]  # 8 per task a step
+    assert model.curve_["test"].iloc[-1] == model.score(emo) and plain.curve_.empty
+    np.testing.assert_array_equal(model.predict_scores(emo.images, "emo"), plain.predict_scores(emo.images, "emo"))
+
+
 def test_sjmt_shares_outputs_of_tasks_with_the_same_classes():
     emo, au = toy_tasks(n=24)
     other = Task("emo2", emo.images, emo.labels, EMOTIONS)
@@ -341,6 +353,30 @@ def test_run_setups_summaries_and_tables(tiny_world):
     text = discussion(results.recorded(), models, tasks, params, nets=[], compound_net="resnet8", iterations=3,
                       equal_exposure=False, input_size=16, width=0.25, n_seeds=2, seconds=1.0)
     assert "Compound emotions (resnet8)" in text and "SJMT > single" in text
+
+
+def test_run_setups_records_learning_curves_of_the_nets_on_the_curve_task(tiny_world):
+    from fercore.experiments.sjmt import Setup, curve_rows, load_chapter_tasks, run_setups
+
+    tasks = load_chapter_tasks(tiny_world, input_size=16, compound_per_class=3, compound_min_test=1)
+    setups = (Setup("table1", "single", ("sfew",), ("sfew",), ("resnet8",)),
+              Setup("table2", "sjmt", ("sfew", "emotionet"), ("sfew", "emotionet"), ("resnet8",)),
+              Setup("table4", "single", ("compound",), ("compound",), ("resnet8",)))
+    params = dict(width=0.25, input_size=16, pad=1, flip=True, iterations=8, batch_size=8, equal_exposure=True,
+                  warmup=0.1, lr_schedule="cosine", device="cpu")
+    scores, models = run_setups(setups, tasks, [0, 1], params, n_curve_points=3)
+    rows = curve_rows(models, "resnet8")
+    assert set(rows.columns) == {"step", "images", "test", "train", "model", "seed"}
+    assert set(rows["model"]) == {"single", "sjmt"} and set(rows["seed"]) == {0, 1}  # not the compound nets
+    for method, steps in (("single", 8), ("sjmt", 16)):  # equal exposure: the joint net runs twice the steps
+        part = rows[(rows["model"] == method) & (rows["seed"] == 0)]
+        assert len(part) == 3 and part["step"].iloc[-1] == steps and part["images"].iloc[-1] == 8 * 8
+    final = rows[rows["step"] == 8].set_index("seed")["test"]
+    single = scores.query("method == 'single' and dataset == 'sfew'").set_index("seed")["accuracy"]
+    assert (final == single).all()  # the curve's last point is the table's number
+    assert not models["table4", "single", "compound", "resnet8", 0].curve_.shape[0]
+    with pytest.raises(ValueError, match="no learning curves"):
+        curve_rows(models, "resnet32")
 
 
 def test_render_au_faces_draws_one_face_per_au_set():
