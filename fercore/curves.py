@@ -160,8 +160,8 @@ def curve_reading(summary, model, *, chance, by="model", tolerance=0.01) -> dict
 
 def curve_text(reading, name, measure="accuracy") -> str:
     """What one net's learning curve (:func:`curve_reading`) says, as a markdown sentence."""
-    fitted = ("training clearly above test: it has fitted its training set" if reading["overfits"]
-              else "training no higher than test: not yet fitted")
+    fitted = ("training clearly above test: it has fitted its training set" if reading["learned"]
+              else "both near chance" if reading["at_chance"] else "training no higher than test: not yet fitted")
     trend = ("still at chance: nothing learned yet" if reading["at_chance"] else "flattened" if reading["flat"]
              else "still rising: more training would move the tables")
     return (f"At {reading['images']:,} training images {name} reads {100 * reading['test']:.1f} % ({measure}) on the "
@@ -178,14 +178,15 @@ def comparison_text(baseline, method, *, baseline_name, method_name) -> str:
     from fercore.seeds import Spread, verdict
 
     gain = 100 * (method["test"] - baseline["test"])
+    subject = baseline_name[:1].upper() + baseline_name[1:]
     if not baseline["learned"]:
-        return (f"**Not yet learned.** {baseline_name} has not fitted its training set by the point where the tables are "
+        return (f"**Not yet learned.** {subject} has not fitted its training set by the point where the tables are "
                 f"taken (train − test {100 * baseline['gap']:+.1f} points{', at chance' if baseline['at_chance'] else ''}), "
                 f"so {method_name}'s {gain:+.1f} points say little about the paper's effect: a longer run is needed to judge it.")
     holds = verdict(Spread(method["test"], method["test_sd"], method["n"]),
                     Spread(baseline["test"], baseline["test_sd"], baseline["n"]))
     there = holds == "holds"
-    return (f"**Learned{'' if there else ', and the effect is not there'}.** {baseline_name} has fitted its training set "
+    return (f"**Learned{'' if there else ', and the effect is not there'}.** {subject} has fitted its training set "
             f"(train − test {100 * baseline['gap']:+.1f} points), so the comparison is made on a net that has learned the "
             f"task: {method_name} − {baseline_name} is {gain:+.1f} points at the end of the curves; "
             f"{method_name} > {baseline_name} {holds}.")

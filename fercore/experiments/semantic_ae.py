@@ -36,8 +36,9 @@ baseline every group shares)."""
 TABLE6_LR_FACTORS = {63: 1.0, 35: 1 / 2, 14: 1 / 4, 7: 1 / 8}
 """Table VI: the learning-rate factor the paper used with each batch size."""
 
-CURVE_TRAIN_FACES = 1500
-"""Training faces (a fixed random subset) on which a learning curve reads training accuracy."""
+CURVE_TRAIN_FACES = 700
+"""Training faces (a fixed random subset) on which a learning curve reads training accuracy (about
+the size of the test set: each curve point costs a pass over both)."""
 
 def _paper_results():
     """:data:`PAPER_RESULTS` from ``paper_numbers.csv``, through the results keys of our analogs."""
@@ -259,14 +260,15 @@ def hog_reference(data_root, svm, align=False, size=100) -> dict:
     return hog_svm_reference(*train.arrays(), *val.arrays(), len(affectnet.class_names), svm)
 
 
-def curve_figure(summary, *, hog_svm, taken_at):
+def curve_figure(summary, *, hog_svm, chance, taken_at):
     """Test and training learning curves of the baseline and the masked nets side by side, HOG +
-    SVM's validation mean diagonal as a line, the point where the tables are taken marked."""
+    SVM's validation mean diagonal and ``chance`` as lines, the point where the tables are taken
+    marked."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     for ax, metric, title in zip(axes, ("test", "train"), ("validation faces", "training faces")):
-        plot_learning_curves(summary, metric=metric, references={"HOG + SVM (validation)": hog_svm},
+        plot_learning_curves(summary, metric=metric, references={"HOG + SVM (validation)": hog_svm, "chance": chance},
                              taken_at=taken_at, ax=ax, ylabel="mean diagonal (given labels)")
         ax.set_title(title)
     fig.tight_layout()

@@ -25,8 +25,9 @@ PAPER_COMPOUNDS = ("angrily disgusted", "angrily surprised", "fearfully angry", 
                    "happily disgusted", "happily surprised", "sadly angry", "sadly disgusted")
 """The eight EmotioNet compound classes of Pons & Masip's Table 4, in its order."""
 
-CURVE_TRAIN_FACES = 1500
-"""Training faces (a fixed random subset) on which a learning curve reads training accuracy."""
+CURVE_TRAIN_FACES = 700
+"""Training faces (a fixed random subset) on which a learning curve reads training accuracy (about
+the size of the test set: each curve point costs a pass over both)."""
 
 
 def load_chapter_tasks(data_root, input_size=48, seed=0, emotionet_test=1000, ckplus_test=0.3,
@@ -196,15 +197,16 @@ def hog_reference(data_root, svm, size=100) -> dict:
                              len(sfew.class_names), svm)
 
 
-def curve_figure(summary, *, hog_svm, taken_at, dataset="SFEW Val"):
+def curve_figure(summary, *, hog_svm, majority, taken_at, dataset="SFEW Val"):
     """Test and training learning curves of the single-task, multi-task and SJMT nets side by side,
-    HOG + SVM's test accuracy as a line, the point where the tables are taken marked."""
+    HOG + SVM's test accuracy and the majority class's as lines, the point where the tables are
+    taken marked."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     for ax, metric, title in zip(axes, ("test", "train"), (f"test faces ({dataset})", "training faces")):
-        plot_learning_curves(summary, metric=metric, references={"HOG + SVM (test)": hog_svm}, taken_at=taken_at,
-                             ax=ax, ylabel="emotion accuracy")
+        plot_learning_curves(summary, metric=metric, references={"HOG + SVM (test)": hog_svm, "majority class": majority},
+                             taken_at=taken_at, ax=ax, ylabel="emotion accuracy")
         ax.set(title=title, xlabel="training images seen per task")
     fig.tight_layout()
     return fig
