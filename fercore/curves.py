@@ -135,12 +135,12 @@ def plot_learning_curves(summary, *, metric, by="model", references=None, taken_
     return ax
 
 
-def curve_reading(summary, model, *, chance, by="model", tolerance=0.01) -> dict:
+def curve_reading(summary, model, *, chance, by="model", tolerance=0.01, margin=0.05) -> dict:
     """What the learning curve of ``model`` (the rows of ``summary`` whose ``by`` is ``model``; its
     metrics ``test`` and ``train``) says at its last point: test and train means over seeds, their
     gap, and the test gain over the last stretch of the curve (the previous point to the last).
     ``flat`` when that gain is under ``tolerance`` or under the seed sd; ``overfits`` when train
-    exceeds test by more than ``tolerance``; ``at_chance`` when test is within ``tolerance`` of
+    exceeds test by more than ``tolerance``; ``at_chance`` when test is less than ``margin`` above
     ``chance``; ``learned`` when it overfits and is not at chance."""
     part = summary[summary[by] == model]
     test = part[part["metric"] == "test"].sort_values("images")
@@ -154,7 +154,7 @@ def curve_reading(summary, model, *, chance, by="model", tolerance=0.01) -> dict
     reading = {"images": int(last["images"]), "test": last["mean"], "test_sd": sd, "n": int(last["n"]),
                "train": train.iloc[-1]["mean"], "gap": gap, "gain": gain, "since_images": int(before["images"]),
                "flat": gain < max(tolerance, sd), "overfits": gap > tolerance,
-               "at_chance": last["mean"] < chance + tolerance}
+               "at_chance": last["mean"] < chance + margin}
     return {**reading, "learned": reading["overfits"] and not reading["at_chance"]}
 
 
@@ -162,7 +162,7 @@ def curve_text(reading, name, measure="accuracy") -> str:
     """What one net's learning curve (:func:`curve_reading`) says, as a markdown sentence."""
     fitted = ("training clearly above test: it has fitted its training set" if reading["learned"]
               else "both near chance" if reading["at_chance"] else "training no higher than test: not yet fitted")
-    trend = ("still at chance: nothing learned yet" if reading["at_chance"] else "flattened" if reading["flat"]
+    trend = ("near chance: nothing learned yet" if reading["at_chance"] else "flattened" if reading["flat"]
              else "still rising: more training would move the tables")
     return (f"At {reading['images']:,} training images {name} reads {100 * reading['test']:.1f} % ({measure}) on the "
             f"test faces and {100 * reading['train']:.1f} % on training faces ({fitted}); the test curve moved "
@@ -181,7 +181,7 @@ def comparison_text(baseline, method, *, baseline_name, method_name) -> str:
     subject = baseline_name[:1].upper() + baseline_name[1:]
     if not baseline["learned"]:
         return (f"**Not yet learned.** {subject} has not fitted its training set by the point where the tables are "
-                f"taken (train − test {100 * baseline['gap']:+.1f} points{', at chance' if baseline['at_chance'] else ''}), "
+                f"taken (train − test {100 * baseline['gap']:+.1f} points{', near chance' if baseline['at_chance'] else ''}), "
                 f"so {method_name}'s {gain:+.1f} points say little about the paper's effect: a longer run is needed to judge it.")
     holds = verdict(Spread(method["test"], method["test_sd"], method["n"]),
                     Spread(baseline["test"], baseline["test_sd"], baseline["n"]))

@@ -107,7 +107,10 @@ def test_comparison_text_tells_not_yet_learned_from_no_effect():
     assert "effect is not there" in comparison_text(read["base"], read["ours"], **names)
     assert "Not yet learned" in comparison_text(read["early"], read["ours"], **names)
     better = {**read["ours"], "test": 0.60}
-    assert comparison_text(read["base"], better, **names).startswith("**Learned.**")
+    assert comparison_text(read["base"], better, **names).startswith("**Learned.** The baseline")
+    near = pd.DataFrame(_summary("near", ((100, 0.14, 0.14), (400, 0.16, 0.19))))
+    assert curve_reading(near, "near", chance=1 / 7)["at_chance"]  # fitted noise, not the task
+    assert not curve_reading(near, "near", chance=1 / 7)["learned"]
 
 
 def test_training_probe_is_a_fixed_subset():

@@ -266,6 +266,7 @@ def curve_figure(summary, *, hog_svm, chance, taken_at):
     marked."""
     import matplotlib.pyplot as plt
 
+    summary = summary.assign(model=summary["model"].replace({"without": "baseline (w/o the method)"}))
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     for ax, metric, title in zip(axes, ("test", "train"), ("validation faces", "training faces")):
         plot_learning_curves(summary, metric=metric, references={"HOG + SVM (validation)": hog_svm, "chance": chance},
