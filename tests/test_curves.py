@@ -119,3 +119,19 @@ def test_training_probe_is_a_fixed_subset():
     probe = training_probe(100, 30)
     assert len(probe) == 30 and len(set(probe)) == 30 and probe.max() < 100
     assert np.array_equal(probe, training_probe(100, 30)) and len(training_probe(10, 30)) == 10
+
+
+def test_hog_svm_reference_is_hog_features_under_the_given_svm():
+    from fercore.classifiers import evaluate_split, make_classifier
+    from fercore.curves import hog_svm_reference
+    from fercore.features import make_features
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(40) % 2
+    faces = rng.integers(0, 60, (40, 20, 20)).astype(np.uint8)
+    faces[labels == 1, :, 8:12] += 150  # class 1 has a vertical edge pair
+    svm = make_classifier("svm", C_grid=[1.0], gamma_grid=[1.0], cv=1)
+    scores = hog_svm_reference(faces[:30], labels[:30], faces[30:], labels[30:], 2, svm)
+    hog = make_features("hog")
+    by_hand = evaluate_split(svm, hog.fit_transform(faces[:30]), labels[:30], hog.transform(faces[30:]), labels[30:], 2)
+    assert scores["accuracy"] == by_hand["accuracy"] > 0.8 and 0 <= scores["mean_diag"] <= 1
