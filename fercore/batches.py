@@ -75,10 +75,10 @@ class BalancedBatches:
 
     Each class is drawn without replacement from its own shuffled order, reshuffled when used
     up, so minority classes are repeated more often than majority classes. Same interface as
-    :class:`fercore.batches.RandomBatches` (iterator, ``state_dict``) and resumable.
+    :class:`fercore.batches.RandomBatches` (iterator, ``state_dict``, ``transform``) and resumable.
     """
 
-    def __init__(self, *tensors, labels, batch_size, num_classes=None, seed=0):
+    def __init__(self, *tensors, labels, batch_size, num_classes=None, seed=0, transform=None):
         if not tensors:
             raise ValueError("BalancedBatches needs at least one tensor")
         labels = torch.as_tensor(labels, dtype=torch.int64).cpu()
@@ -95,6 +95,7 @@ class BalancedBatches:
             raise ValueError(f"classes {empty} have no samples; batch balancing needs every class")
         self.tensors = tensors
         self.batch_size = batch_size
+        self.transform = transform
         self.per_class = batch_size // num_classes
         self.generator = torch.Generator().manual_seed(seed)
         self.orders = [m[torch.randperm(len(m), generator=self.generator)] for m in self.members]
@@ -118,7 +119,8 @@ class BalancedBatches:
     def __next__(self):
         index = torch.tensor([i for k in range(len(self.members)) for i in self._take(k)])
         index = index[torch.randperm(len(index), generator=self.generator)]
-        return tuple(t[index.to(t.device)] for t in self.tensors)
+        batch = tuple(t[index.to(t.device)] for t in self.tensors)
+        return batch if self.transform is None else self.transform(batch, self.generator)
 
     def state_dict(self):
         return {"generator": self.generator.get_state(), "orders": list(self.orders),

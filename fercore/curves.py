@@ -4,6 +4,9 @@ trains, summarized over seeds and drawn with the reference lines a chapter compa
 :func:`fit_with_curve` runs a :class:`fercore.train.Trainer` in segments and calls
 ``evaluate(model)`` at each point; the rows (``images``, ``step``, one column per returned
 metric) are tidy, so seeds and arms concatenate and :func:`curve_summary` gives mean ± sd.
+:func:`curve_reading` says what a curve shows at its end (learned or not, still rising or flat),
+:func:`curve_text` and :func:`comparison_text` put it in words; :func:`hog_svm_reference` is the
+handcrafted line the deep chapters draw beside their curves.
 """
 
 import numpy as np
@@ -58,6 +61,19 @@ class LearningCurve:
         points = [p for p in self.points if p <= trainer.schedule.iterations]
         history, self.frame = fit_with_curve(trainer, batches, self.evaluate, points, images_per_step)
         return history
+
+
+def training_probe(n_train, size=1500, seed=0):
+    """Indices of a fixed random subset of ``size`` of the ``n_train`` training faces (all of them
+    when fewer), on which a learning curve reads training accuracy."""
+    return np.sort(np.random.default_rng(seed).permutation(n_train)[:size])
+
+
+def scores_of(score, sets):
+    """An ``evaluate`` for :class:`LearningCurve` when the net trains inside an estimator whose
+    scoring works during its fit (``MultiTaskNet``, ``NeighbourhoodAwareClassifier``):
+    ``score(*sets[name])`` for each named set."""
+    return lambda model: {name: score(*args) for name, args in sets.items()}
 
 
 def mean_diagonal_of(sets, input_size, n_classes, batch_size=512):
@@ -117,3 +133,72 @@ def plot_learning_curves(summary, *, metric, by="model", references=None, taken_
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize="small")
     return ax
+
+
+def curve_reading(summary, model, *, chance, by="model", tolerance=0.01, margin=0.05) -> dict:
+    """What the learning curve of ``model`` (the rows of ``summary`` whose ``by`` is ``model``; its
+    metrics ``test`` and ``train``) says at its last point: test and train means over seeds, their
+    gap, and the test gain over the last stretch of the curve (the previous point to the last).
+    ``flat`` when that gain is under ``tolerance`` or under the seed sd; ``overfits`` when train
+    exceeds test by more than ``tolerance``; ``at_chance`` when test is less than ``margin`` above
+    ``chance``; ``learned`` when it overfits and is not at chance."""
+    part = summary[summary[by] == model]
+    test = part[part["metric"] == "test"].sort_values("images")
+    train = part[part["metric"] == "train"].sort_values("images")
+    if test.empty or train.empty:
+        raise ValueError(f"no test and train curve for {by} = {model!r}")
+    last, before = test.iloc[-1], test.iloc[-2] if len(test) > 1 else test.iloc[-1]
+    gain = last["mean"] - before["mean"]
+    sd = 0.0 if np.isnan(last["sd"]) else last["sd"]
+    gap = train.iloc[-1]["mean"] - last["mean"]
+    reading = {"images": int(last["images"]), "test": last["mean"], "test_sd": sd, "n": int(last["n"]),
+               "train": train.iloc[-1]["mean"], "gap": gap, "gain": gain, "since_images": int(before["images"]),
+               "flat": gain < max(tolerance, sd), "overfits": gap > tolerance,
+               "at_chance": last["mean"] < chance + margin}
+    return {**reading, "learned": reading["overfits"] and not reading["at_chance"]}
+
+
+def curve_text(reading, name, measure="accuracy") -> str:
+    """What one net's learning curve (:func:`curve_reading`) says, as a markdown sentence."""
+    fitted = ("training clearly above test: it has fitted its training set" if reading["learned"]
+              else "both near chance" if reading["at_chance"] else "training no higher than test: not yet fitted")
+    trend = ("near chance: nothing learned yet" if reading["at_chance"] else "flattened" if reading["flat"]
+             else "still rising: more training would move the tables")
+    return (f"At {reading['images']:,} training images {name} reads {100 * reading['test']:.1f} % ({measure}) on the "
+            f"test faces and {100 * reading['train']:.1f} % on training faces ({fitted}); the test curve moved "
+            f"{100 * reading['gain']:+.1f} points since {reading['since_images']:,} images ({trend}).")
+
+
+def comparison_text(baseline, method, *, baseline_name, method_name) -> str:
+    """Whether the end of two learning curves (:func:`curve_reading` of the baseline and of the
+    paper's method) can judge the method: *not yet learned* when the baseline has not fitted
+    its training set or is at chance (the comparison is made too early to say anything);
+    otherwise the method's gain, and *learned, and the effect is not there* when it is not above
+    the seed-to-seed spread."""
+    from fercore.seeds import Spread, verdict
+
+    gain = 100 * (method["test"] - baseline["test"])
+    subject = baseline_name[:1].upper() + baseline_name[1:]
+    if not baseline["learned"]:
+        return (f"**Not yet learned.** {subject} has not fitted its training set by the point where the tables are "
+                f"taken (train − test {100 * baseline['gap']:+.1f} points{', near chance' if baseline['at_chance'] else ''}), "
+                f"so {method_name}'s {gain:+.1f} points say little about the paper's effect: a longer run is needed to judge it.")
+    holds = verdict(Spread(method["test"], method["test_sd"], method["n"]),
+                    Spread(baseline["test"], baseline["test_sd"], baseline["n"]))
+    there = holds == "holds"
+    return (f"**Learned{'' if there else ', and the effect is not there'}.** {subject} has fitted its training set "
+            f"(train − test {100 * baseline['gap']:+.1f} points), so the comparison is made on a net that has learned the "
+            f"task: {method_name} − {baseline_name} is {gain:+.1f} points at the end of the curves; "
+            f"{method_name} > {baseline_name} {holds}.")
+
+
+def hog_svm_reference(train_images, train_labels, test_images, test_labels, n_classes, svm) -> dict:
+    """HOG + SVM on a chapter's split (RAF-DB §5's descriptor, :func:`fercore.features.make_features`,
+    and ``svm`` from :func:`fercore.classifiers.make_classifier`): the test scores of
+    :func:`fercore.classifiers.evaluate_split` (``accuracy``, ``mean_diag``…)."""
+    from fercore.classifiers import evaluate_split
+    from fercore.features import make_features
+
+    hog = make_features("hog")
+    return evaluate_split(svm, hog.fit_transform(train_images), train_labels, hog.transform(test_images),
+                          test_labels, n_classes)

@@ -3,8 +3,8 @@
 uint8 faces ``(n, H, W)`` become uint8 tensors ``(n, 1, S, S)`` (resized once, kept compact on
 the device), and float tensors in [0, 1] per batch: whole (:func:`as_float`), randomly or
 centrally cropped (:func:`random_crops`, :func:`center_crops`, RAF's 90 % crops), cropped and
-mirrored (:func:`crop_flip`, the deep chapters' shared augmentation), or zero-padded
-and randomly cropped back (:func:`pad_random_crop`, the CIFAR augmentation). Batch transforms for
+mirrored (:func:`crop_flip`, the deep chapters' shared augmentation; of zero-padded faces, the
+CIFAR augmentation). Batch transforms for
 :mod:`fercore.batches` streams draw from the stream's generator. :func:`predict_batches` runs a
 network over faces batch by batch.
 """
@@ -38,8 +38,8 @@ def crop_source(images, input_size=90):
 
 
 def as_float(images):
-    """uint8 images as float in [0, 1]."""
-    return images.float() / 255
+    """uint8 images as float in [0, 1]; float images (already augmented batches) unchanged."""
+    return images.float() / 255 if images.dtype == torch.uint8 else images
 
 
 def to_uint8(images):
@@ -103,22 +103,6 @@ def float_tensor(images, size=None):
     if size is not None and tuple(x.shape[-2:]) != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     return x
-
-
-def pad_random_crop(images, pad, generator):
-    """Zero-pad by ``pad`` pixels and crop back to the input size at a random offset per image
-    (the CIFAR augmentation Pons & Masip use); ``images`` ``(n, C, H, W)``, uint8 or float."""
-    x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
-    if pad <= 0:
-        return x
-    n, c, h, w = x.shape
-    padded = F.pad(x, (pad, pad, pad, pad))
-    offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(x.device)
-    rows = (offsets[0][:, None] + torch.arange(h, device=x.device))[:, None, :, None]
-    cols = (offsets[1][:, None] + torch.arange(w, device=x.device))[:, None, None, :]
-    batch = torch.arange(n, device=x.device)[:, None, None, None]
-    channel = torch.arange(c, device=x.device)[None, :, None, None]
-    return padded[batch, channel, rows, cols]
 
 
 def crop_flip(images, size, generator=None, flip=True):

@@ -31,12 +31,13 @@ from torch import nn
 
 from fercore.batches import AlternatingBatches, MixedBatches, RandomBatches
 from fercore.datasets import FaceSet
-from fercore.inputs import float_tensor, pad_random_crop
+from fercore.devices import resolve_device
+from fercore.inputs import crop_flip, float_tensor
 from fercore.losses.objectives import HeadObjective, SelectiveObjective
 from fercore.nets.resnet_cifar import ResNetCIFAR
 from fercore.nets.vgg import VGG16
-from fercore.devices import resolve_device
-from fercore.train import Schedule, Trainer
+from fercore.recipe import recipe_schedule
+from fercore.train import Trainer
 
 METHODS = ("single", "multitask", "sjmt")
 MIXES = ("equal", "proportional")
@@ -77,14 +78,15 @@ class MultiHeadNet(nn.Module):
 
 
 class _Augment:
-    """RandomBatches transform: pad + random crop, packed as the dict the objectives read."""
+    """RandomBatches transform: a random ``size`` crop of the (zero-padded) faces, mirrored at
+    random when ``flip`` (:func:`fercore.inputs.crop_flip`), packed as the dict the objectives read."""
 
-    def __init__(self, pad, head=None):
-        self.pad, self.head = pad, head
+    def __init__(self, size, flip=False, head=None):
+        self.size, self.flip, self.head = size, flip, head
 
     def __call__(self, batch, generator):
         images, targets, *rest = batch
-        out = {"images": pad_random_crop(images, self.pad, generator), "targets": targets}
+        out = {"images": crop_flip(images, self.size, generator, self.flip), "targets": targets}
         if self.head is not None:
             out["head"] = self.head
         if rest:
@@ -101,11 +103,17 @@ class MultiTaskNet(BaseEstimator):
     method : ``"single"``, ``"multitask"`` (shared trunk, a head per task, alternating batches)
         or ``"sjmt"`` (one head over the union of labels, mixed batches, Eq. 1).
     net : ``"resnet32"``, ``"resnet110"`` or ``"vgg16"``; ``width`` scales its channels.
-    input_size : side the faces are resized to; ``pad`` the padding of the random crop.
-    iterations, batch_size, lr, momentum, weight_decay : SGD schedule (paper: 80k, 128, 0.05).
+    input_size : side the faces are resized to; ``pad`` the zero padding of the random crop.
+    flip : also mirror the training crops left–right at random (the deep chapters' shared
+        recipe, :mod:`fercore.recipe`; the paper: padding and random crops only, False).
+    iterations, batch_size, lr, momentum, weight_decay : SGD schedule (paper: 80k, 128, 0.05;
+        the weight decay is not given, 1e-4 is He et al.'s for CIFAR ResNets).
     decay_every, decay_rate : staircase exponential decay ``lr · decay_rate^⌊step/decay_every⌋``
         (paper: every 10k steps; the rate is not given, 0.5 is our choice); ``decay_every=None``
         uses the paper's ratio, iterations / 8.
+    warmup, lr_schedule : the shared recipe's linear warm-up (a fraction of the run) and
+        ``"step"`` (the staircase) or ``"cosine"`` (a cosine decay to 0 instead;
+        :func:`fercore.recipe.recipe_schedule`); the paper: 0 and ``"step"``.
     mix : SJMT batches with an ``"equal"`` share of every task, or ``"proportional"`` to task
         size (all images pooled and shuffled); multi-task batches alternate.
     equal_exposure : a net trained on ``k`` tasks runs ``k × iterations`` steps (and decays its
@@ -120,23 +128,27 @@ class MultiTaskNet(BaseEstimator):
     seed, device, checkpoint : passed to :class:`fercore.train.Trainer`.
 
     After :meth:`fit`: ``model_`` (a :class:`MultiHeadNet`), ``tasks_`` (name → (kind, class
-    names)), ``outputs_`` (SJMT: the union of labels), ``history_`` (per-step log).
+    names)), ``outputs_`` (SJMT: the union of labels), ``history_`` (per-step log), ``curve_``
+    (the learning curve recorded during the fit; empty without one).
     """
 
-    def __init__(self, method="sjmt", net="resnet32", width=1.0, input_size=48, pad=4,
+    def __init__(self, method="sjmt", net="resnet32", width=1.0, input_size=48, pad=4, flip=False,
                  iterations=80_000, batch_size=128, lr=0.05, decay_every=10_000, decay_rate=0.5,
-                 momentum=0.9, weight_decay=1e-4, mix="equal", equal_exposure=False, dropout=None,
-                 init_from=None, seed=0, device="auto", checkpoint=None):
+                 warmup=0.0, lr_schedule="step", momentum=0.9, weight_decay=1e-4, mix="equal",
+                 equal_exposure=False, dropout=None, init_from=None, seed=0, device="auto", checkpoint=None):
         self.method = method
         self.net = net
         self.width = width
         self.input_size = input_size
         self.pad = pad
+        self.flip = flip
         self.iterations = iterations
         self.batch_size = batch_size
         self.lr = lr
         self.decay_every = decay_every
         self.decay_rate = decay_rate
+        self.warmup = warmup
+        self.lr_schedule = lr_schedule
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.mix = mix
@@ -148,17 +160,18 @@ class MultiTaskNet(BaseEstimator):
         self.checkpoint = checkpoint
 
     def schedule(self, n_tasks=1):
-        """The :class:`fercore.train.Schedule` of a net trained on ``n_tasks`` tasks: staircase
-        exponential decay as multi-step milestones, stretched ``n_tasks`` times under
-        ``equal_exposure``."""
+        """The :class:`fercore.train.Schedule` of a net trained on ``n_tasks`` tasks
+        (:func:`fercore.recipe.recipe_schedule`): the staircase exponential decay as drops by
+        ``decay_rate`` every ``decay_every`` steps (or a cosine decay), after ``warmup``;
+        stretched ``n_tasks`` times under ``equal_exposure``."""
         if n_tasks < 1:
             raise ValueError(f"n_tasks must be at least 1, got {n_tasks}")
         stretch = n_tasks if self.equal_exposure else 1
-        iterations = self.iterations * stretch
-        every = (self.decay_every or max(1, self.iterations // 8)) * stretch
-        return Schedule(iterations=iterations, lr=self.lr, momentum=self.momentum,
-                        milestones=tuple(range(every, iterations, every)), gamma=self.decay_rate,
-                        weight_decay=self.weight_decay)
+        every = self.decay_every or max(1, self.iterations // 8)
+        drops = tuple(step / self.iterations for step in range(every, self.iterations, every))
+        return recipe_schedule(self.iterations * stretch, self.lr, drops=drops, warmup=self.warmup,
+                               shape=self.lr_schedule, gamma=self.decay_rate, momentum=self.momentum,
+                               weight_decay=self.weight_decay)
 
     def _check(self, tasks):
         if self.method not in METHODS:
@@ -198,8 +211,11 @@ class MultiTaskNet(BaseEstimator):
             targets[:, columns] = torch.as_tensor(task.labels)
         return targets.to(device)
 
-    def fit(self, tasks):
-        """Train on ``tasks`` (a :class:`~fercore.datasets.FaceSet` or a list); returns ``self``."""
+    def fit(self, tasks, curve=None):
+        """Train on ``tasks`` (a :class:`~fercore.datasets.FaceSet` or a list); returns ``self``.
+        ``curve``: a :class:`fercore.curves.LearningCurve` recorded during the run; ``model_`` is
+        the net being trained meanwhile, so its ``evaluate`` may call :meth:`score`. Its
+        ``images`` count the training images drawn per task (``batch_size / len(tasks)`` per step)."""
         tasks = self._check(tasks)
         device = resolve_device(self.device)
         self.tasks_ = {t.name: (t.label_kind, t.class_names) for t in tasks}
@@ -219,14 +235,16 @@ class MultiTaskNet(BaseEstimator):
         shares = self._batch_shares(tasks)
         generator = np.random.default_rng(self.seed)
         for d, (task, share) in enumerate(zip(tasks, shares)):
-            images = torch.as_tensor(task.images)[:, None].to(device)
+            images = torch.as_tensor(task.images)[:, None]
             if tuple(images.shape[-2:]) != (self.input_size,) * 2:
-                images = (float_tensor(images.cpu(), self.input_size) * 255).round().to(torch.uint8).to(device)
+                images = (float_tensor(images, self.input_size) * 255).round().to(torch.uint8)
+            images = torch.nn.functional.pad(images, (self.pad,) * 4).to(device)
             extra = () if self.method != "sjmt" else (torch.full((len(task),), d, dtype=torch.long, device=device),)
             head = None if self.method == "sjmt" else task.name
             streams.append(RandomBatches(images, self._targets(task, device), *extra,
                                          batch_size=min(share, len(task)),
-                                         seed=int(generator.integers(2**31)), transform=_Augment(self.pad, head)))
+                                         seed=int(generator.integers(2**31)),
+                                         transform=_Augment(self.input_size, self.flip, head)))
         if self.method == "sjmt":
             spaces = [[self.outputs_.index(c) for c in t.class_names] for t in tasks]
             objective = SelectiveObjective(spaces, len(self.outputs_))
@@ -237,8 +255,13 @@ class MultiTaskNet(BaseEstimator):
         trainer = Trainer(model, objective, self.schedule(len(tasks)), device=device, seed=self.seed,
                           checkpoint=self.checkpoint, checkpoint_every=1000 if self.checkpoint else 0,
                           desc=f"{self.method} {self.net}")
-        self.history_ = trainer.fit(batches)
-        self.model_ = trainer.model.eval()
+        self.model_ = trainer.model
+        if curve is None:
+            self.history_, self.curve_ = trainer.fit(batches), pd.DataFrame()
+        else:
+            self.history_ = curve.fit(trainer, batches, images_per_step=self.batch_size / len(tasks))
+            self.curve_ = curve.frame
+        self.model_.eval()
         return self
 
     def _batch_shares(self, tasks):
@@ -254,7 +277,7 @@ class MultiTaskNet(BaseEstimator):
         """All tasks' images in one shuffled stream (SJMT with ``mix="proportional"``)."""
         images, targets, dataset = (torch.cat(parts) for parts in zip(*(s.tensors for s in streams)))
         return RandomBatches(images, targets, dataset, batch_size=min(self.batch_size, len(images)),
-                             seed=self.seed, transform=_Augment(self.pad))
+                             seed=self.seed, transform=_Augment(self.input_size, self.flip))
 
     def trunk_state_dict(self):
         """The trained trunk's weights (CPU copies), for ``init_from`` of the next net."""

@@ -18,13 +18,14 @@ The chapter's settings, runs and analyses are in :mod:`fercore.experiments.seman
 import math
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.metrics import r2_score
 from torch import nn
 
 from fercore.batches import BalancedBatches, RandomBatches
-from fercore.inputs import as_float, image_tensor, predict_batches, to_uint8
+from fercore.inputs import CropFlip, as_float, image_tensor, predict_batches, to_uint8
 from fercore.losses.objectives import AutoencoderObjective, NeighbourhoodAwareObjective, PixelLoss, RefinementObjective
 from fercore.losses.semantic import (
     FocalLoss,
@@ -33,6 +34,7 @@ from fercore.losses.semantic import (
 )
 from fercore.nets.autoencoder import AsymmetricAutoencoder, Critic
 from fercore.nets.twobranch import TwoBranchNet
+from fercore.recipe import recipe_schedule
 from fercore.train import Schedule, Trainer
 
 METHODS = ("none", "T", "BT")
@@ -279,17 +281,25 @@ class NeighbourhoodAwareClassifier(BaseEstimator, ClassifierMixin):
         the number of classes).
     batch_size, iterations, lr, weight_decay, momentum : SGD (§IV-B: 63, 50 epochs, 0.01 ÷10 every
         10 epochs, 0.002, 0.9); the learning rate drops at ``lr_milestones`` (fractions of the run).
+    warmup, lr_schedule : the deep chapters' shared recipe (:func:`fercore.recipe.recipe_schedule`):
+        a linear warm-up over that fraction of the run, and ``"step"`` (the drops) or ``"cosine"``
+        (a cosine decay to 0 instead); the paper: 0 and ``"step"``.
+    pad, flip : training faces zero-padded by ``pad`` pixels and randomly cropped back, mirrored
+        at random with ``flip`` (:func:`fercore.inputs.crop_flip`); the paper augments nothing
+        (0, False). Neighbours are made of the augmented faces.
     input_size, width : of the :class:`~fercore.nets.twobranch.TwoBranchNet`.
 
-    ``fit(X, y)``: uint8 faces (n, H, W) and integer labels. After fitting: ``classes_``,
-    ``net_``, ``history_`` (the trainer's per-step log) and ``mask_log_`` (one row per step and
-    sample: ``sample`` is the row of ``X``).
+    ``fit(X, y, curve=None)``: uint8 faces (n, H, W) and integer labels; ``curve`` a
+    :class:`fercore.curves.LearningCurve` recorded during the run (``net_`` is the net being
+    trained meanwhile, so its ``evaluate`` may call :meth:`predict`). After fitting:
+    ``classes_``, ``net_``, ``history_`` (the trainer's per-step log), ``mask_log_`` (one row per
+    step and sample: ``sample`` is the row of ``X``) and ``curve_`` (empty without a curve).
     """
 
     def __init__(self, method="none", neighbours=None, threshold=0.1, mask_start=0.0, loss="focal",
                  gamma=2.0, balance="batch", batch_size=63, iterations=1000, lr=0.01,
-                 lr_milestones=LR_MILESTONES, weight_decay=2e-3, momentum=0.9, input_size=112,
-                 width=1.0, device="auto", seed=0):
+                 lr_milestones=LR_MILESTONES, warmup=0.0, lr_schedule="step", weight_decay=2e-3,
+                 momentum=0.9, pad=0, flip=False, input_size=112, width=1.0, device="auto", seed=0):
         self.method = method
         self.neighbours = neighbours
         self.threshold = threshold
@@ -301,8 +311,12 @@ class NeighbourhoodAwareClassifier(BaseEstimator, ClassifierMixin):
         self.iterations = iterations
         self.lr = lr
         self.lr_milestones = lr_milestones
+        self.warmup = warmup
+        self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.momentum = momentum
+        self.pad = pad
+        self.flip = flip
         self.input_size = input_size
         self.width = width
         self.device = device
@@ -325,13 +339,14 @@ class NeighbourhoodAwareClassifier(BaseEstimator, ClassifierMixin):
         weight = class_weights(y, len(self.classes_)) if self.balance == "weighted" else None
         return FocalLoss(self.gamma if self.loss == "focal" else 0.0, weight, reduction="none")
 
-    def fit(self, X, y):
+    def fit(self, X, y, curve=None):
         self._check_params()
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(X):
             raise ValueError(f"y must be (n,) labels for the {len(X)} faces, got shape {y.shape}")
         self.classes_, y_index = np.unique(y, return_inverse=True)
-        x = image_tensor(X, self.input_size)
+        x = torch.nn.functional.pad(image_tensor(X, self.input_size), (self.pad,) * 4)
+        augment = CropFlip(self.input_size, self.flip) if self.pad or self.flip else None
         labels = torch.as_tensor(y_index, dtype=torch.int64)
         index = torch.arange(len(x))
         threshold = {"none": None, "T": self.threshold, "BT": "batch"}[self.method]
@@ -340,19 +355,23 @@ class NeighbourhoodAwareClassifier(BaseEstimator, ClassifierMixin):
             mask_start=round(self.mask_start * self.iterations))
         torch.manual_seed(self.seed)
         self.net_ = TwoBranchNet(len(self.classes_), self.input_size, self.width)
-        schedule = Schedule(self.iterations, lr=self.lr, momentum=self.momentum,
-                            weight_decay=self.weight_decay,
-                            milestones=sorted({max(1, round(f * self.iterations)) for f in self.lr_milestones}))
+        schedule = recipe_schedule(self.iterations, self.lr, drops=sorted(set(self.lr_milestones)),
+                                   warmup=self.warmup, shape=self.lr_schedule, momentum=self.momentum,
+                                   weight_decay=self.weight_decay)
         trainer = Trainer(self.net_, objective, schedule, device=self.device, seed=self.seed,
                           desc=f"two-branch net ({self.method})")
         if self.balance == "batch":
             batches = BalancedBatches(x, labels, index, labels=labels, batch_size=self.batch_size,
-                                      num_classes=len(self.classes_), seed=self.seed)
+                                      num_classes=len(self.classes_), seed=self.seed, transform=augment)
         else:
             batches = RandomBatches(x, labels, index, batch_size=min(self.batch_size, len(x)),
-                                    seed=self.seed)
-        self.history_ = trainer.fit(batches)
+                                    seed=self.seed, transform=augment)
         self.device_ = trainer.device
+        if curve is None:
+            self.history_, self.curve_ = trainer.fit(batches), pd.DataFrame()
+        else:
+            self.history_ = curve.fit(trainer, batches, images_per_step=self.batch_size)
+            self.curve_ = curve.frame
         self.mask_log_ = objective.mask_log()
         return self
 

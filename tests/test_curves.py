@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -58,7 +59,6 @@ def test_summary_and_plot(tmp_path):
 
 
 def test_train_feature_net_records_a_curve_of_the_same_run():
-    import numpy as np
 
     from fercore.curves import LearningCurve, mean_diagonal_of
     from fercore.deep import train_feature_net
@@ -79,13 +79,59 @@ def test_train_feature_net_records_a_curve_of_the_same_run():
     assert curve.frame["train"].iloc[-1] > 0.5
 
 
-def test_curve_reading_says_flat_and_overfitting():
-    from fercore.experiments.dlp_dbm import curve_reading
+def _summary(model, points):
+    return [{"model": model, "images": images, "metric": metric, "mean": value, "sd": 0.002, "n": 3}
+            for images, test, train in points for metric, value in (("test", test), ("train", train))]
 
-    rows = []
-    for images, test, train in ((100, 0.30, 0.30), (200, 0.45, 0.60), (400, 0.455, 0.80)):
-        rows += [{"model": "basedcnn", "images": images, "metric": "test", "mean": test, "sd": 0.002, "n": 3},
-                 {"model": "basedcnn", "images": images, "metric": "train", "mean": train, "sd": 0.01, "n": 3}]
-    reading = curve_reading(pd.DataFrame(rows), "basedcnn")
-    assert reading["flat"] and reading["overfits"] and not reading["at_chance"] and reading["images"] == 400 and reading["since_images"] == 200
+
+def test_curve_reading_says_flat_and_overfitting():
+    from fercore.curves import curve_reading
+
+    summary = pd.DataFrame(_summary("basedcnn", ((100, 0.30, 0.30), (200, 0.45, 0.60), (400, 0.455, 0.80))))
+    reading = curve_reading(summary, "basedcnn", chance=1 / 7)
+    assert reading["flat"] and reading["overfits"] and reading["learned"] and not reading["at_chance"]
+    assert reading["images"] == 400 and reading["since_images"] == 200
     assert reading["gap"] == pytest.approx(0.345) and reading["gain"] == pytest.approx(0.005)
+    with pytest.raises(ValueError, match="no test and train curve"):
+        curve_reading(summary, "dlp_cnn", chance=1 / 7)
+
+
+def test_comparison_text_tells_not_yet_learned_from_no_effect():
+    from fercore.curves import comparison_text, curve_reading
+
+    rows = _summary("base", ((100, 0.30, 0.30), (400, 0.50, 0.80))) + _summary("ours", ((100, 0.30, 0.30), (400, 0.501, 0.80)))
+    rows += _summary("early", ((100, 0.20, 0.20), (400, 0.30, 0.29)))
+    summary = pd.DataFrame(rows)
+    read = {m: curve_reading(summary, m, chance=1 / 7) for m in ("base", "ours", "early")}
+    names = dict(baseline_name="the baseline", method_name="BT")
+    assert "effect is not there" in comparison_text(read["base"], read["ours"], **names)
+    assert "Not yet learned" in comparison_text(read["early"], read["ours"], **names)
+    better = {**read["ours"], "test": 0.60}
+    assert comparison_text(read["base"], better, **names).startswith("**Learned.** The baseline")
+    near = pd.DataFrame(_summary("near", ((100, 0.14, 0.14), (400, 0.16, 0.19))))
+    assert curve_reading(near, "near", chance=1 / 7)["at_chance"]  # fitted noise, not the task
+    assert not curve_reading(near, "near", chance=1 / 7)["learned"]
+
+
+def test_training_probe_is_a_fixed_subset():
+    from fercore.curves import training_probe
+
+    probe = training_probe(100, 30)
+    assert len(probe) == 30 and len(set(probe)) == 30 and probe.max() < 100
+    assert np.array_equal(probe, training_probe(100, 30)) and len(training_probe(10, 30)) == 10
+
+
+def test_hog_svm_reference_is_hog_features_under_the_given_svm():
+    from fercore.classifiers import evaluate_split, make_classifier
+    from fercore.curves import hog_svm_reference
+    from fercore.features import make_features
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(40) % 2
+    faces = rng.integers(0, 60, (40, 20, 20)).astype(np.uint8)
+    faces[labels == 1, :, 8:12] += 150  # class 1 has a vertical edge pair
+    svm = make_classifier("svm", C_grid=[1.0], gamma_grid=[1.0], cv=1)
+    scores = hog_svm_reference(faces[:30], labels[:30], faces[30:], labels[30:], 2, svm)
+    hog = make_features("hog")
+    by_hand = evaluate_split(svm, hog.fit_transform(faces[:30]), labels[:30], hog.transform(faces[30:]), labels[30:], 2)
+    assert scores["accuracy"] == by_hand["accuracy"] > 0.8 and 0 <= scores["mean_diag"] <= 1

@@ -10,7 +10,6 @@ from fercore import results
 from fercore.batches import AlternatingBatches, MixedBatches, RandomBatches
 from fercore.datasets.base import FaceSet
 from fercore.experiments.sjmt import sample_per_class, task_loss_change
-from fercore.inputs import pad_random_crop
 from fercore.losses.objectives import SelectiveObjective
 from fercore.multitask import (
     MultiHeadNet,
@@ -21,6 +20,8 @@ from fercore.multitask import (
     profile_correlation,
     top_aus,
 )
+from fercore.multitask import _Augment  # the batch transform
+from fercore.runner import get_profile
 
 EMOTIONS = ("happy", "sad", "angry")
 AUS = ("AU6", "AU12", "AU15", "AU4")
@@ -73,19 +74,19 @@ def test_tasks_are_facesets_checked_selected_and_binarized():
     assert part.labels.tolist() == [1, 2] and part.files.tolist() == ["1", "2"]
 
 
-def test_pad_random_crop_shifts_each_image_within_the_padding():
+def test_augment_crops_the_padded_faces_and_mirrors_only_with_flip():
     images = torch.arange(2 * 36, dtype=torch.uint8).reshape(2, 1, 6, 6)
-    same = pad_random_crop(images, 0, torch.Generator())
-    torch.testing.assert_close(same, images.float() / 255)
-    a = pad_random_crop(images, 2, torch.Generator().manual_seed(1))
-    b = pad_random_crop(images, 2, torch.Generator().manual_seed(1))
-    assert a.shape == (2, 1, 6, 6)
-    torch.testing.assert_close(a, b)
-    offsets = torch.randint(0, 5, (2, 2), generator=torch.Generator().manual_seed(1))
-    padded = torch.nn.functional.pad(images.float() / 255, (2, 2, 2, 2))
-    for i in range(2):
-        dy, dx = offsets[0, i], offsets[1, i]
-        torch.testing.assert_close(a[i], padded[i, :, dy:dy + 6, dx:dx + 6])
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    targets = torch.zeros(2)
+    plain = _Augment(6)((padded, targets), torch.Generator().manual_seed(1))["images"]
+    assert plain.shape == (2, 1, 6, 6)
+    windows = [padded[i, :, dy:dy + 6, dx:dx + 6].float() / 255 for i in range(2) for dy in range(5) for dx in range(5)]
+    assert all(any(torch.equal(plain[i], w) for w in windows[25 * i:25 * (i + 1)]) for i in range(2))
+    flipped = [_Augment(6, flip=True, head="e")((padded, targets), torch.Generator().manual_seed(s)) for s in range(8)]
+    assert flipped[0]["head"] == "e"
+    mirrored = [any(torch.equal(b["images"][i], w.flip(-1)) and not torch.equal(w, w.flip(-1))
+                    for w in windows[25 * i:25 * (i + 1)]) for b in flipped for i in range(2)]
+    assert any(mirrored) and not all(mirrored)
 
 
 def test_alternating_and_mixed_batches():
@@ -144,6 +145,18 @@ def test_schedule_is_staircase_exponential_decay():
     assert MultiTaskNet(iterations=800, decay_every=None).schedule().milestones == tuple(range(100, 800, 100))
 
 
+def test_schedule_takes_the_shared_recipe_and_full_keeps_the_paper():
+    recipe = MultiTaskNet(iterations=800, decay_every=None, warmup=0.05, lr_schedule="cosine").schedule(n_tasks=2)
+    assert recipe.warmup == 40 and recipe.shape == "cosine" and recipe.milestones == ()
+    assert recipe.lr_at(19) == pytest.approx(0.05 * 20 / 40) and recipe.lr_at(799) < 1e-4
+    full = get_profile("full")["chapters"]["sjmt"]
+    net = MultiTaskNet(iterations=full["iterations"], lr=full["lr"], decay_rate=full["decay_rate"],
+                       warmup=full["warmup"], lr_schedule=full["lr_schedule"], flip=full["flip"])
+    schedule = net.schedule()
+    assert not net.flip and schedule.warmup == 0 and schedule.shape == "step"
+    assert schedule.milestones == tuple(range(10_000, 80_000, 10_000)) and schedule.lr == 0.05  # Pons & Masip §4
+
+
 def test_equal_exposure_gives_a_joint_net_as_many_batches_of_each_task_as_a_single_net():
     stretched = MultiTaskNet(iterations=800, decay_every=None, equal_exposure=True).schedule(n_tasks=2)
     assert stretched.iterations == 1600 and stretched.milestones == tuple(range(200, 1600, 200))
@@ -181,6 +194,18 @@ def test_each_setup_learns_a_toy_problem_deterministically(method):
         assert first.score(au) > 0.75
         assert first.predict_proba(emo.images, "au").shape == (len(emo), 4)  # AU scores for emotion faces
         assert set(np.unique(first.predict(au.images, "au"))) <= {0.0, 1.0}
+
+
+def test_a_recorded_curve_reads_the_net_being_trained_without_changing_it():
+    from fercore.curves import LearningCurve, scores_of
+
+    emo, au = toy_tasks()
+    model = small("sjmt", iterations=20, flip=True, warmup=0.1, lr_schedule="cosine", equal_exposure=True)
+    model.fit([emo, au], curve=LearningCurve([5, 40], scores_of(model.score, {"test": (emo,)})))
+    plain = small("sjmt", iterations=20, flip=True, warmup=0.1, lr_schedule="cosine", equal_exposure=True).fit([emo, au])
+    assert model.curve_["step"].tolist() == [5, 40] and model.curve_["images"].tolist() == [40, 320]  # 8 per task a step
+    assert model.curve_["test"].iloc[-1] == model.score(emo) and plain.curve_.empty
+    np.testing.assert_array_equal(model.predict_scores(emo.images, "emo"), plain.predict_scores(emo.images, "emo"))
 
 
 def test_sjmt_shares_outputs_of_tasks_with_the_same_classes():
@@ -331,6 +356,30 @@ def test_run_setups_summaries_and_tables(tiny_world):
     text = discussion(results.recorded(), models, tasks, params, nets=[], compound_net="resnet8", iterations=3,
                       equal_exposure=False, input_size=16, width=0.25, n_seeds=2, seconds=1.0)
     assert "Compound emotions (resnet8)" in text and "SJMT > single" in text
+
+
+def test_run_setups_records_learning_curves_of_the_nets_on_the_curve_task(tiny_world):
+    from fercore.experiments.sjmt import Setup, curve_rows, load_chapter_tasks, run_setups
+
+    tasks = load_chapter_tasks(tiny_world, input_size=16, compound_per_class=3, compound_min_test=1)
+    setups = (Setup("table1", "single", ("sfew",), ("sfew",), ("resnet8",)),
+              Setup("table2", "sjmt", ("sfew", "emotionet"), ("sfew", "emotionet"), ("resnet8",)),
+              Setup("table4", "single", ("compound",), ("compound",), ("resnet8",)))
+    params = dict(width=0.25, input_size=16, pad=1, flip=True, iterations=8, batch_size=8, equal_exposure=True,
+                  warmup=0.1, lr_schedule="cosine", device="cpu")
+    scores, models = run_setups(setups, tasks, [0, 1], params, n_curve_points=3)
+    rows = curve_rows(models, "resnet8")
+    assert set(rows.columns) == {"step", "images", "test", "train", "model", "seed"}
+    assert set(rows["model"]) == {"single", "sjmt"} and set(rows["seed"]) == {0, 1}  # not the compound nets
+    for method, steps in (("single", 8), ("sjmt", 16)):  # equal exposure: the joint net runs twice the steps
+        part = rows[(rows["model"] == method) & (rows["seed"] == 0)]
+        assert len(part) == 3 and part["step"].iloc[-1] == steps and part["images"].iloc[-1] == 8 * 8
+    final = rows[rows["step"] == 8].set_index("seed")["test"]
+    single = scores.query("method == 'single' and dataset == 'sfew'").set_index("seed")["accuracy"]
+    assert (final == single).all()  # the curve's last point is the table's number
+    assert not models["table4", "single", "compound", "resnet8", 0].curve_.shape[0]
+    with pytest.raises(ValueError, match="no learning curves"):
+        curve_rows(models, "resnet32")
 
 
 def test_render_au_faces_draws_one_face_per_au_set():

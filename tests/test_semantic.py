@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from fercore.batches import BalancedBatches
 from fercore.experiments.semantic_ae import mask_by_class, mask_precision_recall, sequence_failures, sequence_groups
+from fercore.inputs import CropFlip
 from fercore.losses.objectives import NeighbourhoodAwareObjective, PixelLoss, RefinementObjective
 from fercore.losses.semantic import FocalLoss
 from fercore.nets.autoencoder import AsymmetricAutoencoder, Critic
@@ -147,6 +148,44 @@ def test_autoencoder_and_classifier_fit_deterministically():
             for _ in range(2)]
     assert np.array_equal(runs[0].predict_proba(X), runs[1].predict_proba(X))
     assert runs[0].predict(X).shape == y.shape
+
+
+def test_balanced_batches_apply_their_transform():
+    labels = torch.tensor([0, 1] * 6)
+    images = torch.arange(12 * 36, dtype=torch.uint8).reshape(12, 1, 6, 6)
+    plain = BalancedBatches(images, labels, labels=labels, batch_size=4, seed=0)
+    cropped = BalancedBatches(images, labels, labels=labels, batch_size=4, seed=0, transform=CropFlip(4, flip=False))
+    (faces_, y), (crops, y2) = next(plain), next(cropped)
+    assert crops.shape == (4, 1, 4, 4) and crops.dtype == torch.float32 and torch.equal(y, y2)
+    assert all(any(torch.equal(c, f[:, i:i + 4, j:j + 4].float() / 255) for i in range(3) for j in range(3))
+               for c, f in zip(crops, faces_))
+
+
+def test_classifier_records_a_curve_of_the_run_and_takes_the_recipe():
+    from fercore.experiments.semantic_ae import curve_rows, mean_diagonal_curve
+
+    X, y = faces(42)
+    settings = dict(batch_size=14, iterations=10, input_size=SIDE, width=0.125, device="cpu", seed=0, pad=2, flip=True,
+                    warmup=0.2, lr_schedule="cosine")
+    clf = NeighbourhoodAwareClassifier(**settings)
+    clf.fit(X, y, curve=mean_diagonal_curve(clf, X, y, X[:21], y[:21], 3))
+    plain = NeighbourhoodAwareClassifier(**settings).fit(X, y)
+    assert list(clf.curve_.columns) == ["step", "images", "test", "train"] and clf.curve_["step"].iloc[-1] == 10
+    assert clf.curve_["images"].iloc[-1] == 10 * 14 and plain.curve_.empty
+    assert np.array_equal(clf.predict_proba(X), plain.predict_proba(X))  # recording does not change the run
+    assert clf.history_["lr"].iloc[0] < clf.history_["lr"].max() and clf.history_["lr"].iloc[-1] < 0.01 / 10
+    unaugmented = NeighbourhoodAwareClassifier(**{**settings, "pad": 0, "flip": False}).fit(X, y)
+    assert not np.array_equal(unaugmented.predict_proba(X), plain.predict_proba(X))
+    rows = curve_rows({"without": [clf, plain]})
+    assert set(rows["model"]) == {"without"} and len(rows) == len(clf.curve_)
+
+
+def test_full_profile_keeps_the_papers_training():
+    from fercore.runner import get_profile
+
+    full = get_profile("full")["chapters"]["semantic_ae"]
+    assert (full["warmup"], full["lr_schedule"], full["pad"], full["flip"], full["mask_start"]) == (0.0, "step", 0, False, 0.0)
+    assert full["lr_milestones"] == [0.2, 0.4, 0.6, 0.8] and full["lr"] == 0.01 and full["batch_size"] == 63  # §IV-B
 
 
 def test_classifier_rejects_bad_settings():

@@ -4,7 +4,8 @@ IJCV 2019) as feature learners for classical classifiers: data set-up and the pe
 import numpy as np
 import pandas as pd
 
-from fercore.curves import LearningCurve, mean_diagonal_of, plot_learning_curves
+from fercore import curves
+from fercore.curves import LearningCurve, curve_reading, mean_diagonal_of, plot_learning_curves, training_probe
 from fercore.datasets import load
 from fercore.deep import multilabel_scores, single_label_scores, train_and_extract
 from fercore.labels import BASIC7, COMPOUND11, EMOTIONS6
@@ -50,7 +51,7 @@ def size_table(sets) -> pd.DataFrame:
 def basic_curve(images, labels, input_size, points) -> LearningCurve:
     """The learning curve of a basic-subset net: softmax mean diagonal on the basic test set and
     on :data:`CURVE_TRAIN_FACES` training faces, at the step counts ``points``."""
-    probe = np.random.default_rng(0).permutation(len(labels["basic_train"]))[:CURVE_TRAIN_FACES]
+    probe = training_probe(len(labels["basic_train"]), CURVE_TRAIN_FACES)
     sets = {"test": (images["basic_test"], labels["basic_test"]),
             "train": (np.asarray(images["basic_train"])[probe], np.asarray(labels["basic_train"])[probe])}
     return LearningCurve(points, mean_diagonal_of(sets, input_size, len(BASIC7)))
@@ -72,24 +73,6 @@ def basic_run(seed, model, *, images, labels, models, classifiers, net, curve_po
     kept = {"features": features, "history": history,
             "curve": None if curve is None else curve.frame.assign(model=model, seed=seed)}
     return Kept(pd.concat(frames, ignore_index=True), kept)
-
-
-def curve_reading(summary, model, tolerance=0.01) -> dict:
-    """What the learning curve of ``model`` says at its last point: test and train mean
-    diagonal (means over seeds), the gap, and the test gain over the last stretch of the curve
-    (the previous point to the last). ``flat`` when that gain is under ``tolerance`` or under
-    the seed sd; ``overfits`` when train exceeds test by more than ``tolerance``; ``at_chance``
-    when test is within ``tolerance`` of chance (1/7: every face given one class)."""
-    part = summary[summary["model"] == model]
-    test = part[part["metric"] == "test"].sort_values("images")
-    train = part[part["metric"] == "train"].sort_values("images")
-    last, before = test.iloc[-1], test.iloc[-2] if len(test) > 1 else test.iloc[-1]
-    gain = last["mean"] - before["mean"]
-    sd = 0.0 if np.isnan(last["sd"]) else last["sd"]
-    gap = train.iloc[-1]["mean"] - last["mean"]
-    return {"images": int(last["images"]), "test": last["mean"], "train": train.iloc[-1]["mean"], "gap": gap,
-            "gain": gain, "since_images": int(before["images"]), "flat": gain < max(tolerance, sd),
-            "overfits": gap > tolerance, "at_chance": last["mean"] < 1 / len(BASIC7) + tolerance}
 
 
 def multilabel_run(seed, *, images, labels, label_vectors, objective, classifiers, net, **weights):
@@ -185,14 +168,13 @@ def curve_figure(summary, *, hog_svm, taken_at):
     return fig
 
 
+def basedcnn_reading(summary) -> dict:
+    """:func:`fercore.curves.curve_reading` of baseDCNN's curve (chance: 1/7, every face one class)."""
+    return curve_reading(summary, "basedcnn", chance=1 / len(BASIC7))
+
+
 def curve_text(reading, *, deep_svm, hog_svm) -> str:
-    """What baseDCNN's learning curve (:func:`curve_reading`) says, beside its deep features + SVM
-    and HOG + SVM on the same split, as one markdown paragraph."""
-    fitted = ("training clearly above test: it has fitted its training set" if reading["overfits"]
-              else "training no higher than test: not yet fitted")
-    trend = ("still at chance: nothing learned yet" if reading["at_chance"] else "flattened" if reading["flat"]
-             else "still rising: more training would move the tables")
-    return (f"At {reading['images']:,} training images baseDCNN's softmax reads {100 * reading['test']:.1f} % on the "
-            f"test faces and {100 * reading['train']:.1f} % on training faces ({fitted}); the test curve moved "
-            f"{100 * reading['gain']:+.1f} points since {reading['since_images']:,} images ({trend}). Its deep "
-            f"features + SVM reach {100 * deep_svm:.1f} % against HOG + SVM's {100 * hog_svm:.1f} %.")
+    """What baseDCNN's learning curve (:func:`basedcnn_reading`) says, beside its deep features +
+    SVM and HOG + SVM on the same split, as one markdown paragraph."""
+    return (curves.curve_text(reading, "baseDCNN's softmax", "mean diagonal") + f" Its deep features + SVM reach "
+            f"{100 * deep_svm:.1f} % against HOG + SVM's {100 * hog_svm:.1f} %.")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fercore.curves import LearningCurve, curve_points, hog_svm_reference, plot_learning_curves, scores_of, training_probe
 from fercore.datasets import load
 from fercore.labels import BASIC7
 from fercore.models import keep_trained, params_fingerprint
@@ -34,6 +35,10 @@ baseline every group shares)."""
 
 TABLE6_LR_FACTORS = {63: 1.0, 35: 1 / 2, 14: 1 / 4, 7: 1 / 8}
 """Table VI: the learning-rate factor the paper used with each batch size."""
+
+CURVE_TRAIN_FACES = 700
+"""Training faces (a fixed random subset) on which a learning curve reads training accuracy (about
+the size of the test set: each curve point costs a pass over both)."""
 
 def _paper_results():
     """:data:`PAPER_RESULTS` from ``paper_numbers.csv``, through the results keys of our analogs."""
@@ -194,20 +199,35 @@ def label_truth(faceset):
     return true, truth["flipped"].to_numpy(bool)
 
 
+def mean_diagonal_curve(classifier, X, y, X_test, y_test, n_points) -> LearningCurve:
+    """The learning curve of ``classifier`` (about to be fitted on ``X``, ``y``): its mean
+    diagonal against the given labels on the test faces (their accuracy, on a balanced validation
+    set) and on :data:`CURVE_TRAIN_FACES` of the (imbalanced) training faces, at ``n_points``
+    step counts of its run."""
+    probe = training_probe(len(X), CURVE_TRAIN_FACES)
+    n_classes = int(max(np.max(y), np.max(y_test))) + 1
+    score = lambda faces, labels: mean_diagonal(labels, classifier.predict(faces), n_classes)
+    return LearningCurve(curve_points(classifier.iterations, n_points),
+                         scores_of(score, {"test": (X_test, y_test), "train": (X[probe], np.asarray(y)[probe])}))
+
+
 def run_setting(setting, seeds, X, y, X_test, y_test, y_true=None, noisy=None, *, experiment=None, store=None,
-                context=None, **params):
+                context=None, n_curve_points=0, **params):
     """Train one Table VIII setting (:data:`ABLATION`) once per seed and evaluate it.
 
     ``params`` go to :class:`NeighbourhoodAwareClassifier` (sizes, schedule, ``neighbours``,
     ``threshold``). Returns ``(table, classifiers)``: one row per seed with the scores of
     :func:`evaluate`, the mask's precision and recall over the whole run when ``noisy`` (the
     training faces' flipped flags) is given and the setting masks, and the seconds it took.
+    With ``n_curve_points``, each classifier records its :func:`mean_diagonal_curve` (``curve_``).
     The seeds run through :func:`fercore.seeds.run_over_seeds` as experiment ``experiment``
     (default ``semantic_ae.<setting>``), stored in ``store`` with ``context``.
     """
     def one(seed):
         start = time.perf_counter()
-        classifier = NeighbourhoodAwareClassifier(**ABLATION[setting], seed=seed, **params).fit(X, y)
+        classifier = NeighbourhoodAwareClassifier(**ABLATION[setting], seed=seed, **params)
+        curve = mean_diagonal_curve(classifier, X, y, X_test, y_test, n_curve_points) if n_curve_points else None
+        classifier.fit(X, y, curve=curve)
         keep_trained(classifier.net_, "semantic_ae", setting, seed, params_fingerprint(params),
                      class_names=[BASIC7[int(c)] if 0 <= int(c) < len(BASIC7) else str(c) for c in classifier.classes_])
         row = {"setting": setting, **evaluate(classifier, X_test, y_test, y_true)}
@@ -220,6 +240,40 @@ def run_setting(setting, seeds, X, y, X_test, y_test, y_true=None, noisy=None, *
     table, kept = run_over_seeds(one, seeds, experiment=experiment or f"semantic_ae.{setting}", store=store,
                                  context=context, keep=True)
     return table, list(kept.values())
+
+
+def curve_rows(fitted) -> pd.DataFrame:
+    """The learning curves the classifiers of :func:`run_setting` recorded (``fitted``: setting →
+    classifiers), one row per point, with ``model`` (the setting) and ``seed``."""
+    frames = [c.curve_.assign(model=setting, seed=c.seed) for setting, classifiers in fitted.items()
+              for c in classifiers if len(c.curve_)]
+    if not frames:
+        raise ValueError("no learning curves were recorded")
+    return pd.concat(frames, ignore_index=True)
+
+
+def hog_reference(data_root, svm, align=False, size=100) -> dict:
+    """HOG + ``svm`` on AffectNet's training → validation faces at ``size`` pixels (RAF-DB §5's HOG
+    tiles 100×100 faces), scored against the given labels: :func:`fercore.curves.hog_svm_reference`
+    (``mean_diag``, ``accuracy``…)."""
+    affectnet, train, val = load_affectnet(data_root, size, align)
+    return hog_svm_reference(*train.arrays(), *val.arrays(), len(affectnet.class_names), svm)
+
+
+def curve_figure(summary, *, hog_svm, chance, taken_at):
+    """Test and training learning curves of the baseline and the masked nets side by side, HOG +
+    SVM's validation mean diagonal and ``chance`` as lines, the point where the tables are taken
+    marked."""
+    import matplotlib.pyplot as plt
+
+    summary = summary.assign(model=summary["model"].replace({"without": "baseline (w/o the method)"}))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for ax, metric, title in zip(axes, ("test", "train"), ("validation faces", "training faces")):
+        plot_learning_curves(summary, metric=metric, references={"HOG + SVM (validation)": hog_svm, "chance": chance},
+                             taken_at=taken_at, ax=ax, ylabel="mean diagonal (given labels)")
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
 
 
 def mask_by_class(mask_log, labels, class_names, noisy=None):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from fercore.curves import LearningCurve, curve_points, hog_svm_reference, plot_learning_curves, scores_of, training_probe
 from fercore.labels import AUS
 from fercore.metrics import per_class_recall
 from fercore.multitask import MultiTaskNet, au_profile, profile_correlation, truth_au_matrix
@@ -23,6 +24,10 @@ from fercore.seeds import summarize as summarize_seeds
 PAPER_COMPOUNDS = ("angrily disgusted", "angrily surprised", "fearfully angry", "fearfully surprised",
                    "happily disgusted", "happily surprised", "sadly angry", "sadly disgusted")
 """The eight EmotioNet compound classes of Pons & Masip's Table 4, in its order."""
+
+CURVE_TRAIN_FACES = 700
+"""Training faces (a fixed random subset) on which a learning curve reads training accuracy (about
+the size of the test set: each curve point costs a pass over both)."""
 
 
 def load_chapter_tasks(data_root, input_size=48, seed=0, emotionet_test=1000, ckplus_test=0.3,
@@ -128,23 +133,38 @@ def chapter_setups(nets, compound_nets=None, ckplus_seeds=None):
         Setup("table4", "sjmt", ("compound", "emotionet_for_compound"), ("compound",), compound_nets)])
 
 
-def run_setups(setups, tasks, seeds, params, pretrained=None, store=None):
+def task_curve(model, task, n_tasks, n_points) -> LearningCurve:
+    """The learning curve of ``model`` (a :class:`MultiTaskNet` about to train on ``n_tasks``
+    tasks) on ``task`` = ``(train, test)``: its accuracy (:meth:`MultiTaskNet.score`) on the test
+    part and on :data:`CURVE_TRAIN_FACES` of the training faces, at ``n_points`` step counts of
+    its schedule."""
+    train, test = task
+    probe = train.subset(training_probe(len(train), CURVE_TRAIN_FACES))
+    points = curve_points(model.schedule(n_tasks).iterations, n_points)
+    return LearningCurve(points, scores_of(model.score, {"test": (test,), "train": (probe,)}))
+
+
+def run_setups(setups, tasks, seeds, params, pretrained=None, store=None, curve_task="sfew", n_curve_points=0):
     """Train every setup × net × seed and score it on its test tasks.
 
     ``params`` are :class:`MultiTaskNet` parameters shared by all runs; ``pretrained`` maps a
     net name to the trunk ``state_dict`` it starts from. Each setup's (net, seed) units run
     through :func:`fercore.seeds.run_over_seeds` as experiment ``sjmt.<table>.<method>``,
-    stored in ``store``. Returns ``(scores, models)``: a DataFrame with one row per run and test
-    task (train, net, seed, table, method, dataset, accuracy, seconds) and the fitted nets keyed
-    by ``(table, method, train, net, seed)``, ``train`` being :attr:`Setup.name`.
+    stored in ``store``. Every net trained on ``curve_task`` records its :func:`task_curve` on
+    it at ``n_curve_points`` points (none when 0), kept on the net as ``curve_``. Returns
+    ``(scores, models)``: a DataFrame with one row per run and test task (train, net, seed,
+    table, method, dataset, accuracy, seconds) and the fitted nets keyed by ``(table, method,
+    train, net, seed)``, ``train`` being :attr:`Setup.name`.
     """
     pretrained = pretrained or {}
     tables, models = [], {}
     for setup in setups:
         def one(seed, train, net, setup=setup):
             model = MultiTaskNet(method=setup.method, net=net, seed=seed, init_from=pretrained.get(net), **params)
+            recorded = n_curve_points and curve_task in setup.train
+            curve = task_curve(model, tasks[curve_task], len(setup.train), n_curve_points) if recorded else None
             start = time.perf_counter()
-            model.fit([tasks[k][0] for k in setup.train])
+            model.fit([tasks[k][0] for k in setup.train], curve=curve)
             seconds = time.perf_counter() - start
             rows = [{"table": setup.table, "method": setup.method, "dataset": key,
                      "accuracy": model.score(tasks[key][1]), "seconds": seconds} for key in setup.test]
@@ -155,6 +175,42 @@ def run_setups(setups, tasks, seeds, params, pretrained=None, store=None):
         tables.append(table)
         models.update({(setup.table, setup.method, setup.name, u.params["net"], u.seed): m for u, m in kept.items()})
     return pd.concat(tables, ignore_index=True), models
+
+
+def curve_rows(models, net) -> pd.DataFrame:
+    """The learning curves the ``net`` nets of :func:`run_setups` recorded, one row per point,
+    with ``model`` (the method: ``single``, ``multitask``, ``sjmt``) and ``seed``."""
+    frames = [m.curve_.assign(model=method, seed=seed) for (_, method, _, name, seed), m in models.items()
+              if name == net and len(m.curve_)]
+    if not frames:
+        raise ValueError(f"no learning curves were recorded for {net}")
+    return pd.concat(frames, ignore_index=True)
+
+
+def hog_reference(data_root, svm, size=100) -> dict:
+    """HOG + ``svm`` on SFEW Train → Val (the split and labels of the ``sfew`` task), the faces at
+    ``size`` pixels (RAF-DB §5's HOG tiles 100×100 faces): :func:`fercore.curves.hog_svm_reference`."""
+    from fercore.datasets import load
+
+    sfew = load("sfew", data_root, size=size)
+    train, val = (sfew.split == "train"), (sfew.split == "val")
+    return hog_svm_reference(sfew.images[train], sfew.labels[train], sfew.images[val], sfew.labels[val],
+                             len(sfew.class_names), svm)
+
+
+def curve_figure(summary, *, hog_svm, majority, taken_at, dataset="SFEW Val"):
+    """Test and training learning curves of the single-task, multi-task and SJMT nets side by side,
+    HOG + SVM's test accuracy and the majority class's as lines, the point where the tables are
+    taken marked."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for ax, metric, title in zip(axes, ("test", "train"), (f"test faces ({dataset})", "training faces")):
+        plot_learning_curves(summary, metric=metric, references={"HOG + SVM (test)": hog_svm, "majority class": majority},
+                             taken_at=taken_at, ax=ax, ylabel="emotion accuracy")
+        ax.set(title=title, xlabel="training images seen per task")
+    fig.tight_layout()
+    return fig
 
 
 def fitted(models, table, method, net):
