@@ -21,7 +21,7 @@ from fercore.multitask import (
     top_aus,
 )
 from fercore.multitask import _Augment  # the batch transform
-from fercore.runner import get_profile
+from fercore.parameters import get_profile
 
 EMOTIONS = ("happy", "sad", "angry")
 AUS = ("AU6", "AU12", "AU15", "AU4")

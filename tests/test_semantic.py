@@ -181,7 +181,7 @@ def test_classifier_records_a_curve_of_the_run_and_takes_the_recipe():
 
 
 def test_full_profile_keeps_the_papers_training():
-    from fercore.runner import get_profile
+    from fercore.parameters import get_profile
 
     full = get_profile("full")["chapters"]["semantic_ae"]
     assert (full["warmup"], full["lr_schedule"], full["pad"], full["flip"], full["mask_start"]) == (0.0, "step", 0, False, 0.0)
