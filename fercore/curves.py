@@ -173,8 +173,9 @@ def comparison_text(baseline, method, *, baseline_name, method_name) -> str:
     """Whether the end of two learning curves (:func:`curve_reading` of the baseline and of the
     paper's method) can judge the method: *not yet learned* when the baseline has not fitted
     its training set or is at chance (the comparison is made too early to say anything);
-    otherwise the method's gain, and *learned, and the effect is not there* when it is not above
-    the seed-to-seed spread."""
+    *learned, still rising* when it has, but either test curve still climbs over its last stretch
+    (the verdict is provisional: a longer run may change it); otherwise *learned*, and *the effect
+    is not there* when the method's gain is not above the seed-to-seed spread."""
     from fercore.seeds import Spread, verdict
 
     gain = 100 * (method["test"] - baseline["test"])
@@ -185,11 +186,18 @@ def comparison_text(baseline, method, *, baseline_name, method_name) -> str:
                 f"so {method_name}'s {gain:+.1f} points say little about the paper's effect: a longer run is needed to judge it.")
     holds = verdict(Spread(method["test"], method["test_sd"], method["n"]),
                     Spread(baseline["test"], baseline["test_sd"], baseline["n"]))
-    there = holds == "holds"
-    return (f"**Learned{'' if there else ', and the effect is not there'}.** {subject} has fitted its training set "
-            f"(train − test {100 * baseline['gap']:+.1f} points), so the comparison is made on a net that has learned the "
-            f"task: {method_name} − {baseline_name} is {gain:+.1f} points at the end of the curves; "
-            f"{method_name} > {baseline_name} {holds}.")
+    rising = [f"{name} {100 * r['gain']:+.1f}" for name, r in ((baseline_name, baseline), (method_name, method))
+              if not r["flat"]]
+    if rising:
+        head = "Learned, still rising"
+        tail = (f" Both are provisional: the test curves still climb over their last stretch ({', '.join(rising)} "
+                f"points since {baseline['since_images']:,} images), so a longer run may change the verdict.")
+    else:
+        head = "Learned" if holds == "holds" else "Learned, and the effect is not there"
+        tail = ""
+    return (f"**{head}.** {subject} has fitted its training set (train − test {100 * baseline['gap']:+.1f} points), "
+            f"so the comparison is made on a net that has learned the task: {method_name} − {baseline_name} is "
+            f"{gain:+.1f} points at the end of the curves; {method_name} > {baseline_name} {holds}.{tail}")
 
 
 def hog_svm_reference(train_images, train_labels, test_images, test_labels, n_classes, svm) -> dict:

@@ -99,13 +99,17 @@ def test_curve_reading_says_flat_and_overfitting():
 def test_comparison_text_tells_not_yet_learned_from_no_effect():
     from fercore.curves import comparison_text, curve_reading
 
-    rows = _summary("base", ((100, 0.30, 0.30), (400, 0.50, 0.80))) + _summary("ours", ((100, 0.30, 0.30), (400, 0.501, 0.80)))
-    rows += _summary("early", ((100, 0.20, 0.20), (400, 0.30, 0.29)))
+    flat = ((100, 0.30, 0.30), (200, 0.50, 0.78), (400, 0.502, 0.80))
+    rows = _summary("base", flat) + _summary("ours", ((100, 0.30, 0.30), (200, 0.50, 0.78), (400, 0.503, 0.80)))
+    rows += _summary("early", ((100, 0.20, 0.20), (200, 0.25, 0.25), (400, 0.30, 0.29)))
+    rows += _summary("rising", ((100, 0.30, 0.30), (200, 0.40, 0.50), (400, 0.50, 0.80)))
     summary = pd.DataFrame(rows)
-    read = {m: curve_reading(summary, m, chance=1 / 7) for m in ("base", "ours", "early")}
+    read = {m: curve_reading(summary, m, chance=1 / 7) for m in ("base", "ours", "early", "rising")}
     names = dict(baseline_name="the baseline", method_name="BT")
     assert "effect is not there" in comparison_text(read["base"], read["ours"], **names)
     assert "Not yet learned" in comparison_text(read["early"], read["ours"], **names)
+    still = comparison_text(read["rising"], read["ours"], **names)
+    assert still.startswith("**Learned, still rising.**") and "the baseline +10.0" in still
     better = {**read["ours"], "test": 0.60}
     assert comparison_text(read["base"], better, **names).startswith("**Learned.** The baseline")
     near = pd.DataFrame(_summary("near", ((100, 0.14, 0.14), (400, 0.16, 0.19))))
