@@ -135,6 +135,22 @@ def plot_learning_curves(summary, *, metric, by="model", references=None, taken_
     return ax
 
 
+def side_by_side_curves(summary, *, references, taken_at, ylabel, titles=("test faces", "train faces"),
+                          xlabel=None):
+    """A chapter's learning curves side by side, test faces then training faces
+    (:func:`plot_learning_curves` on each, with the same ``references`` lines and ``taken_at``)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for ax, metric, title in zip(axes, ("test", "train"), titles):
+        plot_learning_curves(summary, metric=metric, references=references, taken_at=taken_at, ax=ax, ylabel=ylabel)
+        ax.set_title(title)
+        if xlabel:
+            ax.set_xlabel(xlabel)
+    fig.tight_layout()
+    return fig
+
+
 def curve_reading(summary, model, *, chance, by="model", tolerance=0.01, margin=0.05) -> dict:
     """What the learning curve of ``model`` (the rows of ``summary`` whose ``by`` is ``model``; its
     metrics ``test`` and ``train``) says at its last point: test and train means over seeds, their

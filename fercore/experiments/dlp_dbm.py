@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from fercore import curves
-from fercore.curves import LearningCurve, curve_reading, mean_diagonal_of, plot_learning_curves, training_probe
+from fercore.curves import LearningCurve, curve_reading, mean_diagonal_of, side_by_side_curves, training_probe
 from fercore.datasets import load
 from fercore.deep import multilabel_scores, single_label_scores, train_and_extract
 from fercore.labels import BASIC7, COMPOUND11, EMOTIONS6
@@ -157,15 +157,8 @@ cross-validation here (the papers did).
 def curve_figure(summary, *, hog_svm, taken_at):
     """Test and training learning curves of the Table 4 nets side by side, HOG + SVM's test
     accuracy as a line, the point where the tables are taken marked."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
-    for ax, metric in zip(axes, ("test", "train")):
-        plot_learning_curves(summary, metric=metric, references={"HOG + SVM (test)": hog_svm}, taken_at=taken_at,
-                             ax=ax, ylabel="mean diagonal (the net's softmax)")
-        ax.set_title(f"{metric} faces")
-    fig.tight_layout()
-    return fig
+    return side_by_side_curves(summary, references={"HOG + SVM (test)": hog_svm}, taken_at=taken_at,
+                                 ylabel="mean diagonal (the net's softmax)")
 
 
 def basedcnn_reading(summary) -> dict:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fercore.curves import LearningCurve, curve_points, hog_svm_reference, plot_learning_curves, scores_of, training_probe
+from fercore.curves import LearningCurve, curve_points, hog_svm_reference, scores_of, side_by_side_curves, training_probe
 from fercore.datasets import load
 from fercore.labels import BASIC7
 from fercore.models import keep_trained, params_fingerprint
@@ -264,16 +264,10 @@ def curve_figure(summary, *, hog_svm, chance, taken_at):
     """Test and training learning curves of the baseline and the masked nets side by side, HOG +
     SVM's validation mean diagonal and ``chance`` as lines, the point where the tables are taken
     marked."""
-    import matplotlib.pyplot as plt
-
     summary = summary.assign(model=summary["model"].replace({"without": "baseline (w/o the method)"}))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
-    for ax, metric, title in zip(axes, ("test", "train"), ("validation faces", "training faces")):
-        plot_learning_curves(summary, metric=metric, references={"HOG + SVM (validation)": hog_svm, "chance": chance},
-                             taken_at=taken_at, ax=ax, ylabel="mean diagonal (given labels)")
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return side_by_side_curves(summary, references={"HOG + SVM (validation)": hog_svm, "chance": chance},
+                                 taken_at=taken_at, ylabel="mean diagonal (given labels)",
+                                 titles=("validation faces", "training faces"))
 
 
 def mask_by_class(mask_log, labels, class_names, noisy=None):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from fercore.curves import LearningCurve, curve_points, hog_svm_reference, plot_learning_curves, scores_of, training_probe
+from fercore.curves import LearningCurve, curve_points, hog_svm_reference, scores_of, side_by_side_curves, training_probe
 from fercore.labels import AUS
 from fercore.metrics import per_class_recall
 from fercore.multitask import MultiTaskNet, au_profile, profile_correlation, truth_au_matrix
@@ -202,15 +202,10 @@ def curve_figure(summary, *, hog_svm, majority, taken_at, dataset="SFEW Val"):
     """Test and training learning curves of the single-task, multi-task and SJMT nets side by side,
     HOG + SVM's test accuracy and the majority class's as lines, the point where the tables are
     taken marked."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
-    for ax, metric, title in zip(axes, ("test", "train"), (f"test faces ({dataset})", "training faces")):
-        plot_learning_curves(summary, metric=metric, references={"HOG + SVM (test)": hog_svm, "majority class": majority},
-                             taken_at=taken_at, ax=ax, ylabel="emotion accuracy")
-        ax.set(title=title, xlabel="training images seen per task")
-    fig.tight_layout()
-    return fig
+    return side_by_side_curves(summary, references={"HOG + SVM (test)": hog_svm, "majority class": majority},
+                                 taken_at=taken_at, ylabel="emotion accuracy",
+                                 titles=(f"test faces ({dataset})", "training faces"),
+                                 xlabel="training images seen per task")
 
 
 def fitted(models, table, method, net):
