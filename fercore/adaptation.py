@@ -91,11 +91,13 @@ def _per_target(value, target):
 
 def pretrain_source_nets(source_images, source_labels, *, source_vectors=None, pretrain, lam=None, k=None,
                          width=1.0, input_size=90, feature_dim=2000, dropout=0.3, batch_size=64, basedcnn=True,
-                         seed=0, device="auto"):
+                         flip=False, curves=None, seed=0, device="auto"):
     """Stage 1 of :func:`train_transfer_nets`: DBM-CNN (and, if ``basedcnn``, baseDCNN: soft
     cross-entropy only) trained on the source for ``pretrain`` (a :class:`fercore.train.Schedule`)
-    with :func:`fercore.deep.train_feature_net`; ``pretrain=None`` gives fresh networks (one seed,
-    so every model starts from the same weights). Returns ``({model_id: net}, {model_id: history})``.
+    with :func:`fercore.deep.train_feature_net`, crops mirrored at random when ``flip``;
+    ``pretrain=None`` gives fresh networks (one seed, so every model starts from the same
+    weights). ``curves``: ``{model_id: fercore.curves.LearningCurve}`` recorded during the
+    pre-training of those nets. Returns ``({model_id: net}, {model_id: history})``.
     """
     net_args = dict(width=width, input_size=input_size, feature_dim=feature_dim, dropout=dropout)
     objectives = {"dbm_cnn": "dbm", **({"basedcnn": "soft_ce"} if basedcnn else {})}
@@ -107,15 +109,15 @@ def pretrain_source_nets(source_images, source_labels, *, source_vectors=None, p
             continue
         nets[model_id], histories[model_id] = train_feature_net(
             source_images, source_labels, objective, label_vectors=source_vectors if objective == "dbm" else None,
-            schedule=pretrain, batch_size=batch_size, lam=lam, k=k, seed=seed, device=device,
-            desc=f"{MODELS[model_id]} (pre-training)", **net_args)
+            schedule=pretrain, batch_size=batch_size, lam=lam, k=k, flip=flip, seed=seed, device=device,
+            curve=(curves or {}).get(model_id), desc=f"{MODELS[model_id]} (pre-training)", **net_args)
     return nets, histories
 
 
 def train_transfer_nets(source_images, source_labels, targets, *, source_vectors=None, gamma=1.0, eta=0.1,
                         pretrain=None, pretrained=None, adapt, lam=None, k=None, width=1.0, input_size=90,
                         feature_dim=2000, dropout=0.3, batch_size=64, target_batch_size=None, basedcnn=True,
-                        seed=0, device="auto"):
+                        flip=False, seed=0, device="auto"):
     """Train every network of RAF-ML §6.5 for one seed; returns ``(nets, histories)``.
 
     ``targets`` maps a target name to ``(images, setting)``, setting ``"m2m"`` or ``"m2s"``.
@@ -124,7 +126,8 @@ def train_transfer_nets(source_images, source_labels, targets, *, source_vectors
     objective (so every model sees the same number of iterations), DBM-DACNN per target with
     γ·L_mmd, and, for M2S targets, DBM-DACNN with γ·L_mmd + η·L_e. ``gamma`` and ``eta`` are
     numbers or ``{target: value}`` (tuned per target). Every stage-2 run draws the same source
-    batches (one seed), so the models differ only by their objective.
+    batches (one seed), so the models differ only by their objective; ``flip`` mirrors the crops
+    of every stage at random.
 
     ``nets[target][model_id]`` (ids from :data:`MODELS`; the source-only nets are shared by all
     targets) and ``histories[(stage, model_id)]`` with stage ``"pretrain"``, ``"source"`` or the
@@ -138,9 +141,9 @@ def train_transfer_nets(source_images, source_labels, targets, *, source_vectors
         pretrained, stage1 = pretrain_source_nets(
             source_images, source_labels, source_vectors=source_vectors, pretrain=pretrain, lam=lam, k=k,
             width=width, input_size=input_size, feature_dim=feature_dim, dropout=dropout, batch_size=batch_size,
-            basedcnn=basedcnn, seed=seed, device=device)
+            basedcnn=basedcnn, flip=flip, seed=seed, device=device)
         histories.update({("pretrain", m): h for m, h in stage1.items()})
-    common = dict(schedule=adapt, lam=lam, k=k, batch_size=batch_size, seed=seed, device=device)
+    common = dict(schedule=adapt, lam=lam, k=k, batch_size=batch_size, flip=flip, seed=seed, device=device)
     source_only = {}
     for model_id, net in pretrained.items():
         objective = "dbm" if model_id == "dbm_cnn" else "soft_ce"
@@ -172,15 +175,15 @@ def adapt_to_target(pretrained, source_images, source_labels, target_images, *, 
                              desc=desc or f"DBM-DACNN (γ={gamma:g}, η={eta:g})", **kwargs)
 
 
-def fine_tune(net, images, labels, num_classes, *, schedule, batch_size=64, seed=0, device="auto"):
+def fine_tune(net, images, labels, num_classes, *, schedule, batch_size=64, flip=False, seed=0, device="auto"):
     """A copy of ``net`` fine-tuned on a target's own labelled images (RAF-ML §6.5.4, SFEW's
     training set): a fresh ``num_classes``-way last layer, softmax cross-entropy on int
-    ``labels``. Returns ``(net, history)``."""
+    ``labels``, crops mirrored at random when ``flip``. Returns ``(net, history)``."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.min() < 0 or labels.max() >= num_classes:
         raise ValueError(f"labels must be class indices in [0, {num_classes}), got shape {labels.shape}")
     one_hot = np.eye(num_classes, dtype=np.float32)[labels]
     model = replace_head(copy.deepcopy(net), num_classes, seed=seed)
     return train_feature_net(images, one_hot, "soft_ce", model=model, schedule=schedule,
-                             batch_size=min(batch_size, len(labels)), seed=seed, device=device, channels_last=None,
+                             batch_size=min(batch_size, len(labels)), flip=flip, seed=seed, device=device, channels_last=None,
                              desc="fine-tuning")

@@ -3,20 +3,27 @@
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from fercore.adaptation import domain_mmd, jaffe_label_sets, pretrain_source_nets, replace_head
+from fercore.adaptation import domain_mmd, jaffe_label_sets, pretrain_source_nets, replace_head, train_transfer_nets
 from fercore.batches import PairedBatches, RandomBatches
 from fercore.datasets import FaceSet
 from fercore.deep import extract_features, train_feature_net
+from fercore.curves import curve_summary
 from fercore.experiments.domain_adaptation import (
     TABLE5_METRICS,
+    curve_text,
     m2m_scores,
     m2s_scores,
     mmd_table,
+    pretrain_evaluate,
+    pretrain_over_seeds,
+    pretrain_reading,
     run_transfer,
     select_weights,
+    top_label_chance,
 )
 from fercore.labels import EMOTIONS6
 from fercore.losses import EntropyLoss, mk_mmd
@@ -225,3 +232,54 @@ def test_run_transfer_and_weight_selection_on_toy_domains():
     assert len(scores) == 4
 
 
+
+
+def test_pretraining_curve_over_seeds_leaves_the_nets_as_without_it():
+    source, labels, _ = toy_domains(n=48)
+    target = toy_target("m2s")
+    args = dict(pretrain=Schedule(6), width=0.125, input_size=16, feature_dim=32, batch_size=8, k=3, device="cpu")
+    evaluate = pretrain_evaluate(source, labels, source[:16], labels[:16], target)
+    nets, rows = pretrain_over_seeds([0, 1], source_images=source, source_labels=labels, curve_points=[2, 6],
+                                     evaluate=evaluate, **args)
+    assert set(nets) == {0, 1} and set(rows["seed"]) == {0, 1} and set(rows["model"]) == {"dbm_cnn", "basedcnn"}
+    assert sorted(set(rows["step"])) == [2, 6] and set(rows["images"]) == {16, 48}
+    assert rows[["test", "train", "target"]].apply(lambda c: c.between(0, 1)).all().all()
+    plain, none = pretrain_over_seeds([1], source_images=source, source_labels=labels, **args)
+    assert none.empty
+    for a, b in zip(nets[1]["dbm_cnn"].parameters(), plain[1]["dbm_cnn"].parameters()):
+        assert torch.equal(a, b)
+
+
+def test_flip_reaches_every_stage():
+    source, labels, _ = toy_domains(n=32)
+    args = dict(pretrain=Schedule(3), adapt=Schedule(3), width=0.125, input_size=16, feature_dim=32, batch_size=8,
+                k=3, basedcnn=False, device="cpu")
+    plain, _ = train_transfer_nets(source, labels, {"ckplus": (toy_target("m2s").images, "m2s")}, **args)
+    flipped, _ = train_transfer_nets(source, labels, {"ckplus": (toy_target("m2s").images, "m2s")}, flip=True, **args)
+    for model in ("dbm_cnn", "dbm_dacnn"):
+        a, b = (next(n["ckplus"][model].parameters()) for n in (plain, flipped))
+        assert not torch.equal(a, b)
+
+
+def test_top_label_chance_and_the_pretraining_reading():
+    train = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [1, 0, 1]], dtype=np.float32)
+    assert top_label_chance(train, np.array([[1, 0, 0], [0, 0, 1]])) == 0.5
+    accuracy = pd.DataFrame({"seed": [0, 1, 0, 1], "target": "sfew", "model": ["dbm_cnn"] * 2 + ["dbm_dacnn"] * 2,
+                             "accuracy": [0.40, 0.42, 0.50, 0.52], "mean_diag": 0.0})
+
+    def reading(test, train):
+        rows = pd.DataFrame([{"seed": s, "model": "dbm_cnn", "step": step, "images": 8 * step, "test": t + 0.001 * s,
+                              "train": tr, "target": 0.3} for s in (0, 1) for step, t, tr in zip((1, 2), test, train)])
+        return pretrain_reading(curve_summary(rows, by=["model"]), chance=0.2)
+
+    not_learned = reading(test=(0.21, 0.22), train=(0.21, 0.22))
+    assert not not_learned["learned"] and not_learned["target"] == pytest.approx(0.3)
+    assert "**Not yet learned.**" in curve_text(not_learned, accuracy, target="sfew", hog_svm=0.5)
+    learned = reading(test=(0.6, 0.6), train=(0.7, 0.9))
+    assert learned["learned"] and learned["flat"]
+    text = curve_text(learned, accuracy, target="sfew", hog_svm=0.5)
+    assert "**Learned.**" in text and "+10.0 points" in text
+    rising = reading(test=(0.4, 0.6), train=(0.5, 0.9))
+    assert "**Learned, still rising.**" in curve_text(rising, accuracy, target="sfew", hog_svm=0.5)
+    worse = accuracy.assign(model=["dbm_dacnn"] * 2 + ["dbm_cnn"] * 2)
+    assert "**Learned, and the effect is not there.**" in curve_text(learned, worse, target="sfew", hog_svm=0.5)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold, KFold
 
-from fercore import classifiers
+from fercore import classifiers, curves
 from fercore.adaptation import (
     JAFFE_THRESHOLD,
     MODELS,
@@ -19,6 +19,7 @@ from fercore.adaptation import (
     domain_mmd,
     fine_tune,
     jaffe_label_sets,
+    pretrain_source_nets,
     train_transfer_nets,
 )
 from fercore.datasets import load
@@ -27,12 +28,16 @@ from fercore.labels import EMOTIONS6
 from fercore.models import keep_trained, params_fingerprint
 from fercore.multilabel import evaluate_multilabel, make_multilabel
 from fercore.paper import paper_cell, paper_values
-from fercore.seeds import Kept, mean_sd_text, paired_gains, run_over_seeds, summarize
+from fercore.metrics import one_error
+from fercore.seeds import Kept, Spread, mean_sd_text, paired_gains, run_over_seeds, summarize, verdict
 
 JAFFE_MLKNN_K = 10
 """MLkNN's neighbours on JAFFE. RAF-ML's k = 100 (set for 4,090 training faces) would span most
 of JAFFE's ~150 training faces per fold: every neighbourhood becomes the label prior minus the
 face's own labels, so the ranking turns worse than random."""
+
+CURVE_TRAIN_FACES = 1500
+"""Source training faces (a fixed random subset) on which the pre-training curve reads training accuracy."""
 
 TABLE5_METRICS = ("hamming_loss", "one_error", "coverage", "ranking_loss", "average_precision")
 """The criteria of RAF-ML Table 5, in its row order (results-key names of :mod:`fercore.metrics`)."""
@@ -177,8 +182,8 @@ def run_transfer(source_images, source_labels, targets, *, source_vectors=None, 
             for model_id in list(models):
                 models[f"{model_id}_finetuned"], _ = fine_tune(
                     models[model_id], target.images[train], target.labels[train], len(target.class_names),
-                    schedule=finetune, batch_size=training.get("batch_size", 64), seed=seed,
-                    device=training.get("device", "auto"))
+                    schedule=finetune, batch_size=training.get("batch_size", 64), flip=training.get("flip", False),
+                    seed=seed, device=training.get("device", "auto"))
         for model_id, net in models.items():
             finetuned = model_id.endswith("_finetuned")
             method = f"{name}_{model_id}" if finetuned or model_id.startswith("dbm_dacnn") else model_id
@@ -220,7 +225,8 @@ def run_transfer_over_seeds(seeds, *, pretrained=None, store=None, context=None,
     """:func:`run_transfer` for every seed through :func:`fercore.seeds.run_over_seeds`
     (experiment ``domain_adaptation.transfer``, each seed's rows stored in ``store``).
 
-    ``pretrained`` networks serve the first seed, which also keeps its features. Returns
+    ``pretrained``: ``{seed: stage-1 networks}`` (:func:`pretrain_over_seeds`) for the seeds
+    already pre-trained; the first seed also keeps its features. Returns
     ``{"accuracy", "multilabel", "mmd"}`` tables over all seeds and ``runs`` (each seed's
     :func:`run_transfer` output, in seed order).
     """
@@ -228,7 +234,7 @@ def run_transfer_over_seeds(seeds, *, pretrained=None, store=None, context=None,
 
     def one(seed):
         first = seed == seeds[0]
-        run = run_transfer(seed=seed, pretrained=pretrained if first else None, keep_features=first, **kwargs)
+        run = run_transfer(seed=seed, pretrained=(pretrained or {}).get(seed), keep_features=first, **kwargs)
         rows = [{"table": name, **row} for name in TRANSFER_TABLES
                 for row in run[name].drop(columns="seed").to_dict("records")]
         return Kept(rows, run)
@@ -238,6 +244,118 @@ def run_transfer_over_seeds(seeds, *, pretrained=None, store=None, context=None,
     runs = list(kept.values())
     return {**{name: pd.concat([run[name] for run in runs], ignore_index=True) for name in TRANSFER_TABLES},
             "runs": runs}
+
+
+def pretrain_over_seeds(seeds, *, curve_points=(), evaluate=None, **kwargs):
+    """Stage 1 (:func:`fercore.adaptation.pretrain_source_nets`, ``kwargs`` its arguments) for
+    every seed, each net recording its learning curve with ``evaluate`` at ``curve_points`` (step
+    counts; none when empty). Returns ``({seed: nets}, curve rows)``, the rows (seed, model,
+    step, images, metrics…) empty without curve points."""
+    nets, rows = {}, []
+    for seed in seeds:
+        recorded = {m: curves.LearningCurve(curve_points, evaluate) for m in ("dbm_cnn", "basedcnn")} if len(curve_points) else {}
+        nets[seed], _ = pretrain_source_nets(seed=seed, curves=recorded, **kwargs)
+        rows += [c.frame.assign(model=m, seed=seed) for m, c in recorded.items() if len(c.frame)]
+    return nets, pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def curve_target(targets):
+    """The single-label target the pre-training curve is scored on: SFEW (a fixed split, the
+    cheapest protocol) when loaded, else the first M2S target; ``None`` without one."""
+    m2s = [name for name, target in targets.items() if setting(target) == "m2s"]
+    return "sfew" if "sfew" in m2s else (m2s[0] if m2s else None)
+
+
+def pretrain_evaluate(source_images, source_labels, held_out_images, held_out_labels, target, *, seed=0):
+    """An ``evaluate`` for :class:`fercore.curves.LearningCurve` over the source pre-training:
+    ``test`` and ``train``, the net's own top-label accuracy (1 − one-error, RAF-ML §6.3.3) on the
+    held-out source faces and on :data:`CURVE_TRAIN_FACES` training faces; ``target``: Table 6's
+    protocol (:func:`m2s_scores`) on the net's features of the ``target`` FaceSet's faces."""
+    import torch
+
+    probe = curves.training_probe(len(source_images), CURVE_TRAIN_FACES)
+    sets = {"test": (held_out_images, held_out_labels),
+            "train": (np.asarray(source_images)[probe], np.asarray(source_labels)[probe])}
+
+    @torch.no_grad()
+    def evaluate(model):
+        device = next(model.parameters()).device
+        out = {name: 1 - one_error(labels, model.classifier(torch.from_numpy(extract_features(model, images))
+                                                            .to(device)).float().cpu().numpy())
+               for name, (images, labels) in sets.items()}
+        out["target"] = m2s_scores(target, extract_features(model, target.images), seed=seed)["accuracy"]
+        return out
+
+    return evaluate
+
+
+def top_label_chance(train_labels, test_labels):
+    """Top-label accuracy of always naming the emotion most frequent in ``train_labels``, on
+    ``test_labels`` (label sets): the chance level of the pre-training curve."""
+    return float(np.asarray(test_labels)[:, np.asarray(train_labels).mean(axis=0).argmax()].mean())
+
+
+def hog_reference(target, seed=0):
+    """Table 6's protocol (:func:`m2s_scores`, a linear SVM) on HOG features of a target's faces
+    (RAF-DB §5's descriptor): the handcrafted line beside the target curve."""
+    from fercore.features import make_features
+
+    return m2s_scores(target, make_features("hog").fit_transform(target.images), seed=seed)["accuracy"]
+
+
+def curve_figures(summary, *, target, hog_svm, chance, taken_at):
+    """The pre-training learning curves: the target's accuracy (Table 6's protocol) beside HOG +
+    SVM, and the net's own top-label accuracy on held-out and training source faces beside
+    ``chance`` (:func:`fercore.curves.side_by_side_curves`); the point where the tables are taken
+    marked. Returns the two figures."""
+    import matplotlib.pyplot as plt
+
+    summary = summary.assign(model=summary["model"].map(MODELS))
+    target_fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    curves.plot_learning_curves(summary, metric="target", references={"HOG + linear SVM": hog_svm},
+                                taken_at=taken_at, ax=ax, ylabel=f"{TARGET_NAMES[target]} accuracy (linear SVM)")
+    ax.set(title=f"{TARGET_NAMES[target]}: features of the source-only net", xlabel="source images seen")
+    target_fig.tight_layout()
+    source_fig = curves.side_by_side_curves(summary, references={"most frequent emotion": chance}, taken_at=taken_at,
+                                            ylabel="top-label accuracy (1 − one-error)",
+                                            titles=("RAF-ML held-out faces", "RAF-ML training faces"),
+                                            xlabel="source images seen")
+    return target_fig, source_fig
+
+
+def pretrain_reading(summary, chance) -> dict:
+    """:func:`fercore.curves.curve_reading` of DBM-CNN's pre-training curve, with ``target``:
+    its target accuracy at the last point."""
+    reading = curves.curve_reading(summary, "dbm_cnn", chance=chance)
+    last = summary.query("model == 'dbm_cnn' and metric == 'target'").sort_values("images")
+    return {**reading, "target": last["mean"].iloc[-1] if len(last) else np.nan}
+
+
+def curve_text(reading, accuracy, *, target, hog_svm) -> str:
+    """What DBM-CNN's pre-training curve says, and whether Table 6's adaptation gain on
+    ``target`` (DBM-DACNN − DBM-CNN in ``accuracy``, :func:`run_transfer`'s rows) can be judged:
+    *not yet learned* when the source net has not fitted its training set (adaptation started
+    from a net that had learned nothing to transfer), *learned, still rising* when its curve still
+    climbs, otherwise *learned* or *learned, and the effect is not there* (markdown)."""
+    name = TARGET_NAMES[target]
+    rows = summarize(accuracy[accuracy["target"] == target], ["model"], "accuracy").set_index("model")
+    dacnn, cnn = (Spread(rows.loc[m, "mean"], rows.loc[m, "sd"], int(rows.loc[m, "n"])) for m in ("dbm_dacnn", "dbm_cnn"))
+    gain = f"DBM-DACNN − DBM-CNN on {name} is {100 * (dacnn.mean - cnn.mean):+.1f} points"
+    if not reading["learned"]:
+        head = (f"**Not yet learned.** The source net has not fitted its training set when adaptation starts (train − "
+                f"test {100 * reading['gap']:+.1f} points{', near chance' if reading['at_chance'] else ''}), so the "
+                f"adaptation has little to transfer: {gain}, which says little about the paper's effect.")
+    else:
+        holds = verdict(dacnn, cnn)
+        head = ("**Learned, still rising.**" if not reading["flat"] else
+                "**Learned.**" if holds == "holds" else "**Learned, and the effect is not there.**")
+        head += (f" The source net has fitted its training set (train − test {100 * reading['gap']:+.1f} points), so "
+                 f"adaptation starts from a net that has learned the source task: {gain}; DBM-DACNN > DBM-CNN {holds}."
+                 + (" Provisional: the source curve still climbs, so longer pre-training may change it."
+                    if not reading["flat"] else ""))
+    return " ".join([curves.curve_text(reading, "DBM-CNN", "top-label accuracy on RAF-ML"),
+                     f"Its features give {100 * reading['target']:.1f} % on {name} (linear SVM, Table 6's protocol) "
+                     f"against {100 * hog_svm:.1f} % for HOG + linear SVM.", head])
 
 
 def protocol_score(target, features, *, n_folds=5, seed=0, multilabel_classifiers=("mlknn",)):
@@ -259,7 +377,7 @@ def select_weights(pretrained, source_images, source_labels, targets, *, source_
     labels and the selected scores are optimistic. ``training``: :func:`run_transfer`'s.
     Returns ``(choice, scores)``: ``{target: (γ, η)}`` and a DataFrame (target, gamma, eta, score).
     """
-    keys = ("schedule", "lam", "k", "batch_size", "target_batch_size", "device")
+    keys = ("schedule", "lam", "k", "batch_size", "target_batch_size", "flip", "device")
     args = {key: training[key if key != "schedule" else "adapt"] for key in keys
             if (key if key != "schedule" else "adapt") in training}
     rows, choice = [], {}
