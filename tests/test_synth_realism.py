@@ -59,6 +59,35 @@ def test_lid_cheek_and_mouth_actions_move_the_right_way():
     assert _up(_moves({17: 1}), (152, 175, 199)) > 0.03          # chin boss up
 
 
+def test_au5_raises_the_upper_lid_only():
+    move = _moves({5: 1})
+    assert _up(move, UPPER_LID) > 0.08
+    assert abs(_up(move, LOWER_LID)) < 0.01                    # the lower lid stays
+    assert abs(_up(move, INNER_BROW + OUTER_BROW)) < 0.01      # brows are AU1 and AU2's
+
+
+@pytest.mark.parametrize("au", AUS)
+def test_the_irises_stay_between_the_eye_corners(au):
+    """The eyeball does not move with the face's actions: each iris keeps its place relative
+    to its eye's corners (py-feat's regression moves the irises with the lids)."""
+    move = _moves({au: 1})
+    for iris, corners in ((M.LEFT_IRIS, M.LEFT_EYE_CORNERS), (M.RIGHT_IRIS, M.RIGHT_EYE_CORNERS)):
+        np.testing.assert_allclose(move[list(iris)], np.broadcast_to(move[list(corners)].mean(0), (5, 3)),
+                                   atol=1e-5)
+
+
+def test_the_upper_lash_line_is_darker_than_the_lower():
+    from fercore.synth.render import LOWER_LASH, _assets
+
+    lash, uv = _assets().features[..., 2], _assets().uv
+
+    def darkness(vertices):
+        u, v = np.clip((uv[list(vertices)] * lash.shape[0]).astype(int), 0, lash.shape[0] - 1).T
+        return lash[v, u].mean()
+    upper, lower = darkness(M.LEFT_EYE_RING[9:]), darkness(M.LEFT_EYE_RING[1:8])
+    assert lower == pytest.approx(LOWER_LASH * upper, rel=0.35)
+
+
 def test_fear_differs_from_surprise_and_sadness_from_neutral_in_geometry():
     table = prototype_matrix()
     proto = {e: dict(zip(AUS, table[EXPRESSIONS.index(e)])) for e in ("fear", "surprise", "sadness")}
@@ -97,6 +126,20 @@ def test_smile_shows_teeth():
     cheek = faces.aligned[:, 55:60, 25:30].mean(axis=(1, 2))
     assert mouth[0].max() > cheek[0] + 20          # teeth brighter than skin
     assert mouth[1].max() < cheek[1] + 20          # closed neutral mouth: no teeth
+
+
+def test_an_open_mouth_shows_the_tongue():
+    rng = np.random.default_rng(1)
+    ids = sample_identities(1, rng)
+    nuisance = sample_nuisance("lab", 1, rng)
+    nuisance.yaw[:], nuisance.pitch[:], nuisance.roll[:] = 0, 0, 0
+    nuisance.light[:] = (0, 0, 1)
+    faces = render_faces(prototype_matrix()[[0]] * 1.5, ids, nuisance, size=100)
+    y, x = faces.landmarks5[0, 3:].mean(0).round().astype(int)[::-1]
+    column = faces.aligned[0, y:y + 20, x].astype(int)
+    dark = column.min()
+    assert dark < 40                                 # the mouth's interior
+    assert (column[np.argmin(column):] > dark + 25).any()   # the lighter tongue below it
 
 
 def test_blind_set_is_balanced_and_shuffled():

@@ -164,7 +164,7 @@ def sample_identities(n: int, rng: np.random.Generator, *, gender_p=RAF_GENDER_P
     hair = np.where(age == 4, rng.uniform(0.55, 0.85, n), hair)
     brow = np.clip(rng.uniform(0.35, 0.7, n) - 0.08 * male + 0.15 * (age == 0), 0.2, 0.9)
     lip = np.clip(rng.uniform(0.72, 0.88, n) - 0.05 * (gender == 1), 0.6, 0.95)
-    iris = np.where(race == 0, rng.uniform(0.15, 0.55, n), rng.uniform(0.08, 0.22, n))
+    iris = np.where(race == 0, rng.uniform(0.1, 0.35, n), rng.uniform(0.08, 0.22, n))
     roughness = rng.uniform(0.02, 0.05, n) + 0.03 * old
     texture_seed = rng.integers(0, 2**32, n, dtype=np.uint32)
     expressivity = rng.lognormal(0.0, 0.15, (n, 1))

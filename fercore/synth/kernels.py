@@ -15,6 +15,8 @@ SCLERA = 0.62
 """Albedo of the white of the eye (shaded: it sits in the eye socket)."""
 LASH = 0.75
 """Darkening of the lash lines along the lid margins."""
+TONGUE = 0.3
+"""Albedo of the tongue, seen in the lower part of an open mouth (darker towards the throat)."""
 BACKGROUND, HAIR, SKIN, LIPS, BROWS, IRIS, WHITE, MOUTH, OCCLUDER = range(9)
 MATERIALS = ("background", "hair", "skin", "lips", "brows", "iris", "white", "mouth", "occluder")
 """What a pixel shows, as :func:`draw_faces` records it (white: sclera and teeth)."""
@@ -384,8 +386,8 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
     ``small``, ``uniforms``, ``spread``: per image). Skin: shade × skin tone × (1 + texture +
     AU wrinkles) × feature darkening (brows with hair streaks, lips, lash lines, nostrils),
     looked up at the pixel's texture coordinates. Eyes: sclera, iris, pupil and a catch-light
-    around the projected iris centre. Mouth opening: lips meeting at a seam where closed, teeth
-    and a dark interior where open (``open_fraction`` (n, 2): the share of the lip gap that
+    around the projected iris centre. Mouth opening: lips meeting at a seam where closed, teeth,
+    the tongue (:data:`TONGUE`) and a dark interior where open (``open_fraction`` (n, 2): the share of the lip gap that
     is open, and the upper teeth's share of the opening). ``tones`` (n, 4) holds each image's skin, brow, lip and
     iris albedo; ``hair`` (n, 7) its hair length and volume (pixels below / around the eye
     line), hair phase, mouth centre in the face frame, skin and hair albedo. ``material``
@@ -482,6 +484,9 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
                                 tooth = 0.93 - 0.25 * across * across
                             elif inner > 0.86 and across < 0.6:
                                 tooth = 0.6
+                            elif inner > 0.5 and across < 0.8:
+                                tooth = TONGUE * (0.6 + 0.4 * (inner - 0.5) / 0.5)
+                                kind = MOUTH
                             else:
                                 tooth = 0.05
                                 kind = MOUTH

@@ -31,6 +31,9 @@ it by :data:`AU_PEAK`, and adds the appearance change FACS describes for the AU
 (:func:`facs_displacements`: brow shapes of AU1, AU2 and AU4, lid aperture of AU5 and AU7,
 lip-corner pulls of AU12, AU15 and AU20, …), which the population regression alone barely
 shows; together they make intensity 1 a clear posed action (FACS level D–E) for every AU.
+The irises move only with their eye's corners: the eyeball does not move with the face's
+actions, but the regression carries the lids' movements into the iris vertices (0.04
+inter-ocular distances up for AU5 and AU7 at intensity 1).
 The sampled intensities of :mod:`fercore.synth.expressions` are on that scale.
 
 **Provenance.** py-feat's model files are research artefacts distributed with py-feat for
@@ -89,7 +92,7 @@ FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365
 
 AU_ZONES = {
     1: (-0.3, 9, 9), 2: (-0.3, 9, 9), 4: (-0.3, 9, 9),
-    5: (-0.4, 0.5, 1.05), 7: (-0.4, 0.5, 1.05), 43: (-0.4, 0.5, 1.05),
+    5: (0.0, 0.1, 1.05), 7: (-0.4, 0.5, 1.05), 43: (-0.4, 0.5, 1.05),
     6: (-0.85, 0.35, 1.05), 9: (-1.05, 0.4, 0.7), 10: (-1.25, -0.2, 0.8), 11: (-1.25, -0.2, 0.8),
     12: (-1.9, -0.45, 0.85), 14: (-1.9, -0.45, 0.85), 15: (-1.9, -0.45, 0.85),
     20: (-1.9, -0.45, 0.85), 23: (-1.9, -0.45, 0.85), 24: (-1.9, -0.45, 0.85),
@@ -97,7 +100,9 @@ AU_ZONES = {
     26: (-2.1, -0.45, 9),
 }
 """Facial area of each AU's appearance changes (FACS): ``(v_low, v_high, |u|_max)`` in
-inter-ocular distances from the eye midpoint on the rest mesh, v upwards, u sideways."""
+inter-ocular distances from the eye midpoint on the rest mesh, v upwards, u sideways. AU5 (upper
+lid raiser) is held to the upper lids: its regression also drops the lower lids and lifts the
+brows (surprise's correlates), which turned a raised lid into a round, cartoon eye."""
 ZONE_EDGE = 0.15
 """Width (inter-ocular distances) of the smooth fall-off at a zone's border."""
 AU_PEAK = {1: 2.0, 2: 0.8, 4: 1.8, 5: 1.2, 6: 0.8, 7: 2.5, 9: 0.9, 10: 2.0, 11: 1.5, 12: 2.2,
@@ -220,6 +225,9 @@ def _expression_coef(coef, intercept) -> np.ndarray:
         low, high, width = AU_ZONES[au]
         mask = _smoothstep(v - low) * _smoothstep(high - v) * _smoothstep(width - u)
         out[k] = coef[k] * np.tile(mask, 3) * AU_PEAK[au] + appearance[k].T.ravel() * iod
+    by_vertex = out.reshape(len(AUS), 3, N_VERTICES)
+    for iris, corners in ((LEFT_IRIS, LEFT_EYE_CORNERS), (RIGHT_IRIS, RIGHT_EYE_CORNERS)):
+        by_vertex[:, :, list(iris)] = by_vertex[:, :, list(corners)].mean(2, keepdims=True)
     return out.astype(np.float32)
 
 
@@ -272,7 +280,7 @@ def facs_displacements(u, v) -> np.ndarray:
         2: (0.01 * side * _bump(a, 0.72, 0.2) * brow_band, 0.13 * _bump(a, 0.72, 0.2) * brow_band),
         4: (-0.06 * side * _bump(a, 0.2, 0.22) * brow_band,
             -0.09 * _bump(a, 0.35, 0.3) * brow_band - 0.03 * upper_lid),
-        5: (zero, 0.06 * upper_lid + 0.02 * _bump(a, 0.5, 0.25) * brow_band),
+        5: (zero, 0.06 * upper_lid),
         6: (zero, 0.06 * cheek + 0.025 * lower_lid),
         7: (zero, 0.035 * lower_lid - 0.02 * upper_lid),
         9: (zero, 0.05 * nose_wing + 0.04 * upper_lip - 0.04 * _bump(a, 0.15, 0.2) * brow_band

