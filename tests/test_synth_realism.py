@@ -115,13 +115,18 @@ def test_eye_landmarks_are_the_pupils():
             assert patch[3:6, 3:6].min() == patch.min()
 
 
-def test_smile_shows_teeth():
+def _one_person_frontal(aus):
+    """Faces of one lab identity with ``aus`` (n, 20), frontal and lit from the front."""
     rng = np.random.default_rng(1)
     ids = sample_identities(1, rng)
-    nuisance = sample_nuisance("lab", 2, rng)
+    nuisance = sample_nuisance("lab", len(aus), rng)
     nuisance.yaw[:], nuisance.pitch[:], nuisance.roll[:] = 0, 0, 0
     nuisance.light[:] = (0, 0, 1)
-    faces = render_faces(prototype_matrix()[[3, 6]], ids[[0, 0]], nuisance, size=100)
+    return render_faces(aus, ids[[0] * len(aus)], nuisance, size=100)
+
+
+def test_smile_shows_teeth():
+    faces = _one_person_frontal(prototype_matrix()[[3, 6]])
     mouth = faces.aligned[:, 66:84, 35:65].astype(int)
     cheek = faces.aligned[:, 55:60, 25:30].mean(axis=(1, 2))
     assert mouth[0].max() > cheek[0] + 20          # teeth brighter than skin
@@ -129,12 +134,7 @@ def test_smile_shows_teeth():
 
 
 def test_an_open_mouth_shows_the_tongue():
-    rng = np.random.default_rng(1)
-    ids = sample_identities(1, rng)
-    nuisance = sample_nuisance("lab", 1, rng)
-    nuisance.yaw[:], nuisance.pitch[:], nuisance.roll[:] = 0, 0, 0
-    nuisance.light[:] = (0, 0, 1)
-    faces = render_faces(prototype_matrix()[[0]] * 1.5, ids, nuisance, size=100)
+    faces = _one_person_frontal(prototype_matrix()[[0]] * 1.5)
     y, x = faces.landmarks5[0, 3:].mean(0).round().astype(int)[::-1]
     column = faces.aligned[0, y:y + 20, x].astype(int)
     dark = column.min()
