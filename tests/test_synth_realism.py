@@ -59,6 +59,27 @@ def test_lid_cheek_and_mouth_actions_move_the_right_way():
     assert _up(_moves({17: 1}), (152, 175, 199)) > 0.03          # chin boss up
 
 
+def _eye_opening(aus: dict) -> float:
+    """Mean height of the eye openings (upper minus lower lid) relative to the rest face."""
+    model = load_face_model()
+    row = np.zeros((1, len(AUS)), np.float32)
+    for au, value in aus.items():
+        row[0, AU[au]] = value
+    rest, moved = (model.expression_mesh(a)[0] for a in (np.zeros_like(row), row))
+    opening = lambda v: v[UPPER_LID, 1].mean() - v[LOWER_LID, 1].mean()   # noqa: E731
+    return opening(moved) / opening(rest)
+
+
+def test_eye_openings_follow_the_expression():
+    table = prototype_matrix()
+    proto = {e: {au: v for au, v in zip(AUS, table[EXPRESSIONS.index(e)]) if v} for e in EXPRESSIONS}
+    assert 0.3 < _eye_opening({7: 1}) < 0.7              # lids tightened, the eye still open
+    assert _eye_opening(proto["anger"]) > 0.4             # 4+5+7 glares rather than shuts
+    assert _eye_opening(proto["surprise"]) > _eye_opening(proto["fear"]) + 0.2 > 1.3
+    assert _eye_opening(proto["sadness"]) < 0.9           # drooping upper lids
+    assert _eye_opening(proto["happiness"]) < 0.8         # cheeks push the lower lids up
+
+
 def test_au5_raises_the_upper_lid_only():
     move = _moves({5: 1})
     assert _up(move, UPPER_LID) > 0.08
@@ -86,6 +107,20 @@ def test_the_upper_lash_line_is_darker_than_the_lower():
         return lash[v, u].mean()
     upper, lower = darkness(M.LEFT_EYE_RING[9:]), darkness(M.LEFT_EYE_RING[1:8])
     assert lower == pytest.approx(LOWER_LASH * upper, rel=0.35)
+
+
+def test_the_eye_sockets_are_shaded():
+    from fercore.synth.render import SOCKET_SHADOW, _assets
+
+    shade, uv = _assets().features[..., 3], _assets().uv
+
+    def darkening(vertices):
+        u, v = np.clip((uv[list(vertices)] * shade.shape[0]).astype(int), 0, shade.shape[0] - 1).T
+        return shade[v, u]
+    for eye in (M.LEFT_EYE_RING, M.RIGHT_EYE_RING):
+        assert darkening(eye).min() > 0.6 * SOCKET_SHADOW      # both lids, all round the eye
+    for elsewhere in (M.LEFT_BROW, M.RIGHT_BROW, [M.NOSE_TIP, M.MOUTH_LEFT, M.MOUTH_RIGHT]):
+        assert darkening(elsewhere).max() < 0.1
 
 
 def test_fear_differs_from_surprise_and_sadness_from_neutral_in_geometry():
@@ -161,3 +196,4 @@ def test_mtcnn_finds_lab_faces_and_agrees_with_the_landmarks():
     assert result["detected"] >= 13 / 14
     assert result["error"] < 0.15
     assert result["point_error"].shape == (5,) and result["offset"].shape == (5, 2)
+    assert result["median"] <= result["error"] + 0.05 and 0 <= result["far"] <= 1 / 14

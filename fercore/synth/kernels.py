@@ -383,16 +383,16 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
 
     The rasterized face (:func:`raster_face`) in front of hair, neck and background, with the
     occluder on top, clipped to [0, 1], then degraded by :func:`degrade_image` (``sigma``,
-    ``small``, ``uniforms``, ``spread``: per image). Skin: shade × skin tone × (1 + texture +
-    AU wrinkles) × feature darkening (brows with hair streaks, lips, lash lines, nostrils),
-    looked up at the pixel's texture coordinates. Eyes: sclera, iris, pupil and a catch-light
-    around the projected iris centre. Mouth opening: lips meeting at a seam where closed, teeth,
-    the tongue (:data:`TONGUE`) and a dark interior where open (``open_fraction`` (n, 2): the share of the lip gap that
-    is open, and the upper teeth's share of the opening). ``tones`` (n, 4) holds each image's skin, brow, lip and
-    iris albedo; ``hair`` (n, 7) its hair length and volume (pixels below / around the eye
-    line), hair phase, mouth centre in the face frame, skin and hair albedo. ``material``
-    (n, side, side) uint8 receives what each pixel shows (:data:`MATERIALS`), from which the
-    renderer colours the image.
+    ``small``, ``uniforms``, ``spread``: per image). Skin: shade × skin tone × (1 + texture + AU
+    wrinkles) × feature darkening (brows with hair streaks, lips, lash lines, the shade of nostrils
+    and eye sockets), looked up at the pixel's texture coordinates. Eyes: sclera, iris, pupil and a
+    catch-light around the projected iris centre. Mouth opening: lips meeting at a seam where
+    closed, teeth, the tongue (:data:`TONGUE`) and a dark interior where open (``open_fraction``
+    (n, 2): the share of the lip gap that is open, and the upper teeth's share of the opening).
+    ``tones`` (n, 4) holds each image's skin, brow, lip and iris albedo; ``hair`` (n, 7) its hair
+    length and volume (pixels below / around the eye line), hair phase, mouth centre in the face
+    frame, skin and hair albedo. ``material`` (n, side, side) uint8 receives what each pixel shows
+    (:data:`MATERIALS`), from which the renderer colours the image.
     """
     height, width = out.shape[1], out.shape[2]
     tri = np.empty((height, width), np.int32)
@@ -444,7 +444,7 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
                     albedo = skin_tone * (1.0 + skin)
                     albedo *= 1.0 + features[iv, iu, 0] * (brow_tone * streaks[iv, iu] - 1.0)
                     albedo *= 1.0 + features[iv, iu, 1] * (lip_tone - 1.0)
-                    albedo *= (1.0 - LASH * features[iv, iu, 2]) * (1.0 - 0.65 * features[iv, iu, 3])
+                    albedo *= (1.0 - LASH * features[iv, iu, 2]) * (1.0 - features[iv, iu, 3])
                     value = s * albedo
                     kind = SKIN
                     if features[iv, iu, 1] > 0.5:

@@ -30,6 +30,9 @@ RAW_IOD = (36.0, 52.0)
 MTCNN_PIXEL_ORIGIN = 0.5
 """facenet-pytorch's MTCNN measures points from pixel edges (its O-net output is
 ``box_x1 - 1 + width * p`` over a 1-based box): a pixel centre is at +0.5."""
+FAR_LANDMARKS = 0.25
+"""Mean point distance (inter-ocular distances) beyond which MTCNN has misplaced the whole face
+(eyes on the brows, mouth on the cheeks) rather than misjudged a point."""
 
 
 def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, strength=None,
@@ -138,9 +141,11 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
 
     Returns ``detected`` (fraction of faces with a detection whose eyes fall within one
     inter-ocular distance of the true ones), ``error`` (mean distance of the five points to the
-    generator's, in true inter-ocular distances, over detected faces), ``point_error`` (5,)
-    per point, ``offset`` (5, 2) mean signed offset (x right, y down) in inter-ocular
-    distances, and ``n``.
+    generator's, in true inter-ocular distances, over detected faces), ``median`` (the median
+    over detected faces of each face's mean distance), ``far`` (fraction of detected faces whose
+    mean distance exceeds :data:`FAR_LANDMARKS`: MTCNN placed the whole face elsewhere),
+    ``point_error`` (5,) per point, ``offset`` (5, 2) mean signed offset (x right, y down) in
+    inter-ocular distances, and ``n``.
     """
     emotions = [BASIC7[i % len(BASIC7)] for i in range(n)]
     color = domain != "lab" if color is None else color
@@ -152,6 +157,9 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
     distance = np.linalg.norm(delta, axis=2)
     with np.errstate(invalid="ignore"):
         detected = np.isfinite(distance).all(1) & (np.nan_to_num(distance[:, :2], nan=9).max(1) < 1)
+    per_face = distance[detected].mean(1)
     return {"n": n, "detected": float(detected.mean()),
-            "error": float(distance[detected].mean()) if detected.any() else float("nan"),
+            "error": float(per_face.mean()) if detected.any() else float("nan"),
+            "median": float(np.median(per_face)) if detected.any() else float("nan"),
+            "far": float((per_face > FAR_LANDMARKS).mean()) if detected.any() else float("nan"),
             "point_error": distance[detected].mean(0), "offset": delta[detected].mean(0)}

