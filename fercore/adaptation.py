@@ -117,7 +117,7 @@ def pretrain_source_nets(source_images, source_labels, *, source_vectors=None, p
 def train_transfer_nets(source_images, source_labels, targets, *, source_vectors=None, gamma=1.0, eta=0.1,
                         pretrain=None, pretrained=None, adapt, lam=None, k=None, width=1.0, input_size=90,
                         feature_dim=2000, dropout=0.3, batch_size=64, target_batch_size=None, basedcnn=True,
-                        flip=False, seed=0, device="auto"):
+                        flip=False, seed=0, device="auto", curves=None):
     """Train every network of RAF-ML §6.5 for one seed; returns ``(nets, histories)``.
 
     ``targets`` maps a target name to ``(images, setting)``, setting ``"m2m"`` or ``"m2s"``.
@@ -131,7 +131,8 @@ def train_transfer_nets(source_images, source_labels, targets, *, source_vectors
 
     ``nets[target][model_id]`` (ids from :data:`MODELS`; the source-only nets are shared by all
     targets) and ``histories[(stage, model_id)]`` with stage ``"pretrain"``, ``"source"`` or the
-    target's name: the per-step loss terms.
+    target's name: the per-step loss terms. ``curves``: ``{(stage, model_id):
+    fercore.curves.LearningCurve}`` recorded during the stage-2 runs they name.
     """
     unknown = {name: setting for name, (_, setting) in targets.items() if setting not in SETTINGS}
     if unknown:
@@ -144,12 +145,14 @@ def train_transfer_nets(source_images, source_labels, targets, *, source_vectors
             basedcnn=basedcnn, flip=flip, seed=seed, device=device)
         histories.update({("pretrain", m): h for m, h in stage1.items()})
     common = dict(schedule=adapt, lam=lam, k=k, batch_size=batch_size, flip=flip, seed=seed, device=device)
+    curves = curves or {}
     source_only = {}
     for model_id, net in pretrained.items():
         objective = "dbm" if model_id == "dbm_cnn" else "soft_ce"
         source_only[model_id], histories[("source", model_id)] = train_feature_net(
             source_images, source_labels, objective, model=copy.deepcopy(net), channels_last=None,
-            label_vectors=source_vectors if objective == "dbm" else None, desc=MODELS[model_id], **common)
+            label_vectors=source_vectors if objective == "dbm" else None, desc=MODELS[model_id],
+            curve=curves.get(("source", model_id)), **common)
     nets = {}
     for target, (images, setting) in targets.items():
         nets[target] = {m: net for m, net in source_only.items() if setting == "m2m" or m == "dbm_cnn"}
@@ -160,7 +163,7 @@ def train_transfer_nets(source_images, source_labels, targets, *, source_vectors
             nets[target][model_id], histories[(target, model_id)] = adapt_to_target(
                 pretrained["dbm_cnn"], source_images, source_labels, images, source_vectors=source_vectors,
                 gamma=_per_target(gamma, target), eta=eta_value, target_batch_size=target_batch_size,
-                desc=f"{MODELS[model_id]} → {target}", **common)
+                desc=f"{MODELS[model_id]} → {target}", curve=curves.get((target, model_id)), **common)
     return nets, histories
 
 

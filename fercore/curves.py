@@ -109,10 +109,11 @@ def curve_summary(curves, by=(), metrics=None):
 
 
 def plot_learning_curves(summary, *, metric, by="model", references=None, taken_at=None,
-                         ax=None, ylabel=None):
+                         ax=None, ylabel=None, xscale="log"):
     """One line per value of ``by`` (mean ± sd band over seeds) of ``metric`` against training
-    images seen (log scale); ``references`` (label → value) as horizontal dashed lines (e.g.
-    HOG + SVM); ``taken_at`` (images) marks where the chapter's tables are taken."""
+    images seen (``xscale``: log, or linear for a short stretch of training); ``references``
+    (label → value) as horizontal dashed lines (e.g. HOG + SVM); ``taken_at`` (images) marks
+    where the chapter's tables are taken."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
@@ -128,7 +129,7 @@ def plot_learning_curves(summary, *, metric, by="model", references=None, taken_
         ax.axhline(value, color=f"C{7 + i}", linestyle="--", label=label)
     if taken_at is not None:
         ax.axvline(taken_at, color="0.3", linestyle=":", label="tables taken here")
-    ax.set(xscale="log", xlabel="training images seen", ylabel=ylabel or metric)
+    ax.set(xscale=xscale, xlabel="training images seen", ylabel=ylabel or metric)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize="small")

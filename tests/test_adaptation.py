@@ -14,6 +14,9 @@ from fercore.deep import extract_features, train_feature_net
 from fercore.curves import curve_summary
 from fercore.experiments.domain_adaptation import (
     TABLE5_METRICS,
+    adaptation_curves,
+    adaptation_points,
+    adaptation_text,
     curve_text,
     m2m_scores,
     m2s_scores,
@@ -248,6 +251,39 @@ def test_pretraining_curve_over_seeds_leaves_the_nets_as_without_it():
     assert none.empty
     for a, b in zip(nets[1]["dbm_cnn"].parameters(), plain[1]["dbm_cnn"].parameters()):
         assert torch.equal(a, b)
+
+
+def test_adaptation_curve_follows_every_stage_two_model_and_leaves_the_nets_as_without_it():
+    source, labels, _ = toy_domains(n=48)
+    targets = {"ckplus": toy_target("m2s")}
+    training = dict(pretrain=Schedule(4), adapt=Schedule(6), gamma=0.5, eta=0.1, k=3, width=0.125, input_size=16,
+                    feature_dim=32, batch_size=8, basedcnn=False, device="cpu")
+    evaluate = pretrain_evaluate(source, labels, source[:16], labels[:16], targets["ckplus"])
+    pretrained, pre_rows = pretrain_over_seeds([0], source_images=source, source_labels=labels, curve_points=[4],
+                                               evaluate=evaluate, **{k: v for k, v in training.items()
+                                                                     if k not in ("adapt", "gamma", "eta")})
+    args = dict(held_out_images=source[:16], seed=0, training=training, pretrained=pretrained[0], n_folds=2)
+    out = run_transfer(source, labels, targets, curve_on="ckplus", curve_points=adaptation_points(6, 2),
+                       evaluate=evaluate, keep_features=True, **args)
+    rows = out["curve"]
+    assert set(rows["model"]) == {"dbm_cnn", "dbm_dacnn", "dbm_dacnn_entropy"}
+    assert sorted(set(rows["step"])) == [7, 10] and sorted(set(rows["images"])) == [56, 80]  # after 4 pre-training steps
+    assert rows[["test", "train", "target"]].apply(lambda c: c.between(0, 1)).all().all()
+    plain = run_transfer(source, labels, targets, keep_features=True, **args)
+    assert plain["curve"].empty
+    for model in ("dbm_cnn", "dbm_dacnn", "dbm_dacnn_entropy"):
+        np.testing.assert_array_equal(out["features"][("ckplus", model)][1], plain["features"][("ckplus", model)][1])
+    joined = adaptation_curves(pre_rows, rows)
+    assert (joined.groupby("model")["step"].min() == 4).all()      # every line starts at the pre-trained net
+    summary = curve_summary(joined, by=["model"])
+    assert "DBM-DACNN" in adaptation_text(summary, target="ckplus")
+
+
+def test_adaptation_points_are_evenly_spaced():
+    assert adaptation_points(100, 4) == [25, 50, 75, 100]
+    assert adaptation_points(3, 6) == [1, 2, 3]
+    with pytest.raises(ValueError, match="n_points"):
+        adaptation_points(100, 0)
 
 
 def test_flip_reaches_every_stage():

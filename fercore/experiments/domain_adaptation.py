@@ -154,7 +154,7 @@ def m2m_scores(target, features, classifier_names, *, n_folds=5, seed=0):
 
 def run_transfer(source_images, source_labels, targets, *, source_vectors=None, held_out_images, seed=0,
                  training, pretrained=None, finetune=None, multilabel_classifiers=("clr", "rakel", "mlknn", "mlloc", "lift", "ml2"),
-                 n_folds=5, mmd_samples=1000, keep_features=False):
+                 n_folds=5, mmd_samples=1000, keep_features=False, curve_on=None, curve_points=(), evaluate=None):
     """One seed of RAF-ML §6.5: train every network (:func:`train_transfer_nets`, ``training``
     its keyword arguments), extract the embeddings and evaluate each target's protocol.
 
@@ -164,15 +164,25 @@ def run_transfer(source_images, source_labels, targets, *, source_vectors=None, 
     :class:`fercore.train.Schedule` to also fine-tune each SFEW model on SFEW's training set
     (model ids get a ``_finetuned`` suffix), or ``None``.
 
+    ``curve_on``: the target whose adaptation runs record a learning curve with ``evaluate``
+    (:func:`pretrain_evaluate`'s) at ``curve_points`` (adaptation step counts), beside the
+    source-only DBM-CNN's continued training.
+
     Returns a dict of tidy DataFrames — ``accuracy`` (seed, target, model, accuracy, mean_diag),
-    ``multilabel`` (seed, model, classifier, metric, value), ``mmd`` (seed, target, model, mmd) —
-    and ``histories`` (:func:`train_transfer_nets`'s) plus, if ``keep_features``,
-    ``features[(target, model)] = (held-out source features, target features)``.
+    ``multilabel`` (seed, model, classifier, metric, value), ``mmd`` (seed, target, model, mmd),
+    ``curve`` (:func:`adaptation_curve_rows`) — and ``histories`` (:func:`train_transfer_nets`'s)
+    plus, if ``keep_features``, ``features[(target, model)] = (held-out source features, target
+    features)``.
     """
+    recorded = {}
+    if curve_on is not None and len(curve_points):
+        variants = ["dbm_dacnn"] + (["dbm_dacnn_entropy"] if setting(targets[curve_on]) == "m2s" else [])
+        recorded = {("source", "dbm_cnn"): curves.LearningCurve(curve_points, evaluate),
+                    **{(curve_on, m): curves.LearningCurve(curve_points, evaluate) for m in variants}}
     nets, histories = train_transfer_nets(source_images, source_labels,
                                           {n: (t.images, setting(t)) for n, t in targets.items()},
                                           source_vectors=source_vectors, pretrained=pretrained, seed=seed,
-                                          **training)
+                                          curves=recorded, **training)
     accuracy, multilabel, mmd, features = [], [], [], {}
     fingerprint, kept = params_fingerprint(training), set()
     for name, target in targets.items():
@@ -208,6 +218,8 @@ def run_transfer(source_images, source_labels, targets, *, source_vectors=None, 
     out = {"accuracy": pd.DataFrame(accuracy, columns=["seed", "target", "model", "accuracy", "mean_diag"]),
            "multilabel": pd.DataFrame(multilabel, columns=["seed", "model", "classifier", "metric", "value"]),
            "mmd": pd.DataFrame(mmd, columns=["seed", "target", "model", "mmd"]),
+           "curve": adaptation_curve_rows(recorded, seed=seed, pretrain_steps=training["pretrain"].iterations,
+                                          batch_size=training.get("batch_size", 64)),
            "histories": histories}
     if keep_features:
         out["features"] = features
@@ -215,9 +227,29 @@ def run_transfer(source_images, source_labels, targets, *, source_vectors=None, 
 
 
 
+CURVE_COLUMNS = ["seed", "model", "step", "images", "test", "train", "target"]
+"""Columns of a learning curve's rows in this chapter (:func:`pretrain_evaluate`'s metrics)."""
+
+
+def adaptation_curve_rows(recorded, *, seed, pretrain_steps, batch_size):
+    """The rows (:data:`CURVE_COLUMNS`) of the stage-2 learning curves ``recorded``
+    (``{(stage, model_id): LearningCurve}``), on the pre-training curve's axis: ``step`` and
+    ``images`` count the pre-training's ``pretrain_steps`` too (each step a batch of
+    ``batch_size`` source faces)."""
+    frames = [curve.frame.assign(model=model_id, seed=seed) for (_, model_id), curve in recorded.items()
+              if len(curve.frame)]
+    if not frames:
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    rows = pd.concat(frames, ignore_index=True)
+    rows["step"] += pretrain_steps
+    rows["images"] = rows["step"] * batch_size
+    return rows[CURVE_COLUMNS]
+
+
 TRANSFER_TABLES = {"accuracy": ["seed", "target", "model", "accuracy", "mean_diag"],
                    "multilabel": ["seed", "model", "classifier", "metric", "value"],
-                   "mmd": ["seed", "target", "model", "mmd"]}
+                   "mmd": ["seed", "target", "model", "mmd"],
+                   "curve": CURVE_COLUMNS}
 """The tidy tables of :func:`run_transfer` and their columns."""
 
 
@@ -227,8 +259,8 @@ def run_transfer_over_seeds(seeds, *, pretrained=None, store=None, context=None,
 
     ``pretrained``: ``{seed: stage-1 networks}`` (:func:`pretrain_over_seeds`) for the seeds
     already pre-trained; the first seed also keeps its features. Returns
-    ``{"accuracy", "multilabel", "mmd"}`` tables over all seeds and ``runs`` (each seed's
-    :func:`run_transfer` output, in seed order).
+    ``{"accuracy", "multilabel", "mmd", "curve"}`` tables over all seeds and ``runs`` (each
+    seed's :func:`run_transfer` output, in seed order).
     """
     seeds = list(seeds)
 
@@ -321,6 +353,47 @@ def curve_figures(summary, *, target, hog_svm, chance, taken_at):
                                             titles=("RAF-ML held-out faces", "RAF-ML training faces"),
                                             xlabel="source images seen")
     return target_fig, source_fig
+
+
+def adaptation_points(iterations, n_points):
+    """``n_points`` adaptation step counts evenly spaced up to ``iterations`` (always included):
+    the stage-2 curve is short, so its axis is linear."""
+    if n_points < 1:
+        raise ValueError(f"n_points must be at least 1, got {n_points}")
+    return sorted({max(1, int(round(p))) for p in np.linspace(0, iterations, n_points + 1)[1:]})
+
+
+def adaptation_curves(pretrain_rows, adapt_rows):
+    """The stage-2 curve rows, each model's line starting where every stage-2 run starts: the
+    pre-trained DBM-CNN's last pre-training point of the same seed."""
+    start = pretrain_rows[pretrain_rows["model"] == "dbm_cnn"].sort_values("step").groupby("seed").tail(1)
+    starts = [start.assign(model=model) for model in adapt_rows["model"].unique()]
+    return pd.concat([*starts, adapt_rows], ignore_index=True)[CURVE_COLUMNS]
+
+
+def adaptation_figure(summary, *, target, taken_at):
+    """The target's accuracy (Table 6's protocol) during the adaptation iterations, per stage-2
+    model (:func:`adaptation_curves` summarized over seeds), on a linear axis."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    curves.plot_learning_curves(summary.assign(model=summary["model"].map(MODELS)), metric="target",
+                                taken_at=taken_at, ax=ax, xscale="linear",
+                                ylabel=f"{TARGET_NAMES[target]} accuracy (linear SVM)")
+    ax.set(title=f"{TARGET_NAMES[target]}: during adaptation", xlabel="source images seen")
+    fig.tight_layout()
+    return fig
+
+
+def adaptation_text(summary, *, target) -> str:
+    """Each stage-2 model's target accuracy at the start and end of the adaptation (markdown)."""
+    part = summary[summary["metric"] == "target"].sort_values("images")
+    ends = {m: (g["mean"].iloc[0], g["mean"].iloc[-1], g["sd"].iloc[-1]) for m, g in part.groupby("model", sort=False)}
+    moves = "; ".join(f"{MODELS[m]} {100 * a:.1f} → {100 * b:.1f} %" + ("" if np.isnan(sd) else f" (± {100 * sd:.1f})")
+                      for m, (a, b, sd) in ends.items())
+    return (f"During the adaptation iterations, {TARGET_NAMES[target]} accuracy from each net's features (linear "
+            f"SVM, mean over seeds, ± sd at the end) moved: {moves}. The source-only line is DBM-CNN trained on "
+            "for the same iterations, so the gap between the lines at the end is the adaptation's effect.")
 
 
 def pretrain_reading(summary, chance) -> dict:
