@@ -158,8 +158,7 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
     with np.errstate(invalid="ignore"):
         detected = np.isfinite(distance).all(1) & (np.nan_to_num(distance[:, :2], nan=9).max(1) < 1)
     per_face = distance[detected].mean(1)
-    return {"n": n, "detected": float(detected.mean()),
-            "error": float(per_face.mean()) if detected.any() else float("nan"),
-            "median": float(np.median(per_face)) if detected.any() else float("nan"),
-            "far": float((per_face > FAR_LANDMARKS).mean()) if detected.any() else float("nan"),
-            "point_error": distance[detected].mean(0), "offset": delta[detected].mean(0)}
+    error, median, far = ((per_face.mean(), np.median(per_face), (per_face > FAR_LANDMARKS).mean())
+                          if detected.any() else (np.nan,) * 3)
+    return {"n": n, "detected": float(detected.mean()), "error": float(error), "median": float(median),
+            "far": float(far), "point_error": distance[detected].mean(0), "offset": delta[detected].mean(0)}
