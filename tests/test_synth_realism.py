@@ -80,6 +80,27 @@ def test_eye_openings_follow_the_expression():
     assert _eye_opening(proto["happiness"]) < 0.8         # cheeks push the lower lids up
 
 
+def _mouth_width(aus: dict) -> float:
+    """Distance between the lip corners relative to the rest face."""
+    model = load_face_model()
+    row = np.zeros((1, len(AUS)), np.float32)
+    for au, value in aus.items():
+        row[0, AU[au]] = value
+    rest, moved = (model.expression_mesh(a)[0] for a in (np.zeros_like(row), row))
+    width = lambda v: np.linalg.norm(v[M.MOUTH_RIGHT, :2] - v[M.MOUTH_LEFT, :2])   # noqa: E731
+    return width(moved) / width(rest)
+
+
+def test_mouth_widths_stay_those_of_real_faces():
+    """A posed smile widens the mouth by about a quarter and pressed lips narrow it by about a
+    seventh; wider and narrower mouths are read by a real-face detector as ordinary ones."""
+    table = prototype_matrix()
+    proto = {e: {au: v for au, v in zip(AUS, table[EXPRESSIONS.index(e)]) if v} for e in EXPRESSIONS}
+    assert 1.1 < _mouth_width(proto["happiness"]) < 1.35
+    assert 0.8 < _mouth_width(proto["anger"]) < 0.95
+    assert _mouth_width(proto["fear"]) > 1.15            # AU20 stretches the lips sideways
+
+
 def test_au5_raises_the_upper_lid_only():
     move = _moves({5: 1})
     assert _up(move, UPPER_LID) > 0.08

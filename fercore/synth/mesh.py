@@ -106,14 +106,17 @@ brows (surprise's correlates), which turned a raised lid into a round, cartoon e
 ZONE_EDGE = 0.15
 """Width (inter-ocular distances) of the smooth fall-off at a zone's border."""
 AU_PEAK = {1: 2.0, 2: 0.8, 4: 1.8, 5: 1.2, 6: 0.8, 7: 1.5, 9: 0.9, 10: 2.0, 11: 1.5, 12: 2.2,
-           14: 1.2, 15: 2.2, 17: 1.0, 20: 1.0, 23: 2.0, 24: 1.2, 25: 1.0, 26: 1.0, 28: 1.0,
+           14: 1.2, 15: 0.6, 17: 1.0, 20: 1.0, 23: 0.8, 24: 1.2, 25: 1.0, 26: 1.0, 28: 1.0,
            43: 0.8}
 """Scale of py-feat's regression per unit of expression intensity: each AU's main displacement
 at intensity 1 is about a tenth of the inter-ocular distance (an eighth for the jaw drop,
 AU26); AU2 and AU6 are scaled down because the regression moves the whole brow (AU2) and
 closes the eyes (AU6), and :func:`facs_displacements` draws their own changes. AU7 narrows
 the eye to 40% of its rest opening at intensity 1, so that anger's 4+5+7 glares (half the
-rest opening) rather than shuts the eyes."""
+rest opening) rather than shuts the eyes. AU23 is scaled down so that pressed lips (anger's
+23+24) narrow the mouth by about a seventh, not a third; with AU12's sideways pull left to the
+regression, a smile widens it by a quarter (MTCNN read the wider smiles and narrower presses
+as the ordinary widths, 0.1 inter-ocular distances from the drawn corners)."""
 
 
 def feat_resources_dir() -> Path:
@@ -259,10 +262,10 @@ def facs_displacements(u, v) -> np.ndarray:
     together (1+4: oblique brows, inner corners up); AU5 raises the upper lids (sclera above
     the iris); AU6 lifts the cheeks and lower lids, AU7 lifts the lower lids and lowers the
     upper lids (narrowed eyes); AU9 lifts the nose wings and upper lip and lowers the inner
-    brows; AU10 raises the upper lip; AU12 pulls the lip corners up and out, AU14 dimples them
-    inwards, AU15 pulls them down, AU20 stretches them sideways; AU17 pushes the chin and lower
-    lip up; AU23 narrows and thins the lips, AU24 presses them together; AU25 parts them,
-    AU26 drops the jaw.
+    brows; AU10 raises the upper lip; AU12 pulls the lip corners up (the regression pulls them
+    out), AU14 dimples them inwards, AU15 pulls them down, AU20 stretches them sideways; AU17
+    pushes the chin and lower lip up; AU23 thins the lips (the regression narrows them),
+    AU24 presses them together; AU25 parts them, AU26 drops the jaw.
     """
     side = np.sign(u)
     a = np.abs(u)
@@ -288,12 +291,12 @@ def facs_displacements(u, v) -> np.ndarray:
         9: (zero, 0.05 * nose_wing + 0.04 * upper_lip - 0.04 * _bump(a, 0.15, 0.2) * brow_band
             + 0.02 * cheek),
         10: (zero, 0.07 * upper_lip + 0.025 * nose_wing),
-        12: (0.06 * side * near_corner, 0.1 * near_corner + 0.03 * cheek),
+        12: (zero, 0.1 * near_corner + 0.03 * cheek),
         14: (-0.03 * side * corner, 0.01 * corner),
-        15: (0.01 * side * near_corner, -0.09 * near_corner),
+        15: (0.01 * side * near_corner, -0.1 * near_corner),
         17: (zero, 0.06 * chin + 0.03 * lower_lip),
-        20: (0.12 * side * near_corner, -0.02 * near_corner - 0.02 * lower_lip),
-        23: (-0.045 * side * near_corner, -0.015 * upper_lip + 0.015 * lower_lip),
+        20: (0.06 * side * near_corner, -0.02 * near_corner - 0.02 * lower_lip),
+        23: (zero, -0.015 * upper_lip + 0.015 * lower_lip),
         24: (-0.02 * side * near_corner, -0.02 * upper_lip + 0.025 * lower_lip),
         25: (zero, 0.02 * upper_lip - 0.06 * lower_lip),
         26: (-0.07 * side * near_corner, -0.03 * lower_lip - 0.03 * chin),
