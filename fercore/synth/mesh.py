@@ -115,8 +115,11 @@ closes the eyes (AU6), and :func:`facs_displacements` draws their own changes. A
 the eye to 40% of its rest opening at intensity 1, so that anger's 4+5+7 glares (half the
 rest opening) rather than shuts the eyes. AU23 is scaled down so that pressed lips (anger's
 23+24) narrow the mouth by about a seventh, not a third; with AU12's sideways pull left to the
-regression, a smile widens it by a quarter (MTCNN read the wider smiles and narrower presses
-as the ordinary widths, 0.1 inter-ocular distances from the drawn corners)."""
+regression, a smile widens it by a quarter, and fear's lip stretch (AU20) by a sixth (MTCNN
+read the wider and narrower mouths as ordinary ones, 0.1 inter-ocular distances from the drawn
+corners). AU15 is scaled down because its regression lowers the whole upper lip (0.1
+inter-ocular distances, which MTCNN read as a lower nose); :func:`facs_displacements` pulls
+its corners down."""
 
 
 def feat_resources_dir() -> Path:
