@@ -218,3 +218,26 @@ def test_mtcnn_finds_lab_faces_and_agrees_with_the_landmarks():
     assert result["error"] < 0.15
     assert result["point_error"].shape == (5,) and result["offset"].shape == (5, 2)
     assert result["median"] <= result["error"] + 0.05 and 0 <= result["far"] <= 1 / 14
+
+
+def test_nasolabial_folds_run_outside_the_mouth_corners():
+    """The smile folds run from the nose wings down and out past the mouth corners (about
+    a centimetre beyond them), not along the upper lip."""
+    from fercore.synth.render import _texel_grid, _wrinkle_patterns
+
+    model = load_face_model()
+    rest = model.rest
+    left, right = (rest[list(c)].mean(0) for c in (M.LEFT_EYE_CORNERS, M.RIGHT_EYE_CORNERS))
+    iod = np.linalg.norm(right - left)
+    x, y = (rest[:, 0] - (left + right)[0] / 2) / iod, -(rest[:, 1] - (left + right)[1] / 2) / iod
+    fold = -_wrinkle_patterns(x, y)[0][4]
+    fx, fy = _texel_grid(x, y)
+
+    def at(px, py):
+        return fold[np.argmin(np.abs(fy[:, 0] - py)), np.argmin(np.abs(fx[0] - px))]
+
+    corner = x[M.MOUTH_RIGHT], y[M.MOUTH_RIGHT]
+    upper_lip = (x[M.MOUTH_RIGHT] / 2, (y[M.MOUTH_RIGHT] + y[2]) / 2)    # between subnasale and corner
+    beside = max(at(corner[0] + d, corner[1]) for d in np.linspace(0.08, 0.2, 13))
+    assert beside > 0.5 * fold.max()
+    assert at(*upper_lip) < 0.05 * fold.max() and at(*corner) < 0.2 * fold.max()

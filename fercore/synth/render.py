@@ -216,8 +216,9 @@ def _wrinkle_patterns(x, y):
     crow = sum(gauss(s * 0.78, 0.05, 0.07, 0.12) * (0.5 + 0.5 * np.cos(
         2 * np.pi * (fy - 0.6 * s * (fx - s * 0.78)) / 0.07)) for s in (-1, 1))
     fold = 0
-    for s in (-1, 1):    # a line from beside the nose wing to beside the mouth corner
-        dist = _distance_to_chain(fx, fy, np.array([s * 0.24, s * 0.42]), np.array([0.45, 0.92]))
+    for s in (-1, 1):    # from above the nose wing, down and out, to 0.15 beyond the mouth corner
+        dist = _distance_to_chain(fx, fy, np.array([s * 0.34, s * 0.47, s * 0.56]),
+                                  np.array([0.47, 0.78, 1.04]))
         fold = fold + np.exp(-dist**2 / (2 * 0.025**2))
     chin = gauss(0, 1.25, 0.14, 0.08) * (0.6 + 0.4 * np.cos(2 * np.pi * fx / 0.07) *
                                           np.cos(2 * np.pi * fy / 0.07))
