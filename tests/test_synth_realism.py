@@ -20,15 +20,20 @@ LOWER_LID = (145, 374)
 CORNERS = (M.MOUTH_LEFT, M.MOUTH_RIGHT)
 
 
-def _moves(aus: dict):
-    """Displacement (478, 3) of the expression mesh from rest, in inter-ocular distances."""
-    model = load_face_model()
+def _rest_and_moved(aus: dict):
+    """The expression mesh (478, 3) with no AU and with ``aus`` ({AU: intensity})."""
     row = np.zeros((1, len(AUS)), np.float32)
     for au, value in aus.items():
         row[0, AU[au]] = value
-    rest = model.rest
+    model = load_face_model()
+    return tuple(model.expression_mesh(a)[0] for a in (np.zeros_like(row), row))
+
+
+def _moves(aus: dict):
+    """Displacement (478, 3) of the expression mesh from rest, in inter-ocular distances."""
+    rest = load_face_model().rest
     iod = np.linalg.norm(rest[list(M.RIGHT_EYE_CORNERS)].mean(0) - rest[list(M.LEFT_EYE_CORNERS)].mean(0))
-    return (model.expression_mesh(row)[0] - rest) / iod
+    return (_rest_and_moved(aus)[1] - rest) / iod
 
 
 def _up(move, vertices):
@@ -61,11 +66,7 @@ def test_lid_cheek_and_mouth_actions_move_the_right_way():
 
 def _eye_opening(aus: dict) -> float:
     """Mean height of the eye openings (upper minus lower lid) relative to the rest face."""
-    model = load_face_model()
-    row = np.zeros((1, len(AUS)), np.float32)
-    for au, value in aus.items():
-        row[0, AU[au]] = value
-    rest, moved = (model.expression_mesh(a)[0] for a in (np.zeros_like(row), row))
+    rest, moved = _rest_and_moved(aus)
     opening = lambda v: v[UPPER_LID, 1].mean() - v[LOWER_LID, 1].mean()   # noqa: E731
     return opening(moved) / opening(rest)
 
@@ -82,11 +83,7 @@ def test_eye_openings_follow_the_expression():
 
 def _mouth_width(aus: dict) -> float:
     """Distance between the lip corners relative to the rest face."""
-    model = load_face_model()
-    row = np.zeros((1, len(AUS)), np.float32)
-    for au, value in aus.items():
-        row[0, AU[au]] = value
-    rest, moved = (model.expression_mesh(a)[0] for a in (np.zeros_like(row), row))
+    rest, moved = _rest_and_moved(aus)
     width = lambda v: np.linalg.norm(v[M.MOUTH_RIGHT, :2] - v[M.MOUTH_LEFT, :2])   # noqa: E731
     return width(moved) / width(rest)
 
