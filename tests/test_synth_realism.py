@@ -20,6 +20,12 @@ LOWER_LID = (145, 374)
 CORNERS = (M.MOUTH_LEFT, M.MOUTH_RIGHT)
 
 
+def _prototypes() -> dict:
+    """Each expression's prototype as {AU: intensity}."""
+    table = prototype_matrix()
+    return {e: {au: v for au, v in zip(AUS, table[EXPRESSIONS.index(e)]) if v} for e in EXPRESSIONS}
+
+
 def _rest_and_moved(aus: dict):
     """The expression mesh (478, 3) with no AU and with ``aus`` ({AU: intensity})."""
     row = np.zeros((1, len(AUS)), np.float32)
@@ -72,8 +78,7 @@ def _eye_opening(aus: dict) -> float:
 
 
 def test_eye_openings_follow_the_expression():
-    table = prototype_matrix()
-    proto = {e: {au: v for au, v in zip(AUS, table[EXPRESSIONS.index(e)]) if v} for e in EXPRESSIONS}
+    proto = _prototypes()
     assert 0.3 < _eye_opening({7: 1}) < 0.7              # lids tightened, the eye still open
     assert _eye_opening(proto["anger"]) > 0.4             # 4+5+7 glares rather than shuts
     assert _eye_opening(proto["surprise"]) > _eye_opening(proto["fear"]) + 0.2 > 1.3
@@ -91,8 +96,7 @@ def _mouth_width(aus: dict) -> float:
 def test_mouth_widths_stay_those_of_real_faces():
     """A posed smile widens the mouth by about a quarter and pressed lips narrow it by about a
     seventh; wider and narrower mouths are read by a real-face detector as ordinary ones."""
-    table = prototype_matrix()
-    proto = {e: {au: v for au, v in zip(AUS, table[EXPRESSIONS.index(e)]) if v} for e in EXPRESSIONS}
+    proto = _prototypes()
     assert 1.1 < _mouth_width(proto["happiness"]) < 1.35
     assert 0.8 < _mouth_width(proto["anger"]) < 0.95
     assert _mouth_width(proto["fear"]) > 1.15            # AU20 stretches the lips sideways
@@ -220,13 +224,9 @@ def test_mtcnn_finds_lab_faces_and_agrees_with_the_landmarks():
 def test_nasolabial_folds_run_outside_the_mouth_corners():
     """The smile folds run from the nose wings down and out past the mouth corners (about
     a centimetre beyond them), not along the upper lip."""
-    from fercore.synth.render import _texel_grid, _wrinkle_patterns
+    from fercore.synth.render import _texel_grid, _wrinkle_patterns, rest_frame
 
-    model = load_face_model()
-    rest = model.rest
-    left, right = (rest[list(c)].mean(0) for c in (M.LEFT_EYE_CORNERS, M.RIGHT_EYE_CORNERS))
-    iod = np.linalg.norm(right - left)
-    x, y = (rest[:, 0] - (left + right)[0] / 2) / iod, -(rest[:, 1] - (left + right)[1] / 2) / iod
+    x, y, _, _ = rest_frame(load_face_model().rest.astype(np.float64))
     fold = -_wrinkle_patterns(x, y)[0][4]
     fx, fy = _texel_grid(x, y)
 

@@ -111,14 +111,21 @@ def _ring_mask(n_vertices, *rings):
     return mask
 
 
-@functools.lru_cache(maxsize=1)
-def _assets() -> _Assets:
-    model = M.load_face_model()
-    rest = model.rest.astype(np.float64)
+def rest_frame(rest):
+    """Camera-frame coordinates (x right, y down, in inter-ocular distances from the eye
+    midpoint) of the rest-mesh vertices ``rest`` (V, 3), with the midpoint and the distance."""
     eye_l = rest[list(M.LEFT_EYE_CORNERS)].mean(0)
     eye_r = rest[list(M.RIGHT_EYE_CORNERS)].mean(0)
     centre = (eye_l + eye_r) / 2
     iod = float(np.linalg.norm(eye_r - eye_l))
+    return (rest[:, 0] - centre[0]) / iod, -(rest[:, 1] - centre[1]) / iod, centre, iod
+
+
+@functools.lru_cache(maxsize=1)
+def _assets() -> _Assets:
+    model = M.load_face_model()
+    rest = model.rest.astype(np.float64)
+    x, y, centre, iod = rest_frame(rest)
     tris = np.ascontiguousarray(model.triangles, dtype=np.int32)
     n_v = M.N_VERTICES
 
@@ -127,9 +134,6 @@ def _assets() -> _Assets:
                       (3, M.UPPER_INNER_LIP + M.LOWER_INNER_LIP)):
         tri_class[_ring_mask(n_v, ring)[tris].all(axis=1)] = cls
 
-    # camera-frame rest coordinates: x right, y down, in inter-ocular distances
-    x = (rest[:, 0] - centre[0]) / iod
-    y = -(rest[:, 1] - centre[1]) / iod
     uv = np.stack([(x - x.min()) / np.ptp(x), (y - y.min()) / np.ptp(y)], axis=1)
 
     inner = M.UPPER_INNER_LIP + M.LOWER_INNER_LIP
