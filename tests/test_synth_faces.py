@@ -16,7 +16,7 @@ from fercore.synth import kernels
 from fercore.synth import mesh as mesh_module
 from fercore.synth import nuisance as nuisance_module
 from fercore.synth import parallel
-from fercore.synth.expressions import RAF_AU_OCCURRENCE, occurrence, wild_occurrence
+from fercore.synth.expressions import RAF_AU_OCCURRENCE, legible, occurrence, wild_occurrence
 from fercore.synth.render import rasterize
 
 AU = {au: k for k, au in enumerate(AUS)}
@@ -191,6 +191,31 @@ def test_compound_is_union_and_blend_is_weighted():
     weights[:, EXPRESSIONS.index("surprise")] = 0.3
     blend = sample_aus(weights, "lab", rng)
     assert blend[:, AU[26]].mean() < 0.5 * union[:, AU[26]].mean()
+
+
+def test_legible_needs_one_whole_cue_per_weighted_expression():
+    sad, happy, surprise = (EXPRESSIONS.index(e) for e in ("sadness", "happiness", "surprise"))
+    weights = np.zeros((5, 8))
+    weights[:3, sad] = 1.0
+    weights[3, [happy, surprise]] = 1.0
+    weights[4, happy], weights[4, surprise] = 1.0, 0.3
+    aus = np.zeros((5, 20))
+    aus[0, [AU[1], AU[4]]] = 0.6            # oblique brows: a cue of sadness
+    aus[1, [AU[1], AU[4]]] = 0.6, 0.4       # AU4 too weak, no AU15: not sad
+    aus[2, AU[15]] = 0.5                    # corners down at exactly the cue level
+    aus[3, [AU[1], AU[2]]] = 0.9            # a compound without its smile
+    aus[4, AU[12]] = 0.7                    # a 0.3-weighted surprise needs no cue
+    assert legible(aus, weights).tolist() == [True, False, True, False, True]
+
+
+def test_every_sampled_face_shows_a_cue_of_its_expression():
+    """Wild sadness drawn AU by AU at RAF-DB Table 1's rates lacks both AU15 (21%) and 1+4 in
+    about a third of faces; sample_aus redraws those, so no sad face is left without a cue."""
+    sad = np.eye(8)[[EXPRESSIONS.index("sadness")] * 2000]
+    aus = sample_aus(sad, "wild", np.random.default_rng(5))
+    corners, brows = aus[:, AU[15]] >= 0.5, (aus[:, [AU[1], AU[4]]] >= 0.5).all(1)
+    assert (corners | brows).all()
+    assert 0.25 < corners.mean() < 0.45          # above Table 1's 21%, not every face
 
 
 def test_au_gain_and_intensity_scaling():

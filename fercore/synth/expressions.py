@@ -23,6 +23,14 @@ under AU7 and nothing under AU6. It is used as data: in the wild domain each AU 
 is active with that probability, except that the happiness value printed under AU7 is read as
 AU6's (see :func:`wild_occurrence`). AU27 (mouth stretch) is outside the mesh model's 20 AUs and
 is rendered as a strong AU26 (jaw drop).
+
+**Legible faces.** RAF-DB's label is what its crowd perceived (§3.1, "Subset Partitions": the
+classes whose reliability-weighted votes exceed the mean), so an image of an emotion shows
+something people read as that emotion. Drawing each AU independently at Table 1's rates can give a
+"happy" face without a smile or a "sad" one with neither corners down nor raised inner brows;
+:func:`sample_aus` redraws such faces until each of their expressions shows one of its
+:data:`CUES`. This shifts the realized rates of the cue AUs above Table 1's (happiness AU12
+85% → 100%); chapter 03 measures the difference.
 """
 
 from __future__ import annotations
@@ -73,6 +81,25 @@ AU_JITTER = {"lab": 0.08, "film": 0.2, "wild": 0.3}
 """Relative standard deviation of each active AU's intensity around its base value."""
 MAX_INTENSITY = 1.5
 """Upper clip of sampled intensities (after identity gains)."""
+CUES = {
+    "surprise": ((1, 2), (26,)),
+    "fear": ((1, 4), (4, 5), (20,)),
+    "disgust": ((9,), (10,)),
+    "happiness": ((12,),),
+    "sadness": ((15,), (1, 4)),
+    "anger": ((4, 5), (4, 7), (4, 23), (4, 24)),
+    "neutral": (),
+    "contempt": ((14,),),
+}
+"""Each expression's cues: AU combinations of which a face must show at least one, every AU of it
+at :data:`CUE_LEVEL` or more, to read as the expression (FACS Investigator's Guide, Table 10-1's
+core actions: the smile's lip-corner pull, sadness's corners down or oblique brows (1+4), fear's
+brows drawn together or lips stretched, disgust's nose wrinkle or upper-lip raise, anger's
+lowered brows with glaring or narrowed eyes or tightened lips)."""
+CUE_LEVEL = 0.5
+"""Intensity (times the expression's blend weight) every AU of a cue must reach."""
+MAX_REDRAWS = 50
+"""Redraws of an illegible face before it is kept as drawn."""
 
 
 def _au_table(mapping: dict) -> np.ndarray:
@@ -155,7 +182,8 @@ def sample_aus(weights, domain: str, rng: np.random.Generator, au_gain=None) -> 
     expression, every AU is active with :func:`occurrence` probability at :func:`base_intensity`
     times a per-image strength (:data:`EXPRESSION_STRENGTH`) with relative jitter
     (:data:`AU_JITTER`); expressions combine by the AU-wise maximum of weight × intensity.
-    Unrelated weak AUs are added with :data:`EXTRA_AU_P`. ``au_gain`` (n, 20), an identity's
+    Unrelated weak AUs are added with :data:`EXTRA_AU_P`. A face that is not :func:`legible` is
+    redrawn (at most :data:`MAX_REDRAWS` times). ``au_gain`` (n, 20), an identity's
     expressivity (``Identities.au_gain``), multiplies the result, which is clipped to
     [0, :data:`MAX_INTENSITY`].
     """
@@ -167,6 +195,24 @@ def sample_aus(weights, domain: str, rng: np.random.Generator, au_gain=None) -> 
     if not np.isfinite(weights).all() or (weights < 0).any():
         raise ValueError("weights must be finite and non-negative")
     n = len(weights)
+    if au_gain is not None:
+        au_gain = np.asarray(au_gain, dtype=np.float64)
+        if au_gain.shape != (n, len(AUS)):
+            raise ValueError(f"au_gain must have shape ({n}, {len(AUS)}), got {au_gain.shape}")
+    aus = _draw_expressions(weights, domain, rng)
+    for _ in range(MAX_REDRAWS):
+        redraw = ~legible(aus, weights)
+        if not redraw.any():
+            break
+        aus[redraw] = _draw_expressions(weights[redraw], domain, rng)
+    if au_gain is not None:
+        aus = aus * au_gain
+    return np.clip(aus, 0, MAX_INTENSITY).astype(np.float32)
+
+
+def _draw_expressions(weights, domain, rng) -> np.ndarray:
+    """One independent draw of :func:`sample_aus`'s AUs (n, 20), before identity gains."""
+    n = len(weights)
     p = occurrence(domain)
     low, high = EXPRESSION_STRENGTH[domain]
     active = rng.random((n, len(EXPRESSIONS), len(AUS))) < p
@@ -175,13 +221,27 @@ def sample_aus(weights, domain: str, rng: np.random.Generator, au_gain=None) -> 
     per_expression = active * base_intensity(domain) * strength * np.clip(jitter, 0.3, None)
     aus = (weights[:, :, None] * per_expression).max(axis=1)
     extra = rng.random((n, len(AUS))) < EXTRA_AU_P[domain]
-    aus = np.maximum(aus, extra * rng.beta(1.5, 5.0, (n, len(AUS))))
-    if au_gain is not None:
-        au_gain = np.asarray(au_gain, dtype=np.float64)
-        if au_gain.shape != (n, len(AUS)):
-            raise ValueError(f"au_gain must have shape ({n}, {len(AUS)}), got {au_gain.shape}")
-        aus = aus * au_gain
-    return np.clip(aus, 0, MAX_INTENSITY).astype(np.float32)
+    return np.maximum(aus, extra * rng.beta(1.5, 5.0, (n, len(AUS))))
+
+
+def legible(aus, weights) -> np.ndarray:
+    """Whether each face (row of ``aus`` (n, 20)) shows, for every expression of its blend
+    ``weights`` (n, 8) with weight 0.5 or more, one of the expression's :data:`CUES` at
+    :data:`CUE_LEVEL` × its weight. Returns (n,) booleans."""
+    aus, weights = np.asarray(aus), np.asarray(weights)
+    column = {au: j for j, au in enumerate(AUS)}
+    ok = np.ones(len(aus), dtype=bool)
+    for k, expression in enumerate(EXPRESSIONS):
+        cues = CUES[expression]
+        rows = weights[:, k] >= 0.5
+        if not cues or not rows.any():
+            continue
+        level = CUE_LEVEL * weights[rows, k]
+        shown = np.zeros(rows.sum(), dtype=bool)
+        for cue in cues:
+            shown |= (aus[rows][:, [column[au] for au in cue]] >= level[:, None]).all(axis=1)
+        ok[rows] &= shown
+    return ok
 
 
 def intensity(aus, t) -> np.ndarray:
