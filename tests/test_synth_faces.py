@@ -255,6 +255,7 @@ def test_nuisance_domains():
     assert np.abs(lab.yaw).max() <= 8 and (lab.occluder == 0).all()
     assert (lab.jpeg_quality == 0).all()
     assert wild.yaw.std() > 3 * lab.yaw.std()
+    assert (np.abs(wild.yaw) > 30).mean() > 0.15      # turned heads, as in RAF-DB (nuisance.py)
     assert set(np.unique(wild.occluder)) == set(range(len(OCCLUDERS)))
     assert (wild.low_res > 1.5).any() and (wild.clutter > 0).all()
     assert len(wild[np.arange(10)]) == 10
