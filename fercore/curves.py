@@ -76,26 +76,45 @@ def scores_of(score, sets):
     return lambda model: {name: score(*args) for name, args in sets.items()}
 
 
+@torch.no_grad()
+def _net_outputs(model, x, input_size, batch_size):
+    """The logits of ``model`` on prepared faces ``x`` (:func:`fercore.inputs.crop_source`) at the
+    centre crop, in batches, on the model's device; returned on the CPU."""
+    from fercore.inputs import center_crops
+
+    device = next(model.parameters()).device
+    return torch.cat([model(center_crops(x[i:i + batch_size].to(device), input_size)).float().cpu()
+                      for i in range(0, len(x), batch_size)])
+
+
 def mean_diagonal_of(sets, input_size, n_classes, batch_size=512):
     """An ``evaluate`` for :class:`LearningCurve`: the softmax mean diagonal of a classifier
     net (``model(x)`` → logits) on each named set ``{name: (uint8 faces (n, H, W), labels)}``,
     centre-cropped as at test time."""
-    from fercore.inputs import center_crops, crop_source
+    from fercore.inputs import crop_source
     from fercore.metrics import mean_diagonal
 
     prepared = {name: (crop_source(images, input_size), np.asarray(labels))
                 for name, (images, labels) in sets.items()}
-
     def evaluate(model):
-        device = next(model.parameters()).device
-        out = {}
-        for name, (x, y) in prepared.items():
-            predictions = [model(center_crops(x[i:i + batch_size].to(device), input_size)).argmax(1).cpu()
-                           for i in range(0, len(x), batch_size)]
-            out[name] = mean_diagonal(y, torch.cat(predictions).numpy(), n_classes)
-        return out
+        return {name: mean_diagonal(y, _net_outputs(model, x, input_size, batch_size).argmax(1).numpy(), n_classes)
+                for name, (x, y) in prepared.items()}
 
     return evaluate
+
+
+def average_precision_of(sets, input_size, batch_size=512):
+    """An ``evaluate`` for :class:`LearningCurve` of a multi-label net: the average precision
+    (RAF-ML §6.3.3, :func:`fercore.metrics.average_precision`) of its own label ranking, its
+    logits, against the 0/1 label matrices of each named set ``{name: (uint8 faces, labels (n, C))}``,
+    centre-cropped as at test time."""
+    from fercore.inputs import crop_source
+    from fercore.metrics import average_precision
+
+    prepared = {name: (crop_source(images, input_size), np.asarray(labels))
+                for name, (images, labels) in sets.items()}
+    return lambda model: {name: average_precision(y, _net_outputs(model, x, input_size, batch_size).numpy())
+                          for name, (x, y) in prepared.items()}
 
 
 def curve_summary(curves, by=(), metrics=None):

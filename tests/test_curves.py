@@ -79,6 +79,56 @@ def test_train_feature_net_records_a_curve_of_the_same_run():
     assert curve.frame["train"].iloc[-1] > 0.5
 
 
+class _FixedScores(torch.nn.Module):
+    """A stand-in net whose logits are a fixed function of the mean pixel of each crop."""
+
+    def __init__(self, weights):
+        super().__init__()
+        self.weights = torch.nn.Parameter(torch.as_tensor(weights, dtype=torch.float32))
+
+    def forward(self, x):
+        return x.mean(dim=(1, 2, 3))[:, None] * self.weights
+
+
+def test_average_precision_of_scores_the_net_ranking_like_scikit_learn():
+    from sklearn.metrics import label_ranking_average_precision_score
+
+    from fercore.curves import average_precision_of
+    from fercore.inputs import center_crops, crop_source
+
+    rng = np.random.default_rng(3)
+    faces = rng.integers(0, 256, (40, 20, 20)).astype(np.uint8)
+    labels = (rng.random((40, 4)) < 0.4).astype(int)
+    labels[labels.sum(1) == 0, 0] = 1
+    model = _FixedScores([1.0, -2.0, 0.5, 3.0]).eval()
+    ap = average_precision_of({"test": (faces, labels)}, 18, batch_size=16)(model)["test"]
+    with torch.no_grad():
+        scores = model(center_crops(crop_source(faces, 18), 18)).numpy()
+    assert ap == pytest.approx(label_ranking_average_precision_score(labels, scores))
+
+
+def test_multilabel_run_keeps_a_curve_of_average_precision():
+    from fercore.experiments.dlp_dbm import multilabel_run, prior_average_precision
+    from fercore.multilabel import make_multilabel
+
+    rng = np.random.default_rng(0)
+    labels = (rng.random((60, 3)) < 0.4).astype(int)
+    labels[labels.sum(1) == 0, 0] = 1
+    faces = rng.integers(0, 60, (60, 20, 20)).astype(np.uint8)
+    faces[:, 5:15, 5:15] += (60 * labels[:, :1]).astype(np.uint8)[:, None]
+    images, split = {"train": faces[:40], "test": faces[40:]}, {"train": labels[:40], "test": labels[40:]}
+    net = dict(width=0.125, input_size=18, feature_dim=16, batch_size=10, device="cpu",
+               schedule=recipe_schedule(20, 0.02, shape="cosine"))
+    kept = multilabel_run(0, images=images, labels=split, label_vectors=None, objective="soft_ce",
+                          classifiers={"mlknn": make_multilabel("mlknn", k=5)}, net=net, curve_points=[5, 20])
+    curve = kept.objects["curve"]
+    assert curve["step"].tolist() == [5, 20] and (curve["seed"] == 0).all()
+    assert curve[["test", "train"]].apply(lambda v: v.between(0, 1)).all().all()
+    assert set(kept.objects["features"]) == {"train", "test"}
+    prior = prior_average_precision(split["train"], split["test"])
+    assert 0 < prior <= 1
+
+
 def _summary(model, points):
     return [{"model": model, "images": images, "metric": metric, "mean": value, "sd": 0.002, "n": 3}
             for images, test, train in points for metric, value in (("test", test), ("train", train))]

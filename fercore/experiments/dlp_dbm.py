@@ -5,11 +5,12 @@ import numpy as np
 import pandas as pd
 
 from fercore import curves
-from fercore.curves import LearningCurve, curve_reading, mean_diagonal_of, side_by_side_curves, training_probe
+from fercore.curves import (LearningCurve, average_precision_of, curve_reading, mean_diagonal_of, side_by_side_curves,
+                            training_probe)
 from fercore.datasets import load
 from fercore.deep import multilabel_scores, single_label_scores, train_and_extract
 from fercore.labels import BASIC7, COMPOUND11, EMOTIONS6
-from fercore.metrics import LOWER_IS_BETTER
+from fercore.metrics import LOWER_IS_BETTER, average_precision
 from fercore.models import keep_spec
 from fercore.seeds import Kept, Spread, verdict
 
@@ -75,15 +76,33 @@ def basic_run(seed, model, *, images, labels, models, classifiers, net, curve_po
     return Kept(pd.concat(frames, ignore_index=True), kept)
 
 
-def multilabel_run(seed, *, images, labels, label_vectors, objective, classifiers, net, **weights):
+def multilabel_curve(images, labels, input_size, points) -> LearningCurve:
+    """The learning curve of a RAF-ML net: the average precision of its own label ranking on the
+    multi-label test set and on :data:`CURVE_TRAIN_FACES` training faces, at the step counts
+    ``points``."""
+    probe = training_probe(len(labels["train"]), CURVE_TRAIN_FACES)
+    sets = {"test": (images["test"], labels["test"]),
+            "train": (np.asarray(images["train"])[probe], np.asarray(labels["train"])[probe])}
+    return LearningCurve(points, average_precision_of(sets, input_size))
+
+
+def multilabel_run(seed, *, images, labels, label_vectors, objective, classifiers, net, curve_points=(), **weights):
     """One seed of a RAF-ML feature learner: train with ``objective`` (``weights``: λ, k,
     ``variant``) on the multi-label training faces and score the multi-label ``classifiers``.
-    Keeps the features."""
+    Keeps the features and the learning curve at ``curve_points`` (step counts; none when empty)."""
+    curve = multilabel_curve(images, labels, net["input_size"], curve_points) if len(curve_points) else None
     features, _ = train_and_extract(images["train"], labels["train"], objective, images, label_vectors=label_vectors,
-                                    seed=seed, desc=f"{objective} seed {seed}",
+                                    seed=seed, desc=f"{objective} seed {seed}", curve=curve,
                                     keep=keep_spec("dlp_dbm", f"rafml_{objective}", seed, class_names=EMOTIONS6), **weights, **net)
     scores = multilabel_scores(features["train"], labels["train"], features["test"], labels["test"], classifiers)
-    return Kept(scores, features)
+    return Kept(scores, {"features": features, "curve": None if curve is None else curve.frame.assign(seed=seed)})
+
+
+def prior_average_precision(train_labels, test_labels) -> float:
+    """The average precision of ranking every test face's labels by their training frequency:
+    what a multi-label net that has learned nothing from the faces scores."""
+    prior = np.asarray(train_labels).mean(axis=0)
+    return average_precision(test_labels, np.tile(prior, (len(test_labels), 1)))
 
 
 def _spread(summary, **where) -> Spread:
@@ -148,8 +167,8 @@ Where our numbers and the paper's part ways, remember what differs: the faces ar
 the training sets {n_basic_train:,} (basic) and {n_multilabel_train:,}
 (multi-label) images instead of 12,271 and 4,090; in the CPU profiles the network is {width:g}×
 as wide, sees {input_size}-pixel crops and trains {iterations:,} instead of 20,000
-iterations, so its features are far from converged, and the differences between the losses are
-often within the spread over seeds. λ and k of the locality losses were not tuned by
+iterations (the learning curves above show where on its way each net is), and the differences
+between the losses are often within the spread over seeds. λ and k of the locality losses were not tuned by
 cross-validation here (the papers did).
 '''
 
@@ -159,6 +178,14 @@ def curve_figure(summary, *, hog_svm, taken_at):
     accuracy as a line, the point where the tables are taken marked."""
     return side_by_side_curves(summary, references={"HOG + SVM (test)": hog_svm}, taken_at=taken_at,
                                  ylabel="mean diagonal (the net's softmax)")
+
+
+def multilabel_curve_figure(summary, *, prior, taken_at):
+    """Test and training learning curves of the RAF-ML Table 3 nets side by side (average
+    precision of each net's own ranking), the label-frequency ranking as a line, the point where
+    the tables are taken marked."""
+    return side_by_side_curves(summary, references={"label frequencies (no face)": prior}, taken_at=taken_at,
+                                 ylabel="average precision (the net's ranking)")
 
 
 def basedcnn_reading(summary) -> dict:
