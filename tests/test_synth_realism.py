@@ -219,6 +219,7 @@ def test_mtcnn_finds_lab_faces_and_agrees_with_the_landmarks():
     assert result["error"] < 0.15
     assert result["point_error"].shape == (5,) and result["offset"].shape == (5, 2)
     assert result["median"] <= result["error"] + 0.05 and 0 <= result["far"] <= 1 / 14
+    assert result["frontal_error"] == pytest.approx(result["error"])      # lab heads turn under 8°
 
 
 def test_nasolabial_folds_run_outside_the_mouth_corners():

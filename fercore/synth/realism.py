@@ -30,6 +30,8 @@ RAW_IOD = (36.0, 52.0)
 MTCNN_PIXEL_ORIGIN = 0.5
 """facenet-pytorch's MTCNN measures points from pixel edges (its O-net output is
 ``box_x1 - 1 + width * p`` over a 1-based box): a pixel centre is at +0.5."""
+FRONTAL_YAW = 15.0
+"""Largest head yaw (degrees) of the faces :func:`mtcnn_agreement` counts as frontal."""
 FAR_LANDMARKS = 0.25
 """Mean point distance (inter-ocular distances) beyond which MTCNN has misplaced the whole face
 (eyes on the brows, mouth on the cheeks) rather than misjudged a point."""
@@ -43,8 +45,8 @@ def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, stre
     attribute frequencies) and nuisance (:func:`~fercore.synth.nuisance.sample_nuisance`); AUs
     are drawn by :func:`~fercore.synth.expressions.sample_aus` with the identity's expressivity,
     or, with ``strength`` (a number), are the emotion's prototype times ``strength`` with no
-    identity gain (the prototype grids). ``color`` renders RGB images. Returns :class:`~fercore.synth.render.RenderedFaces`
-    and the AUs (n, 20).
+    identity gain (the prototype grids). ``color`` renders RGB images. Returns :class:`~fercore.synth.render.RenderedFaces`,
+    the AUs (n, 20) and the :class:`~fercore.synth.nuisance.Nuisance`.
     """
     emotions = list(emotions)
     unknown = sorted(set(emotions) - set(EXPRESSIONS))
@@ -66,7 +68,7 @@ def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, stre
     nuisance.raw_iod = rng.uniform(*RAW_IOD, n).astype(np.float32)
     faces = render_faces(aus, identities, nuisance, size=size, seed=seed, raw=raw, workers=None,
                          desc=f"{domain} faces", color=color)
-    return faces, aus
+    return faces, aus, nuisance
 
 
 def prototype_sheet(seed: int = 0, strengths=(0.5, 1.0, 1.5), people: int = 2, color: bool = True):
@@ -101,8 +103,8 @@ def blind_set(per_class: int = 10, seed: int = 0, classes=BASIC7):
     wild_n = per_class // 2
     lab_classes = [c for c in classes for _ in range(lab_n)]
     wild_classes = [c for c in classes for _ in range(wild_n)]
-    lab, _ = expression_faces(lab_classes, "lab", seed=seed)
-    wild, _ = expression_faces(wild_classes, "wild", seed=seed + 1)
+    lab = expression_faces(lab_classes, "lab", seed=seed)[0]
+    wild = expression_faces(wild_classes, "wild", seed=seed + 1)[0]
     images = np.concatenate([lab.aligned, wild.aligned])
     labels = np.array(lab_classes + wild_classes, dtype=object)
     domains = np.array(["lab"] * len(lab_classes) + ["wild"] * len(wild_classes), dtype=object)
@@ -144,12 +146,13 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
     generator's, in true inter-ocular distances, over detected faces), ``median`` (the median
     over detected faces of each face's mean distance), ``far`` (fraction of detected faces whose
     mean distance exceeds :data:`FAR_LANDMARKS`: MTCNN placed the whole face elsewhere),
-    ``point_error`` (5,) per point, ``offset`` (5, 2) mean signed offset (x right, y down) in
-    inter-ocular distances, and ``n``.
+    ``frontal_error`` (the mean distance over detected faces turned at most :data:`FRONTAL_YAW`
+    degrees; MTCNN's points drift on turned heads), ``point_error`` (5,) per point, ``offset``
+    (5, 2) mean signed offset (x right, y down) in inter-ocular distances, and ``n``.
     """
     emotions = [BASIC7[i % len(BASIC7)] for i in range(n)]
     color = domain != "lab" if color is None else color
-    faces, _ = expression_faces(emotions, domain, seed=seed, raw=True, color=color)
+    faces, _, nuisance = expression_faces(emotions, domain, seed=seed, raw=True, color=color)
     found = mtcnn_points(faces.raw)
     truth = faces.raw_landmarks5.astype(np.float64)
     iod = np.linalg.norm(truth[:, 1] - truth[:, 0], axis=1)
@@ -160,5 +163,7 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
     per_face = distance[detected].mean(1)
     error, median, far = ((per_face.mean(), np.median(per_face), (per_face > FAR_LANDMARKS).mean())
                           if detected.any() else (np.nan,) * 3)
+    frontal = np.abs(nuisance.yaw[detected]) <= FRONTAL_YAW
     return {"n": n, "detected": float(detected.mean()), "error": float(error), "median": float(median),
-            "far": float(far), "point_error": distance[detected].mean(0), "offset": delta[detected].mean(0)}
+            "far": float(far), "frontal_error": float(per_face[frontal].mean()) if frontal.any() else np.nan,
+            "point_error": distance[detected].mean(0), "offset": delta[detected].mean(0)}
