@@ -87,20 +87,25 @@ def _net_outputs(model, x, input_size, batch_size):
                       for i in range(0, len(x), batch_size)])
 
 
+def _net_score_of(sets, input_size, batch_size, score):
+    """An ``evaluate`` for :class:`LearningCurve`: ``score(labels, logits)`` of a net on each named
+    set ``{name: (uint8 faces (n, H, W), labels)}``, centre-cropped as at test time."""
+    from fercore.inputs import crop_source
+
+    prepared = {name: (crop_source(images, input_size), np.asarray(labels))
+                for name, (images, labels) in sets.items()}
+    return lambda model: {name: score(y, _net_outputs(model, x, input_size, batch_size))
+                          for name, (x, y) in prepared.items()}
+
+
 def mean_diagonal_of(sets, input_size, n_classes, batch_size=512):
     """An ``evaluate`` for :class:`LearningCurve`: the softmax mean diagonal of a classifier
     net (``model(x)`` → logits) on each named set ``{name: (uint8 faces (n, H, W), labels)}``,
     centre-cropped as at test time."""
-    from fercore.inputs import crop_source
     from fercore.metrics import mean_diagonal
 
-    prepared = {name: (crop_source(images, input_size), np.asarray(labels))
-                for name, (images, labels) in sets.items()}
-    def evaluate(model):
-        return {name: mean_diagonal(y, _net_outputs(model, x, input_size, batch_size).argmax(1).numpy(), n_classes)
-                for name, (x, y) in prepared.items()}
-
-    return evaluate
+    return _net_score_of(sets, input_size, batch_size,
+                         lambda y, logits: mean_diagonal(y, logits.argmax(1).numpy(), n_classes))
 
 
 def average_precision_of(sets, input_size, batch_size=512):
@@ -108,13 +113,9 @@ def average_precision_of(sets, input_size, batch_size=512):
     (RAF-ML §6.3.3, :func:`fercore.metrics.average_precision`) of its own label ranking, its
     logits, against the 0/1 label matrices of each named set ``{name: (uint8 faces, labels (n, C))}``,
     centre-cropped as at test time."""
-    from fercore.inputs import crop_source
     from fercore.metrics import average_precision
 
-    prepared = {name: (crop_source(images, input_size), np.asarray(labels))
-                for name, (images, labels) in sets.items()}
-    return lambda model: {name: average_precision(y, _net_outputs(model, x, input_size, batch_size).numpy())
-                          for name, (x, y) in prepared.items()}
+    return _net_score_of(sets, input_size, batch_size, lambda y, logits: average_precision(y, logits.numpy()))
 
 
 def curve_summary(curves, by=(), metrics=None):

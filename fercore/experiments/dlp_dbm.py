@@ -49,12 +49,17 @@ def size_table(sets) -> pd.DataFrame:
                          for k, v in sets.items() if k in PAPER_SIZES]).set_index("set")
 
 
+def _test_and_probe(train_images, train_labels, test_images, test_labels) -> dict:
+    """A learning curve's sets: the test faces and :data:`CURVE_TRAIN_FACES` training faces."""
+    probe = training_probe(len(train_labels), CURVE_TRAIN_FACES)
+    return {"test": (test_images, test_labels),
+            "train": (np.asarray(train_images)[probe], np.asarray(train_labels)[probe])}
+
+
 def basic_curve(images, labels, input_size, points) -> LearningCurve:
     """The learning curve of a basic-subset net: softmax mean diagonal on the basic test set and
     on :data:`CURVE_TRAIN_FACES` training faces, at the step counts ``points``."""
-    probe = training_probe(len(labels["basic_train"]), CURVE_TRAIN_FACES)
-    sets = {"test": (images["basic_test"], labels["basic_test"]),
-            "train": (np.asarray(images["basic_train"])[probe], np.asarray(labels["basic_train"])[probe])}
+    sets = _test_and_probe(images["basic_train"], labels["basic_train"], images["basic_test"], labels["basic_test"])
     return LearningCurve(points, mean_diagonal_of(sets, input_size, len(BASIC7)))
 
 
@@ -80,9 +85,7 @@ def multilabel_curve(images, labels, input_size, points) -> LearningCurve:
     """The learning curve of a RAF-ML net: the average precision of its own label ranking on the
     multi-label test set and on :data:`CURVE_TRAIN_FACES` training faces, at the step counts
     ``points``."""
-    probe = training_probe(len(labels["train"]), CURVE_TRAIN_FACES)
-    sets = {"test": (images["test"], labels["test"]),
-            "train": (np.asarray(images["train"])[probe], np.asarray(labels["train"])[probe])}
+    sets = _test_and_probe(images["train"], labels["train"], images["test"], labels["test"])
     return LearningCurve(points, average_precision_of(sets, input_size))
 
 

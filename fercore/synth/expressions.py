@@ -200,11 +200,12 @@ def sample_aus(weights, domain: str, rng: np.random.Generator, au_gain=None) -> 
         if au_gain.shape != (n, len(AUS)):
             raise ValueError(f"au_gain must have shape ({n}, {len(AUS)}), got {au_gain.shape}")
     aus = _draw_expressions(weights, domain, rng)
+    redraw = np.flatnonzero(~legible(aus, weights))
     for _ in range(MAX_REDRAWS):
-        redraw = ~legible(aus, weights)
-        if not redraw.any():
+        if not len(redraw):
             break
         aus[redraw] = _draw_expressions(weights[redraw], domain, rng)
+        redraw = redraw[~legible(aus[redraw], weights[redraw])]
     if au_gain is not None:
         aus = aus * au_gain
     return np.clip(aus, 0, MAX_INTENSITY).astype(np.float32)
@@ -236,11 +237,9 @@ def legible(aus, weights) -> np.ndarray:
         rows = weights[:, k] >= 0.5
         if not cues or not rows.any():
             continue
-        level = CUE_LEVEL * weights[rows, k]
-        shown = np.zeros(rows.sum(), dtype=bool)
-        for cue in cues:
-            shown |= (aus[rows][:, [column[au] for au in cue]] >= level[:, None]).all(axis=1)
-        ok[rows] &= shown
+        level = CUE_LEVEL * weights[rows, k][:, None]
+        faces = aus[rows]
+        ok[rows] &= np.any([(faces[:, [column[au] for au in cue]] >= level).all(axis=1) for cue in cues], axis=0)
     return ok
 
 
