@@ -80,7 +80,9 @@ def _eye_opening(aus: dict) -> float:
 def test_eye_openings_follow_the_expression():
     proto = _prototypes()
     assert 0.3 < _eye_opening({7: 1}) < 0.7              # lids tightened, the eye still open
-    assert _eye_opening(proto["anger"]) > 0.4             # 4+5+7 glares rather than shuts
+    assert _eye_opening(proto["anger"]) > 0.6             # 4+5+7 glares rather than shuts
+    strong_anger = {au: 1.5 * v for au, v in proto["anger"].items()}
+    assert _eye_opening(strong_anger) > 0.5               # and still shows the eyes when strong
     assert _eye_opening(proto["surprise"]) > _eye_opening(proto["fear"]) + 0.2 > 1.3
     assert _eye_opening(proto["sadness"]) < 0.9           # drooping upper lids
     assert _eye_opening(proto["happiness"]) < 0.8         # cheeks push the lower lids up
@@ -188,6 +190,21 @@ def test_smile_shows_teeth():
     cheek = faces.aligned[:, 55:60, 25:30].mean(axis=(1, 2))
     assert mouth[0].max() > cheek[0] + 20          # teeth brighter than skin
     assert mouth[1].max() < cheek[1] + 20          # closed neutral mouth: no teeth
+
+
+def test_parted_lips_show_a_band_of_teeth_only_when_the_lip_is_raised():
+    """A relaxed parted mouth (sadness with AU25) shows the incisors' edges; a smile (AU12,
+    lips parted) shows a full band: teeth across the mouth are a smile's cue."""
+    rows = np.zeros((3, len(AUS)), np.float32)           # sad + 25, smile + 25, 25 alone
+    rows[0] = prototype_matrix()[EXPRESSIONS.index("sadness")]
+    rows[:, AU[25]] = 1.0
+    rows[1, AU[12]] = 1.0
+    faces = _one_person_frontal(rows)
+    cheek = faces.aligned[:, 55:60, 25:30].mean(axis=(1, 2))
+    mouth = faces.aligned[:, 66:88, 30:70].astype(float)
+    sad, smile, parted = (mouth > cheek[:, None, None] + 20).sum(axis=(1, 2))
+    assert smile > 60
+    assert sad < 0.15 * smile and parted < 0.25 * smile
 
 
 def test_an_open_mouth_shows_the_tongue():

@@ -388,7 +388,8 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
     and eye sockets), looked up at the pixel's texture coordinates. Eyes: sclera, iris, pupil and a
     catch-light around the projected iris centre. Mouth opening: lips meeting at a seam where
     closed, teeth, the tongue (:data:`TONGUE`) and a dark interior where open (``open_fraction``
-    (n, 2): the share of the lip gap that is open, and the upper teeth's share of the opening).
+    (n, 3): the share of the lip gap that is open, the upper teeth's share of the opening, and
+    their width as a share of the opening's half-width).
     ``tones`` (n, 4) holds each image's skin, brow, lip and iris albedo; ``hair`` (n, 7) its hair
     length and volume (pixels below / around the eye line), hair phase, mouth centre in the face
     frame, skin and hair albedo. ``material`` (n, side, side) uint8 receives what each pixel shows
@@ -473,6 +474,7 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
                         across = w0 * mouth_uv[a, 0] + w1 * mouth_uv[b, 0] + w2 * mouth_uv[c, 0]
                         down = w0 * mouth_uv[a, 1] + w1 * mouth_uv[b, 1] + w2 * mouth_uv[c, 1]
                         opening, teeth = open_fraction[f, 0], open_fraction[f, 1]
+                        teeth_width = open_fraction[f, 2]
                         lip = (1.0 - opening) / 2
                         if down < lip or down > 1.0 - lip:
                             if opening < 0.05:
@@ -480,7 +482,7 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
                         else:
                             inner = (down - lip) / max(opening, 1e-6)
                             kind = WHITE
-                            if inner < teeth and across < 0.78 - 0.25 * inner / teeth:
+                            if inner < teeth and across < teeth_width - 0.25 * inner / teeth:
                                 tooth = 0.93 - 0.25 * across * across
                             elif inner > 0.86 and across < 0.6:
                                 tooth = 0.6

