@@ -374,13 +374,13 @@ def _open_fraction(verts, aus, identities: Identities) -> np.ndarray:
     basis = shape_basis()
     offsets = identities.shape.astype(np.float32) @ (basis[:, M.INNER_LIP_TOP] - basis[:, M.INNER_LIP_BOTTOM])
     rest_gap = np.linalg.norm(assets.rest_lip_vector + offsets, axis=1) / assets.iod
-    closed = np.maximum(rest_gap, assets.lip_gap) * (1 - 0.75 * np.clip(aus[:, AUS.index(25)], 0, 1))
+    au10, au12, au20, au25 = (aus[:, AUS.index(k)] for k in (10, 12, 20, 25))
+    closed = np.maximum(rest_gap, assets.lip_gap) * (1 - 0.75 * np.clip(au25, 0, 1))
     opening = np.clip((gap - closed) / np.maximum(gap, 1e-6), 0, 1)
-    au = lambda k: aus[:, AUS.index(k)]
-    raised = np.clip(np.maximum(au(10), au(12)), 0, 1)
+    raised = np.clip(np.maximum(au10, au12), 0, 1)
     shown = UPPER_TEETH * (RELAXED_TEETH + (1 - RELAXED_TEETH) * raised)
     teeth = np.clip(shown / np.maximum(opening * gap, 1e-6), 0.15, 0.8)
-    pulled = np.clip(np.maximum(au(12), au(20)), 0, 1)
+    pulled = np.clip(np.maximum(au12, au20), 0, 1)
     width = TEETH_WIDTH[0] + (TEETH_WIDTH[1] - TEETH_WIDTH[0]) * pulled
     return np.stack([opening, teeth, width], axis=1)
 
