@@ -13,9 +13,6 @@ The objective is :class:`fercore.losses.objectives.DomainAdaptationObjective`, t
 labels) and the pieces of its protocols (JAFFE label sets, a target head, the MMD between
 datasets); the chapter's targets, runs and tables are in
 :mod:`fercore.experiments.domain_adaptation`.
-
-Stage 2 and fine-tuning keep :class:`fercore.train.Trainer`'s memory layout (channels-last on
-CUDA only), as the chapter's numbers were made with.
 """
 
 import copy
@@ -150,7 +147,7 @@ def train_transfer_nets(source_images, source_labels, targets, *, source_vectors
     for model_id, net in pretrained.items():
         objective = "dbm" if model_id == "dbm_cnn" else "soft_ce"
         source_only[model_id], histories[("source", model_id)] = train_feature_net(
-            source_images, source_labels, objective, model=copy.deepcopy(net), channels_last=None,
+            source_images, source_labels, objective, model=copy.deepcopy(net),
             label_vectors=source_vectors if objective == "dbm" else None, desc=MODELS[model_id],
             curve=curves.get(("source", model_id)), **common)
     nets = {}
@@ -174,7 +171,7 @@ def adapt_to_target(pretrained, source_images, source_labels, target_images, *, 
     faces; ``kwargs`` its other options). Returns ``(net, history)``."""
     return train_feature_net(source_images, source_labels, "dbm", model=copy.deepcopy(pretrained),
                              target_images=target_images, gamma=gamma, eta=eta, label_vectors=source_vectors,
-                             schedule=schedule, channels_last=None,
+                             schedule=schedule,
                              desc=desc or f"DBM-DACNN (γ={gamma:g}, η={eta:g})", **kwargs)
 
 
@@ -188,5 +185,5 @@ def fine_tune(net, images, labels, num_classes, *, schedule, batch_size=64, flip
     one_hot = np.eye(num_classes, dtype=np.float32)[labels]
     model = replace_head(copy.deepcopy(net), num_classes, seed=seed)
     return train_feature_net(images, one_hot, "soft_ce", model=model, schedule=schedule,
-                             batch_size=min(batch_size, len(labels)), flip=flip, seed=seed, device=device, channels_last=None,
+                             batch_size=min(batch_size, len(labels)), flip=flip, seed=seed, device=device,
                              desc="fine-tuning")

@@ -22,7 +22,8 @@ What crosses process boundaries:
   original exception; nothing of that experiment is stored.
 
 A unit runs with the thread counts the notebook kernel has (PyTorch's intra-op threads, and each
-BLAS and OpenMP pool's, library by library), wherever it lands, so its numbers equal an in-process run's: reductions are split
+BLAS and OpenMP pool's, library by library) and its CPU training precision
+(:func:`fercore.train.use_cpu_precision`), wherever it lands, so its numbers equal an in-process run's: reductions are split
 by thread, and a net trained or a classifier fitted with one thread differs in the last digits
 from the same with two (Dask workers start with one BLAS thread).
 ``FERCORE_UNIT_THREADS=N`` sets every count to N instead (faster on a cluster of small workers,
@@ -196,26 +197,30 @@ def _thread_counts() -> dict:
     return {name: int(forced) for name in counts} if forced else counts
 
 
-def _run_on_worker(function, unit, threads):
-    """``(function(unit), seconds)`` with the thread counts ``threads`` (:func:`_thread_counts`);
-    the worker's own counts come back afterwards."""
+def _run_on_worker(function, unit, threads, precision):
+    """``(function(unit), seconds)`` with the thread counts ``threads`` (:func:`_thread_counts`)
+    and the CPU training ``precision``; the worker's own settings come back afterwards."""
     import sklearn  # noqa: F401
     import torch
     from threadpoolctl import ThreadpoolController
 
+    from fercore.train import cpu_precision, use_cpu_precision
+
     pools = [p for p in ThreadpoolController().lib_controllers if Path(p.filepath).name in threads]
     before = [(p, p.num_threads) for p in pools]
-    torch_before = torch.get_num_threads()
+    torch_before, precision_before = torch.get_num_threads(), cpu_precision()
     try:
         for pool in pools:
             pool.set_num_threads(threads[Path(pool.filepath).name])
         torch.set_num_threads(threads["torch"])  # last: PyTorch's OpenMP pool is one of the pools
+        use_cpu_precision(precision)
         start = time.perf_counter()
         return function(unit), time.perf_counter() - start
     finally:
         for pool, count in before:
             pool.set_num_threads(count)
         torch.set_num_threads(torch_before)
+        use_cpu_precision(precision_before)
 
 
 def unit_mapper(experiment: str):
@@ -241,8 +246,11 @@ def map_on_cluster(function, units, experiment: str) -> list:
         carrier = client.submit(_value, function, key=f"unit-function-{experiment}-{token}", pure=False)
     resources = {GPU: 1} if os.environ.get(DEVICE_ENV) == "cuda" else None
     names = [f"{experiment}/{u.slug}" for u in units]
-    threads = _thread_counts()
+    from fercore.train import cpu_precision
+
+    threads, precision = _thread_counts(), cpu_precision()
     futures = client.map(_run_on_worker, [carrier] * len(units), units, [threads] * len(units),
+                         [precision] * len(units),
                          key=[f"unit-{n}-{token}" for n in names], resources=resources, pure=False)
     by_key = dict(zip((f.key for f in futures), names))
     states.update({n: "running" for n in names})

@@ -32,7 +32,7 @@ PAPER_SCHEDULE = Schedule(iterations=20_000, lr=0.01, momentum=0.9, milestones=(
 def train_feature_net(images, labels, objective, *, model=None, target_images=None, gamma=0.0, eta=0.0,
                       mmd=None, target_batch_size=None, label_vectors=None, num_classes=None, width=1.0,
                       input_size=90, feature_dim=2000, dropout=0.3, schedule=PAPER_SCHEDULE, batch_size=64,
-                      lam=None, k=None, variant="both", seed=0, device="auto", channels_last=True,
+                      lam=None, k=None, variant="both", seed=0, device="auto",
                       checkpoint=None, checkpoint_every=0, desc=None, flip=False, curve=None, keep=None):
     """Train a :class:`fercore.nets.BaseDCNN` with one of :data:`OBJECTIVES`, on one domain or,
     with ``target_images``, by RAF-ML's Algorithm 3 (DBM-DACNN).
@@ -53,9 +53,7 @@ def train_feature_net(images, labels, objective, *, model=None, target_images=No
     ``batch_size``), drawn beside the source batches (:class:`fercore.batches.PairedBatches`);
     with γ = η = 0 the target is not used.
 
-    ``channels_last``: the net runs in the channels-last layout, 1.4–2× faster than the default
-    on the CPU too (``bench_recipe.py``); ``None`` leaves it to :class:`fercore.train.Trainer`
-    (on for CUDA only). ``curve``: a :class:`fercore.curves.LearningCurve` recorded during the
+    ``curve``: a :class:`fercore.curves.LearningCurve` recorded during the
     run. ``checkpoint``/``checkpoint_every`` and ``keep`` (the model store entry,
     :func:`fercore.models.keep_spec`) as in :class:`fercore.train.Trainer`. Returns
     ``(model, history)``, the model in eval mode on ``device``.
@@ -88,7 +86,7 @@ def train_feature_net(images, labels, objective, *, model=None, target_images=No
     else:
         loss_fn = FeatureObjective(objective, **weights)
     trainer = Trainer(model, loss_fn, schedule, param_groups=model.parameter_groups(),
-                      device=device, seed=seed, channels_last=channels_last, checkpoint=checkpoint,
+                      device=device, seed=seed, checkpoint=checkpoint,
                       checkpoint_every=checkpoint_every,
                       desc=desc or ("DBM-DACNN" if adapting else objective), keep=keep)
     if curve is None:

@@ -18,9 +18,10 @@ domains) come from :class:`fercore.batches.PairedBatches`; other updates (a crit
 own optimizer) override :meth:`Trainer.update` and extend :meth:`Trainer.state_dict` /
 :meth:`Trainer.load_state_dict`.
 
-On CUDA the loss runs under bf16 autocast; on the CPU the run is deterministic: the same seed
-gives the same weights bit for bit, also across an interruption and :meth:`Trainer.fit` resuming
-from the checkpoint.
+On CUDA the loss runs under bf16 autocast, and on the CPU too after ``use_cpu_precision("bf16")``
+(a chapter's ``cpu_precision`` parameter); the net runs in the channels-last layout on both. On the
+CPU the run is deterministic: the same seed gives the same weights bit for bit, also across an
+interruption and :meth:`Trainer.fit` resuming from the checkpoint.
 """
 
 import functools
@@ -38,6 +39,28 @@ from torch import nn
 
 from fercore.devices import resolve_device
 from fercore.progress import progress
+
+CPU_PRECISIONS = ("fp32", "bf16")
+_cpu_precision = "fp32"
+
+
+def use_cpu_precision(precision):
+    """Train on the CPU in ``precision`` from now on: ``"fp32"``, or ``"bf16"`` (the loss under
+    bf16 autocast as on CUDA: convolutions and matrix products in bf16; weights, optimizer, losses
+    and the softmax in fp32). On a CPU with native bf16 (AVX512-BF16, AMX) bf16 trains the deep
+    chapters' nets 1.2–1.9× faster (``tests/benchmarks/bench_recipe.py``); elsewhere it is
+    emulated and may be slower. Returns the precision now in use. A :class:`Trainer` made with
+    ``amp=None`` reads this setting when it is made."""
+    global _cpu_precision
+    if precision not in CPU_PRECISIONS:
+        raise ValueError(f"cpu_precision must be one of {', '.join(CPU_PRECISIONS)}, got {precision!r}")
+    _cpu_precision = precision
+    return _cpu_precision
+
+
+def cpu_precision():
+    """The CPU training precision :func:`use_cpu_precision` set (``"fp32"`` by default)."""
+    return _cpu_precision
 
 
 @dataclass(frozen=True)
@@ -119,8 +142,9 @@ class Trainer:
         parameters of the model with ``schedule.weight_decay``.
     device : ``"auto"``, ``"cpu"``, ``"cuda"``…
     seed : seeds torch's global generator (dropout) at the start of a fresh run.
-    amp : bf16 autocast; default on for CUDA, off on the CPU.
-    channels_last : NHWC memory layout for the model and 4-D inputs; default on for CUDA.
+    amp : bf16 autocast; default on for CUDA, and on the CPU as :func:`use_cpu_precision` says.
+    channels_last : NHWC memory layout for the model and 4-D inputs; default on (faster for every
+        deep chapter's net, on the CPU too: ``tests/benchmarks/bench_recipe.py``).
     checkpoint : file to save to every ``checkpoint_every`` steps and at the end; if it exists
         when :meth:`fit` starts, training resumes from it.
     sync_every : steps between reads of the logged values from the device (the NaN check runs
@@ -136,8 +160,8 @@ class Trainer:
                  sync_every=None, desc="training", keep=None):
         self.device = resolve_device(device)
         on_cuda = self.device.type == "cuda"
-        self.amp = on_cuda if amp is None else amp
-        self.channels_last = on_cuda if channels_last is None else channels_last
+        self.amp = (on_cuda or (self.device.type == "cpu" and _cpu_precision == "bf16")) if amp is None else amp
+        self.channels_last = True if channels_last is None else channels_last
         self.model = model.to(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)

@@ -164,8 +164,17 @@ def test_a_unit_runs_with_the_kernels_thread_counts_pool_by_pool():
             threads, kernel = cluster._thread_counts(), _pool_counts()
             torch.set_num_threads(2)
             worker = _pool_counts()
-            inside, _ = cluster._run_on_worker(lambda unit: _pool_counts(), None, threads)
+            inside, _ = cluster._run_on_worker(lambda unit: _pool_counts(), None, threads, "fp32")
             assert inside == kernel
             assert _pool_counts() == worker
         finally:
             torch.set_num_threads(before)
+
+
+def test_a_unit_trains_in_the_kernels_cpu_precision_and_the_workers_comes_back():
+    from fercore.train import cpu_precision
+
+    assert cpu_precision() == "fp32"
+    inside, _ = cluster._run_on_worker(lambda unit: cpu_precision(), None, cluster._thread_counts(), "bf16")
+    assert inside == "bf16"
+    assert cpu_precision() == "fp32"

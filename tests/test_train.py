@@ -8,7 +8,7 @@ from torch.nn import functional as F
 from fercore.batches import PairedBatches, RandomBatches
 from fercore.nets import BaseDCNN
 from fercore.devices import resolve_device
-from fercore.train import Schedule, Trainer
+from fercore.train import Schedule, Trainer, use_cpu_precision
 
 
 def tiny_net(seed):
@@ -198,3 +198,46 @@ def test_paired_batches_resume_both_streams(tmp_path):
     assert "target_mean" in history
     assert all(torch.equal(a, b) for a, b in zip(straight.model.parameters(),
                                                   second.model.parameters()))
+
+
+@pytest.fixture
+def cpu_bf16():
+    yield use_cpu_precision("bf16")
+    use_cpu_precision("fp32")
+
+
+def test_cpu_precision_sets_a_new_trainers_autocast(cpu_bf16):
+    """After ``use_cpu_precision("bf16")`` a CPU trainer's convolutions run in bf16 (their outputs
+    are bf16 under the loss) while its weights and its loss stay fp32; the run stays
+    deterministic and differs from an fp32 run."""
+    x = torch.randint(0, 256, (64, 1, 44, 44), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    y = torch.arange(64) % 7
+    dtypes = {}
+
+    def loss_fn(model, batch):
+        images, labels = batch
+        features = model.features(images.float() / 255)
+        dtypes["features"] = features.dtype
+        loss = F.cross_entropy(model.classifier(features), labels)
+        dtypes["loss"] = loss.dtype
+        return {"loss": loss}
+
+    def weights(precision):
+        use_cpu_precision(precision)
+        torch.manual_seed(0)
+        net = BaseDCNN(7, width=0.0625, input_size=44, feature_dim=32)
+        trainer = Trainer(net, loss_fn, Schedule(iterations=3, lr=0.01), device="cpu", seed=0)
+        assert trainer.amp == (precision == "bf16") and trainer.channels_last
+        trainer.fit(RandomBatches(x, y, batch_size=16, seed=0))
+        assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+        return torch.cat([p.detach().flatten() for p in trainer.model.parameters()]), dict(dtypes)
+
+    bf16, bf16_dtypes = weights("bf16")
+    again, _ = weights("bf16")
+    fp32, fp32_dtypes = weights("fp32")
+    assert bf16_dtypes == {"features": torch.bfloat16, "loss": torch.float32}
+    assert fp32_dtypes == {"features": torch.float32, "loss": torch.float32}
+    assert torch.equal(bf16, again) and not torch.equal(bf16, fp32)
+    assert Trainer(tiny_net(0), cross_entropy, Schedule(iterations=1), device="cpu", amp=False).amp is False
+    with pytest.raises(ValueError, match="cpu_precision must be one of fp32, bf16, got 'fp16'"):
+        use_cpu_precision("fp16")
