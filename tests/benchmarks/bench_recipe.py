@@ -1,8 +1,8 @@
 """Training speed of each deep chapter's net at its `default` size, on the CPU: the engine
 (``fercore.train.Trainer`` + ``RandomBatches`` + the recipe's batch crop + flip) against a plain
 PyTorch loop on the same net and pre-cut inputs (the engine's overhead), thread counts,
-``channels_last``, the old per-batch crop, and seeds stacked into one model
-(``fercore.batched``) against the same seeds one after the other.
+``channels_last``, bf16 autocast (``cpu_precision: bf16``), the old per-batch crop, and seeds
+stacked into one model (``fercore.batched``) against the same seeds one after the other.
 
     nice -n 5 python tests/benchmarks/bench_recipe.py                 # every chapter's net
     nice -n 5 python tests/benchmarks/bench_recipe.py --chapter dlp_dbm --steps 30
@@ -70,11 +70,11 @@ def timed(step, steps, warmup, images_per_step):
     return steps * images_per_step / (time.perf_counter() - start)
 
 
-def engine(make, side, batch, steps, warmup, transform, channels_last=False, loss=cross_entropy):
+def engine(make, side, batch, steps, warmup, transform, channels_last=False, amp=False, loss=cross_entropy):
     torch.manual_seed(0)
     model = make()
     trainer = Trainer(model, loss, recipe_schedule(steps + warmup, 0.01), device="cpu",
-                      channels_last=channels_last)
+                      channels_last=channels_last, amp=amp)
     images, labels = faces(max(512, 4 * batch), side)
     batches = RandomBatches(images, labels, batch_size=batch, transform=transform)
     torch.use_deterministic_algorithms(True)  # as Trainer.fit does on the CPU
@@ -107,7 +107,8 @@ def stacked(make, side, batch, steps, warmup, members, objective):
     models = [make() for _ in range(members)]
     model = StackedModels(models)
     trainer = Trainer(model, StackedObjective(objective), recipe_schedule(steps + warmup, 0.01),
-                      device="cpu", param_groups=model.parameter_groups(models[0].parameter_groups()))
+                      device="cpu", param_groups=model.parameter_groups(models[0].parameter_groups()),
+                      channels_last=False, amp=False)
     images, labels = faces(max(512, 4 * batch), side)
     batches = StackedBatches([RandomBatches(images, labels, batch_size=batch, seed=s,
                                             transform=CropFlip(side)) for s in range(members)])
@@ -135,7 +136,9 @@ def main(argv=None):
                 ("engine, old crop", lambda: engine(make, side, batch, transform=RandomCrop(side), **run)),
                 ("engine, crop + flip", lambda: engine(make, side, batch, transform=CropFlip(side), **run)),
                 ("engine, crop + flip, channels_last",
-                 lambda: engine(make, side, batch, transform=CropFlip(side), channels_last=True, **run))]
+                 lambda: engine(make, side, batch, transform=CropFlip(side), channels_last=True, **run)),
+                ("engine, crop + flip, channels_last, bf16 autocast",
+                 lambda: engine(make, side, batch, transform=CropFlip(side), channels_last=True, amp=True, **run))]
         if isinstance(make(), BaseDCNN):
             objective = FeatureObjective("dlp", 7, 2000)
             rows.append(("engine, DLP loss, one seed",

@@ -3,11 +3,12 @@
 Four steps, each through ``fercore.train`` as the chapter runs them: the asymmetric autoencoder's
 pre-training (Eq. 4, batch 256), its refinement against the WGAN critic (Eq. 5–8, batch 64), and
 the two-branch network at batch 63 without the method and with it (BT: neighbour synthesis
-plus two evaluation passes per step, Algorithm 1). On the CPU, and on CUDA when present (bf16
-autocast, channels_last).
+plus two evaluation passes per step, Algorithm 1). On the CPU (channels_last; bf16 autocast with
+``--cpu-precision bf16``), and on CUDA when present (bf16 autocast, channels_last).
 
     python tests/benchmarks/bench_semantic.py                          # paper scale: 112 px, width 1
-    python tests/benchmarks/bench_semantic.py --input-size 48 --width 0.25 --ae-width 0.5
+    python tests/benchmarks/bench_semantic.py --input-size 40 --width 0.25 --ae-width 0.5 --ae-batch 64 \
+        --cpu-precision bf16                                           # the `default` profile
     python tests/benchmarks/bench_semantic.py --device cuda --iters 50
 """
 
@@ -31,7 +32,7 @@ from fercore.losses.semantic import FocalLoss, PerceptualReconstructionLoss  # n
 from fercore.nets.autoencoder import AsymmetricAutoencoder, Critic  # noqa: E402
 from fercore.nets.twobranch import TwoBranchNet  # noqa: E402
 from fercore.semantic import AdversarialPair, AdversarialTrainer, NeighbourGenerator  # noqa: E402
-from fercore.train import Schedule, Trainer, to_device  # noqa: E402
+from fercore.train import CPU_PRECISIONS, Schedule, Trainer, to_device, use_cpu_precision  # noqa: E402
 
 
 def synchronize(device):
@@ -100,9 +101,11 @@ def main():
     parser.add_argument("--ae-width", type=float, default=1.0, help="autoencoder channel multiplier")
     parser.add_argument("--ae-batch", type=int, default=256)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    parser.add_argument("--cpu-precision", choices=CPU_PRECISIONS, default="fp32")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    use_cpu_precision(args.cpu_precision)
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     devices = [d for d in devices if d != "cuda" or torch.cuda.is_available()]
     print(f"input {args.input_size}×{args.input_size}, two-branch width {args.width}, "
@@ -113,7 +116,7 @@ def main():
         run_args.iters = args.iters or (50 if on_cuda else 3)
         run_args.warmup = args.warmup if args.warmup is not None else (10 if on_cuda else 1)
         device, results = run(name, run_args)
-        label = torch.cuda.get_device_name(device) if on_cuda else f"CPU, {torch.get_num_threads()} threads"
+        label = torch.cuda.get_device_name(device) if on_cuda else f"CPU, {torch.get_num_threads()} threads, {args.cpu_precision}"
         for step, rate in results.items():
             print(f"{label:>28} | {step:<26} | {rate:9.1f} img/s")
 
