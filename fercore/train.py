@@ -144,7 +144,8 @@ class Trainer:
     seed : seeds torch's global generator (dropout) at the start of a fresh run.
     amp : bf16 autocast; default on for CUDA, and on the CPU as :func:`use_cpu_precision` says.
     channels_last : NHWC memory layout for the model and 4-D inputs; default on (faster for every
-        deep chapter's net, on the CPU too: ``tests/benchmarks/bench_recipe.py``).
+        deep chapter's net, on the CPU too: ``tests/benchmarks/bench_recipe.py``) unless the model
+        has weights of rank 5 (:class:`fercore.batched.StackedModels`).
     checkpoint : file to save to every ``checkpoint_every`` steps and at the end; if it exists
         when :meth:`fit` starts, training resumes from it.
     sync_every : steps between reads of the logged values from the device (the NaN check runs
@@ -161,7 +162,9 @@ class Trainer:
         self.device = resolve_device(device)
         on_cuda = self.device.type == "cuda"
         self.amp = (on_cuda or (self.device.type == "cpu" and _cpu_precision == "bf16")) if amp is None else amp
-        self.channels_last = True if channels_last is None else channels_last
+        if channels_last is None:  # channels-last needs weights of rank ≤ 4; a stacked model's are rank 5
+            channels_last = all(p.dim() <= 4 for p in model.parameters())
+        self.channels_last = channels_last
         self.model = model.to(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
