@@ -53,8 +53,8 @@ def train_feature_net(images, labels, objective, *, model=None, target_images=No
     ``batch_size``), drawn beside the source batches (:class:`fercore.batches.PairedBatches`);
     with γ = η = 0 the target is not used.
 
-    ``curve``: a :class:`fercore.curves.LearningCurve` recorded during the
-    run. ``checkpoint``/``checkpoint_every`` and ``keep`` (the model store entry,
+    ``curve``: a :class:`fercore.curves.LearningCurve` recorded during the run.
+    ``checkpoint``/``checkpoint_every`` and ``keep`` (the model store entry,
     :func:`fercore.models.keep_spec`) as in :class:`fercore.train.Trainer`. Returns
     ``(model, history)``, the model in eval mode on ``device``.
     """

@@ -107,8 +107,7 @@ def stacked(make, side, batch, steps, warmup, members, objective):
     models = [make() for _ in range(members)]
     model = StackedModels(models)
     trainer = Trainer(model, StackedObjective(objective), recipe_schedule(steps + warmup, 0.01),
-                      device="cpu", param_groups=model.parameter_groups(models[0].parameter_groups()),
-                      channels_last=False, amp=False)
+                      device="cpu", param_groups=model.parameter_groups(models[0].parameter_groups()))
     images, labels = faces(max(512, 4 * batch), side)
     batches = StackedBatches([RandomBatches(images, labels, batch_size=batch, seed=s,
                                             transform=CropFlip(side)) for s in range(members)])
