@@ -263,6 +263,28 @@ def test_nuisance_domains():
         sample_nuisance("street", 3, rng)
 
 
+def test_wild_photographs_are_metered_like_a_camera():
+    """A face lit from the side or weakly is exposed up to the lab's level (not near black), its
+    shadows keep their contrast, and the lab's fixed lighting is left as drawn."""
+    from fercore.synth.nuisance import EXPOSURE, MAX_EXPOSURE, _SETTINGS, expose
+
+    rng = np.random.default_rng(1)
+    wild = sample_nuisance("wild", 3000, rng)
+    frontal = wild.ambient + wild.light_intensity * np.maximum(wild.light[:, 2], 0)
+    assert np.percentile(frontal, 5) > 0.5 and abs(np.median(frontal) - EXPOSURE) < 0.05
+    lab = sample_nuisance("lab", 500, np.random.default_rng(1))
+    assert lab.ambient.min() >= _SETTINGS["lab"]["ambient"][0] and lab.ambient.max() <= _SETTINGS["lab"]["ambient"][1]
+    dim = sample_nuisance("wild", 4, np.random.default_rng(2))
+    dim.ambient[:], dim.light_intensity[:] = [0.1, 0.2, 0.3, 0.05], [0.3, 0.6, 0.4, 0.1]
+    dim.light[:] = [0.6, 0.0, 0.8]
+    ratio = dim.ambient / dim.light_intensity
+    expose(dim, np.ones(4))
+    np.testing.assert_allclose(dim.ambient / dim.light_intensity, ratio, rtol=1e-5)
+    lit = dim.ambient + 0.8 * dim.light_intensity
+    np.testing.assert_allclose(lit[:3], EXPOSURE, rtol=1e-5)
+    assert lit[3] == pytest.approx(MAX_EXPOSURE * (0.05 + 0.8 * 0.1), rel=1e-5)   # the gain's limit
+
+
 @pytest.mark.parametrize("sigma", [0.3, 1.2, 2.6])
 def test_blur_kernel_equals_scipy_gaussian_filter(sigma):
     image = np.random.default_rng(0).random((37, 52)).astype(np.float32)

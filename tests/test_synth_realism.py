@@ -218,7 +218,9 @@ def test_an_open_mouth_shows_the_tongue():
 
 def test_blind_set_is_balanced_and_shuffled():
     images, labels, domains = blind_set(per_class=2, seed=3)
-    assert images.shape == (14, 100, 100) and images.dtype == np.uint8
+    assert images.shape == (14, 100, 100, 3) and images.dtype == np.uint8
+    lab = images[domains == "lab"]
+    assert (lab == lab[..., :1]).all() and (images[domains == "wild"].std(-1) > 2).mean() > 0.3
     assert sorted(labels) == sorted(BASIC7 * 2)
     assert (domains == "lab").sum() == 7 and (domains == "wild").sum() == 7
     assert list(labels) != sorted(labels, key=BASIC7.index)

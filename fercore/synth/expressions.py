@@ -75,8 +75,9 @@ RARE_P = 0.05
 """Occurrence assumed for an empty Table-1 cell (the paper: "less than 10%")."""
 EXTRA_AU_P = {"lab": 0.01, "film": 0.03, "wild": 0.05}
 """Per-AU probability of an unrelated, weak AU (talking, blinking, idiosyncrasies)."""
-EXPRESSION_STRENGTH = {"lab": (0.9, 1.1), "film": (0.6, 1.05), "wild": (0.6, 1.15)}
-"""Uniform range of each image's overall expression strength per domain."""
+EXPRESSION_STRENGTH = {"lab": (0.9, 1.1), "film": (0.7, 1.1), "wild": (0.75, 1.2)}
+"""Uniform range of each image's overall expression strength per domain. RAF-DB's basic images
+are those whose crowd agreed on one emotion, so few are faint: wild faces start at 0.75."""
 AU_JITTER = {"lab": 0.08, "film": 0.2, "wild": 0.3}
 """Relative standard deviation of each active AU's intensity around its base value."""
 MAX_INTENSITY = 1.5

@@ -4,7 +4,8 @@
 JAFFE: frontal, even light, plain background, no occluders, clean images), ``film`` (SFEW-like
 movie frames: moderate pose, directed light, some clutter and accessories) and ``wild``
 (RAF-DB, AffectNet, FER2013: broad pose and light, clutter, glasses, hands and hats, blur,
-noise, JPEG compression, low resolution). The image-space factors are applied by
+noise, JPEG compression, low resolution); film and wild light is metered as a camera meters it
+(:func:`expose`). The image-space factors are applied by
 :func:`draw_background`, :func:`draw_occluder` and :func:`degrade`; blur, resolution loss and
 noise are expressed at the scale of RAF-DB's aligned 100×100 faces and scaled with the face.
 Each draws a small parameter vector from the image's generator here and leaves the pixel work
@@ -23,6 +24,11 @@ from PIL import Image
 from fercore.synth import kernels
 from fercore.synth.expressions import DOMAINS
 
+EXPOSURE = 0.85
+"""Shade of a surface facing the camera in a metered photograph (lab light gives 0.9–1.1; a
+metered scene keeps a light face below white)."""
+MAX_EXPOSURE = 2.5
+"""Largest gain a camera's metering applies to the drawn light (about 1.3 stops)."""
 OCCLUDERS = ("none", "glasses", "hand", "hat_band")
 """Occluder kinds, indexed by ``Nuisance.occluder``."""
 
@@ -75,19 +81,20 @@ _SETTINGS = {
     # faces are turned beyond 30° in yaw. The mesh has no ears or back of the head: yaw stops at 45°.
     # pose sd (yaw, pitch, roll) and clip; light azimuth sd, elevation range,
     # intensity range, ambient range; clutter range; occluder probabilities;
-    # blur range; noise range; jpeg quality range (0 = none); max low-res factor
+    # blur range; noise range; jpeg quality range (0 = none); max low-res factor;
+    # sd of the log exposure error (0: the drawn light as it is, a lab's fixed set-up; see expose)
     "lab": dict(pose_sd=(2.5, 2.5, 2.0), pose_max=(8, 8, 6), azimuth=(0, 12),
                 elevation=(10, 30), intensity=(0.62, 0.78), ambient=(0.32, 0.42),
                 clutter=(0.0, 0.0), occluder_p=(1.0, 0.0, 0.0, 0.0), blur=(0.4, 0.7),
-                noise=(0.5, 2.0), jpeg=(0, 0), low_res=1.0),
+                noise=(0.5, 2.0), jpeg=(0, 0), low_res=1.0, exposure_sd=0.0),
     "film": dict(pose_sd=(12, 8, 7), pose_max=(35, 25, 25), azimuth=(0, 35),
                  elevation=(-10, 50), intensity=(0.5, 0.9), ambient=(0.15, 0.4),
                  clutter=(0.15, 0.6), occluder_p=(0.88, 0.07, 0.02, 0.03), blur=(0.4, 1.5),
-                 noise=(1.5, 6.0), jpeg=(60, 95), low_res=1.8),
+                 noise=(1.5, 6.0), jpeg=(60, 95), low_res=1.8, exposure_sd=0.2),
     "wild": dict(pose_sd=(22, 12, 10), pose_max=(45, 30, 35), azimuth=(0, 45),
                  elevation=(-20, 60), intensity=(0.45, 1.0), ambient=(0.12, 0.45),
                  clutter=(0.2, 1.0), occluder_p=(0.82, 0.09, 0.05, 0.04), blur=(0.4, 1.6),
-                 noise=(1.5, 7.0), jpeg=(40, 95), low_res=2.2),
+                 noise=(1.5, 7.0), jpeg=(40, 95), low_res=2.2, exposure_sd=0.25),
 }
 
 
@@ -114,7 +121,7 @@ def sample_nuisance(domain: str, n: int, rng: np.random.Generator) -> Nuisance:
     low_res = np.exp(rng.uniform(0, np.log(s["low_res"]), n)) if s["low_res"] > 1 else np.ones(n)
     blur = np.exp(rng.uniform(np.log(s["blur"][0]), np.log(s["blur"][1]), n))
     f32 = np.float32
-    return Nuisance(
+    nuisance = Nuisance(
         yaw=pose[:, 0].astype(f32), pitch=pose[:, 1].astype(f32), roll=pose[:, 2].astype(f32),
         light=light.astype(f32), light_intensity=rng.uniform(*s["intensity"], n).astype(f32),
         ambient=rng.uniform(*s["ambient"], n).astype(f32), background=background.astype(f32),
@@ -127,6 +134,21 @@ def sample_nuisance(domain: str, n: int, rng: np.random.Generator) -> Nuisance:
         raw_shift=rng.uniform(-1, 1, (n, 2)).astype(f32),
         seed=rng.integers(0, 2**32, n, dtype=np.uint32),
     )
+    if s["exposure_sd"]:
+        expose(nuisance, rng.lognormal(0.0, s["exposure_sd"], n))
+    return nuisance
+
+
+def expose(nuisance: Nuisance, error) -> None:
+    """Scale each image's light (ambient and directed alike, so shadows keep their contrast) so
+    that a surface facing the camera is lit as in the lab (:data:`EXPOSURE`) times ``error``
+    (n,), the camera's exposure error. A camera meters its scene: a face lit from the side or
+    under weak light is photographed brighter than its light alone would make it, not black.
+    Exposure is clipped to :data:`MAX_EXPOSURE` times the drawn light."""
+    frontal = nuisance.ambient + nuisance.light_intensity * np.maximum(nuisance.light[:, 2], 0)
+    gain = np.minimum(EXPOSURE * np.asarray(error) / frontal, MAX_EXPOSURE).astype(np.float32)
+    nuisance.ambient = nuisance.ambient * gain
+    nuisance.light_intensity = nuisance.light_intensity * gain
 
 
 @functools.lru_cache(maxsize=64)

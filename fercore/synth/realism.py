@@ -95,17 +95,18 @@ def prototype_sheet(seed: int = 0, strengths=(0.5, 1.0, 1.5), people: int = 2, c
 
 
 def blind_set(per_class: int = 10, seed: int = 0, classes=BASIC7):
-    """A shuffled labelling test: ``per_class`` faces of each class, half lab and half wild.
+    """A shuffled labelling test: ``per_class`` faces of each class, half lab and half wild,
+    each as the world writes it (lab grey as CK+, wild in colour as RAF-DB).
 
-    Returns aligned images (n, 100, 100), their class names and domains, in shuffled order.
+    Returns aligned RGB images (n, 100, 100, 3), their class names and domains, in shuffled order.
     """
     lab_n = per_class - per_class // 2
     wild_n = per_class // 2
     lab_classes = [c for c in classes for _ in range(lab_n)]
     wild_classes = [c for c in classes for _ in range(wild_n)]
     lab = expression_faces(lab_classes, "lab", seed=seed)[0]
-    wild = expression_faces(wild_classes, "wild", seed=seed + 1)[0]
-    images = np.concatenate([lab.aligned, wild.aligned])
+    wild = expression_faces(wild_classes, "wild", seed=seed + 1, color=True)[0]
+    images = np.concatenate([np.repeat(lab.aligned[..., None], 3, axis=-1), wild.aligned])
     labels = np.array(lab_classes + wild_classes, dtype=object)
     domains = np.array(["lab"] * len(lab_classes) + ["wild"] * len(wild_classes), dtype=object)
     order = np.random.default_rng(seed + 2).permutation(len(images))

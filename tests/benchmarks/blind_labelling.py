@@ -33,12 +33,12 @@ def make(out: Path, seed: int, per_class: int) -> None:
     for sheet, start in enumerate(range(0, len(images), PER_SHEET), 1):
         chunk = images[start:start + PER_SHEET]
         rows = int(np.ceil(len(chunk) / COLUMNS))
-        canvas = Image.new("L", (COLUMNS * TILE, rows * (TILE + 18)), 255)
+        canvas = Image.new("RGB", (COLUMNS * TILE, rows * (TILE + 18)), "white")
         draw = ImageDraw.Draw(canvas)
         for k, image in enumerate(chunk):
             x, y = (k % COLUMNS) * TILE, (k // COLUMNS) * (TILE + 18)
             canvas.paste(Image.fromarray(image).resize((TILE, TILE), Image.LANCZOS), (x, y + 18))
-            draw.text((x + 4, y + 3), str(start + k + 1), fill=0)
+            draw.text((x + 4, y + 3), str(start + k + 1), fill="black")
         canvas.save(out / f"sheet-{sheet}.png")
     key = [{"number": i + 1, "label": str(c), "domain": str(d)}
            for i, (c, d) in enumerate(zip(labels, domains))]
