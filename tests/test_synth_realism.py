@@ -241,6 +241,20 @@ def test_mtcnn_finds_lab_faces_and_agrees_with_the_landmarks():
     assert result["frontal_error"] == pytest.approx(result["error"])      # lab heads turn under 8°
 
 
+@pytest.mark.skipif(importlib.util.find_spec("facenet_pytorch") is None, reason="facenet-pytorch not installed")
+def test_mtcnn_repeatability_maps_moved_copies_back_to_the_image():
+    """A face moved and rescaled is found where it is (its copies' points agree to a small
+    fraction of the eye distance once mapped back); an image without a face gives NaN."""
+    from fercore.synth.realism import mtcnn_points, mtcnn_repeatability
+
+    faces = expression_faces(["neutral", "happiness"], "lab", seed=2, raw=True)[0].raw
+    moved = mtcnn_repeatability(faces + [np.full((120, 120), 128, np.uint8)], trials=4, seed=1)
+    assert np.isfinite(moved[:2]).all() and (moved[:2] < 0.06).all() and np.isnan(moved[2])
+    bigger = mtcnn_repeatability(faces[:1], trials=3, seed=1, iod=90)
+    assert np.isfinite(bigger).all() and bigger[0] < 0.06
+    assert np.isfinite(mtcnn_points(faces)).all()
+
+
 def test_nasolabial_folds_run_outside_the_mouth_corners():
     """The smile folds run from the nose wings down and out past the mouth corners (about
     a centimetre beyond them), not along the upper lip."""
