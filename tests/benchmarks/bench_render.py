@@ -22,6 +22,7 @@ import numpy as np
 
 from fercore.synth import render_faces, sample_aus, sample_identities, sample_nuisance
 from fercore.synth.parallel import n_workers
+from fercore.synth.writers import world_nuisance
 
 
 def faces(n: int, domain: str, raw: bool, seed: int = 0):
@@ -29,10 +30,7 @@ def faces(n: int, domain: str, raw: bool, seed: int = 0):
     identities = sample_identities(max(2, n // 3), rng)
     who = rng.integers(0, len(identities), n)
     aus = sample_aus(np.eye(8)[rng.integers(0, 8, n)], domain, rng, identities.au_gain[who])
-    nuisance = sample_nuisance(domain, n, rng)
-    if raw:      # the data world's compact unaligned canvases (fercore.synth.writers.RAW_CANVAS)
-        nuisance.raw_size = rng.integers(128, 177, n).astype(np.int16)
-        nuisance.raw_iod = rng.uniform(36, 52, n).astype(np.float32)
+    nuisance = world_nuisance(domain, n, rng) if raw else sample_nuisance(domain, n, rng)
     return aus, identities[who], nuisance
 
 
