@@ -313,7 +313,7 @@ def facs_displacements(u, v) -> np.ndarray:
     chin = _window(v, -1.75, -1.4, -1.1, -1.03) * _bump(a, 0.0, 0.35)
     nose_wing = _bump(a, 0.2, 0.14) * _bump(v, -0.55, 0.14)
     fields = {
-        1: (zero, 0.15 * _bump(a, 0.12, 0.2) * brow_band),
+        1: (zero, 0.18 * _bump(a, 0.12, 0.2) * brow_band),
         2: (0.01 * side * _bump(a, 0.72, 0.2) * brow_band, 0.13 * _bump(a, 0.72, 0.2) * brow_band),
         4: (-0.08 * side * _bump(a, 0.2, 0.22) * brow_band,
             (-0.07 * _bump(a, 0.12, 0.18) - 0.02 * _bump(a, 0.35, 0.3)) * brow_band - 0.01 * upper_lid),
