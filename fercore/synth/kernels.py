@@ -387,8 +387,8 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
     """Draw and degrade each image ``f`` into the top-left ``sizes[f]`` square of uint8
     ``out[f]``.
 
-    The rasterized face (:func:`raster_face`) in front of hair, neck, shoulders and background, with the
-    occluder on top, clipped to [0, 1], then degraded by :func:`degrade_image` (``sigma``,
+    The rasterized face (:func:`raster_face`) in front of hair, neck, shoulders and background,
+    with the occluder on top, clipped to [0, 1], then degraded by :func:`degrade_image` (``sigma``,
     ``small``, ``uniforms``, ``spread``: per image). Skin: shade × skin tone × (1 + texture + AU
     wrinkles) × feature darkening (brows with hair streaks, lips, lash lines, the shade of nostrils
     and eye sockets), looked up at the pixel's texture coordinates. Eyes: sclera, iris, pupil and a
@@ -399,8 +399,8 @@ def draw_faces(sizes, points, depth, shade, triangles, two_sided, tri_class, uv,
     ``tones`` (n, 4) holds each image's skin, brow, lip and iris albedo; ``hair`` (n, 8) its hair
     length and volume (pixels below / around the eye line), hair phase, mouth centre in the face
     frame, skin, hair and clothes albedo (a neck down from the mouth widens into shoulders,
-    :data:`NECK`, :data:`SHOULDER_SLOPE`, :data:`SHOULDERS`). ``material`` (n, side, side) uint8 receives what each pixel shows
-    (:data:`MATERIALS`), from which the renderer colours the image.
+    :data:`NECK`, :data:`SHOULDER_SLOPE`, :data:`SHOULDERS`). ``material`` (n, side, side) uint8
+    receives what each pixel shows (:data:`MATERIALS`), from which the renderer colours the image.
     """
     height, width = out.shape[1], out.shape[2]
     tri = np.empty((height, width), np.int32)

@@ -22,8 +22,8 @@ from fercore.labels import BASIC7
 from fercore.synth.expressions import EXPRESSIONS, sample_aus
 from fercore.synth.identity import sample_identities
 from fercore.synth.nuisance import sample_nuisance
-from fercore.synth.writers import RAW_IOD, world_nuisance
 from fercore.synth.render import render_faces
+from fercore.synth.writers import RAW_IOD, world_nuisance
 
 MTCNN_PIXEL_ORIGIN = 0.5
 """facenet-pytorch's MTCNN measures points from pixel edges (its O-net output is

@@ -14,9 +14,10 @@ AU-driven wrinkles such as forehead lines with AU1/2 and nose wrinkles with AU9)
 lips, lash lines (the lower lid's lighter, :data:`LOWER_LASH`), and the shade of the nostrils
 and eye sockets (:data:`SOCKET_SHADOW`); the eye openings show sclera, iris, pupil and a
 catch-light, the mouth opening a dark interior with upper and lower teeth and the tongue.
-Behind the face: hair, neck and a cluttered background; in front: occluders; then blur,
+Behind the face: hair, neck, shoulders and a cluttered background; in front: occluders; then blur,
 resolution loss, noise and JPEG (:mod:`fercore.synth.nuisance`). The kernel also records what
-each pixel shows (skin, lips, brows, hair, iris, sclera or teeth, mouth, background, occluder);
+each pixel shows (skin, lips, brows, hair, iris, sclera or teeth, mouth, background, occluder,
+clothes);
 a colour image (``color=True``) gives each of these materials a hue (:func:`material_chroma`:
 skin tones by race, hair and iris colours, a random background and white balance) at the grey
 image's luma (:func:`colorize`), so grey and colour renders of a face agree.
