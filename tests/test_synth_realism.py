@@ -10,7 +10,7 @@ from fercore.labels import AUS, BASIC7
 from fercore.synth import load_face_model, render_faces, sample_identities, sample_nuisance
 from fercore.synth import mesh as M
 from fercore.synth.expressions import EXPRESSIONS, prototype_matrix, wild_occurrence
-from fercore.synth.realism import blind_set, expression_faces, mtcnn_agreement
+from fercore.synth.realism import blind_set, expression_faces, mtcnn_agreement, turn_drift
 
 AU = {au: k for k, au in enumerate(AUS)}
 INNER_BROW = (55, 285)          # brow heads (MediaPipe), image-left then image-right
@@ -241,6 +241,17 @@ def test_mtcnn_finds_lab_faces_and_agrees_with_the_landmarks():
     assert result["point_error"].shape == (5,) and result["offset"].shape == (5, 2)
     assert result["median"] <= result["error"] + 0.05 and 0 <= result["far"] <= 1 / 14
     assert result["frontal_error"] == pytest.approx(result["error"])      # lab heads turn under 8°
+    assert result["turn_drift"].shape == (5,) and np.isfinite(result["turn_drift"]).all()
+
+
+def test_turn_drift_is_the_slope_per_ten_degrees_of_yaw():
+    """A point 0.02 inter-ocular distances further left per 10° of yaw, plus a constant offset
+    and noise-free: the slope comes back exactly; one face or no spread in yaw gives NaN."""
+    yaw = np.array([-30.0, -10.0, 0.0, 5.0, 25.0])
+    offsets = np.column_stack([0.1 - 0.002 * yaw, np.full(5, 0.03)])
+    assert turn_drift(offsets, yaw) == pytest.approx([-0.02, 0.0])
+    assert np.isnan(turn_drift(offsets[:1], yaw[:1])).all()
+    assert np.isnan(turn_drift(offsets, np.full(5, 4.0))).all()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("facenet_pytorch") is None, reason="facenet-pytorch not installed")

@@ -274,6 +274,28 @@ def degrade_image(image, sigma, small_w, small_h, uniform, spread, out):
             out[y, x] = np.uint8(min(max(value, 0.0), 255.0))
 
 
+@numba.njit(cache=True, nogil=True)
+def colorize(gray, material, chroma, luma):
+    """RGB (h, w, 3) uint8 with the luma of ``gray`` (h, w) uint8: each pixel's tint is the mean
+    of its 3×3 neighbours' material ``chroma`` rows (edges repeated), scaled to unit ``luma``."""
+    h, w = gray.shape
+    out = np.empty((h, w, 3), np.uint8)
+    tint = np.empty(3, np.float32)
+    for y in range(h):
+        for x in range(w):
+            tint[:] = 0.0
+            for dy in range(-1, 2):
+                yy = min(max(y + dy, 0), h - 1)
+                for dx in range(-1, 2):
+                    row = chroma[material[yy, min(max(x + dx, 0), w - 1)]]
+                    for c in range(3):
+                        tint[c] += row[c]
+            scale = np.float32(gray[y, x]) / (tint[0] * luma[0] + tint[1] * luma[1] + tint[2] * luma[2])
+            for c in range(3):
+                out[y, x, c] = np.uint8(min(max(np.rint(tint[c] * scale), 0.0), 255.0))
+    return out
+
+
 # ---------------------------------------------------------------- faces
 
 

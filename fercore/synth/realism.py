@@ -190,7 +190,8 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
     mean distance exceeds :data:`FAR_LANDMARKS`: MTCNN placed the whole face elsewhere),
     ``frontal_error`` (the mean distance over detected faces turned at most :data:`FRONTAL_YAW`
     degrees; MTCNN's points drift on turned heads), ``point_error`` (5,) per point, ``offset``
-    (5, 2) mean signed offset (x right, y down) in inter-ocular distances, and ``n``.
+    (5, 2) mean signed offset (x right, y down) in inter-ocular distances, ``turn_drift`` (5,)
+    each point's :func:`turn_drift`, and ``n``.
     """
     emotions = [BASIC7[i % len(BASIC7)] for i in range(n)]
     color = domain != "lab" if color is None else color
@@ -208,4 +209,20 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
     frontal = np.abs(nuisance.yaw[detected]) <= FRONTAL_YAW
     return {"n": n, "detected": float(detected.mean()), "error": float(error), "median": float(median),
             "far": float(far), "frontal_error": float(per_face[frontal].mean()) if frontal.any() else np.nan,
-            "point_error": distance[detected].mean(0), "offset": delta[detected].mean(0)}
+            "point_error": distance[detected].mean(0), "offset": delta[detected].mean(0),
+            "turn_drift": turn_drift(delta[detected, :, 0], nuisance.yaw[detected])}
+
+
+def turn_drift(offset_x, yaw) -> np.ndarray:
+    """How a detector's points drift sideways as the head turns: the least-squares slope of
+    each point's horizontal offset ``offset_x`` (faces, points; detector minus generator, in
+    inter-ocular distances) on ``yaw`` (faces; degrees, > 0 turns the nose to the image's
+    right), per 10° of yaw. Negative: the detector's point trails the generator's in the
+    direction of the turn. NaN for fewer than three faces or no spread in yaw."""
+    offset_x = np.asarray(offset_x, dtype=np.float64)
+    yaw = np.asarray(yaw, dtype=np.float64)
+    centred = yaw - yaw.mean() if len(yaw) else yaw
+    spread = (centred ** 2).sum()
+    if len(yaw) < 3 or spread == 0:
+        return np.full(offset_x.shape[1], np.nan)
+    return 10 * (centred @ (offset_x - offset_x.mean(0))) / spread

@@ -519,10 +519,9 @@ def material_chroma(identities: Identities, nuisance: Nuisance, seed: int) -> np
 def colorize(gray, material, chroma) -> np.ndarray:
     """An RGB image (h, w, 3) uint8 with the luma of ``gray`` (h, w) and, at each pixel, the
     hue of its ``material`` (``chroma`` rows, smoothed over 3×3 pixels as a camera's chroma
-    is)."""
-    tint = ndimage.uniform_filter(chroma[material], size=(3, 3, 1), mode="nearest")
-    tint /= (tint @ LUMA.astype(np.float32))[..., None]
-    return np.clip(np.rint(gray[..., None] * tint), 0, 255).astype(np.uint8)
+    is; :func:`fercore.synth.kernels.colorize`)."""
+    return kernels.colorize(np.ascontiguousarray(gray, np.uint8), np.ascontiguousarray(material, np.uint8),
+                            np.ascontiguousarray(chroma, np.float32), LUMA.astype(np.float32))
 
 
 def _aligned_transforms(lm, size):
