@@ -244,6 +244,23 @@ def test_mtcnn_finds_lab_faces_and_agrees_with_the_landmarks():
     assert result["turn_drift"].shape == (5,) and np.isfinite(result["turn_drift"]).all()
 
 
+def test_lab_factors_swap_only_the_named_nuisance():
+    """Wild faces with the pose drawn as in the lab keep their identities, AUs and every other
+    factor, and turn no more than lab heads; an unknown factor is named in the error."""
+    from fercore.synth.nuisance import _SETTINGS
+
+    emotions = ["fear", "happiness", "sadness", "anger"]
+    _, aus, wild = expression_faces(emotions, "wild", seed=3, size=32)
+    faces, swapped_aus, swapped = expression_faces(emotions, "wild", seed=3, size=32, lab_factors=("pose",))
+    np.testing.assert_array_equal(aus, swapped_aus)
+    assert np.abs(swapped.yaw).max() <= _SETTINGS["lab"]["pose_max"][0] and not np.array_equal(wild.yaw, swapped.yaw)
+    for field in ("light", "blur", "occluder", "noise", "background", "raw_iod", "seed"):
+        np.testing.assert_array_equal(getattr(wild, field), getattr(swapped, field))
+    assert faces.aligned.shape == (4, 32, 32)
+    with pytest.raises(ValueError, match="glare"):
+        expression_faces(emotions, "wild", lab_factors=("glare",))
+
+
 def test_turn_drift_is_the_slope_per_ten_degrees_of_yaw():
     """A point 0.02 inter-ocular distances further left per 10° of yaw, plus a constant offset
     and noise-free: the slope comes back exactly; one face or no spread in yaw gives NaN."""

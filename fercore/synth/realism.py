@@ -33,23 +33,33 @@ FRONTAL_YAW = 15.0
 FAR_LANDMARKS = 0.25
 """Mean point distance (inter-ocular distances) beyond which MTCNN has misplaced the whole face
 (eyes on the brows, mouth on the cheeks) rather than misjudged a point."""
+LAB_FACTORS = {"pose": ("yaw", "pitch", "roll"), "light": ("light", "light_intensity", "ambient"),
+               "occluders": ("occluder",), "blur": ("blur", "low_res"), "noise": ("noise", "jpeg_quality"),
+               "background": ("background", "clutter")}
+"""Nuisance factors (groups of :class:`~fercore.synth.nuisance.Nuisance` fields) that
+:func:`expression_faces` can draw as in the lab, to see what each costs a detector."""
 
 
 def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, strength=None,
-                     raw: bool = False, color: bool = False):
+                     raw: bool = False, color: bool = False, lab_factors=()):
     """Render one face per entry of ``emotions`` (basic class names) in ``domain``.
 
     Each face has its own identity (:func:`~fercore.synth.identity.sample_identities`, RAF-DB's
     attribute frequencies) and nuisance (:func:`~fercore.synth.nuisance.sample_nuisance`); AUs
     are drawn by :func:`~fercore.synth.expressions.sample_aus` with the identity's expressivity,
     or, with ``strength`` (a number), are the emotion's prototype times ``strength`` with no
-    identity gain (the prototype grids). ``color`` renders RGB images. Returns :class:`~fercore.synth.render.RenderedFaces`,
-    the AUs (n, 20) and the :class:`~fercore.synth.nuisance.Nuisance`.
+    identity gain (the prototype grids). ``color`` renders RGB images. ``lab_factors`` (names
+    from :data:`LAB_FACTORS`) are drawn as in the lab instead, everything else as without them.
+    Returns :class:`~fercore.synth.render.RenderedFaces`, the AUs (n, 20) and the
+    :class:`~fercore.synth.nuisance.Nuisance`.
     """
     emotions = list(emotions)
     unknown = sorted(set(emotions) - set(EXPRESSIONS))
     if unknown:
         raise ValueError(f"unknown emotions {unknown}; expected names from {EXPRESSIONS}")
+    unknown = sorted(set(lab_factors) - set(LAB_FACTORS))
+    if unknown:
+        raise ValueError(f"unknown lab_factors {unknown}; expected names from {sorted(LAB_FACTORS)}")
     rng = np.random.default_rng(seed)
     n = len(emotions)
     identities = sample_identities(n, rng)
@@ -62,6 +72,10 @@ def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, stre
 
         aus = (weights @ prototype_matrix() * float(strength)).astype(np.float32)
     nuisance = world_nuisance(domain, n, rng)
+    if lab_factors:
+        lab = world_nuisance("lab", n, np.random.default_rng((seed, 1)))
+        for field in (field for factor in lab_factors for field in LAB_FACTORS[factor]):
+            getattr(nuisance, field)[:] = getattr(lab, field)
     faces = render_faces(aus, identities, nuisance, size=size, seed=seed, raw=raw, workers=None,
                          desc=f"{domain} faces", color=color)
     return faces, aus, nuisance
@@ -179,9 +193,11 @@ def _resized(image, factor: float):
     return np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR)), np.array([size[0] / w, size[1] / h])
 
 
-def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None = None) -> dict:
+def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None = None,
+                    lab_factors=()) -> dict:
     """MTCNN on ``n`` unaligned faces of ``domain`` (all seven basic classes in turn), in colour
-    as the world writes wild faces (RAF-DB, AffectNet) unless ``color`` says otherwise.
+    as the world writes wild faces (RAF-DB, AffectNet) unless ``color`` says otherwise, with
+    ``lab_factors`` drawn as in the lab (:func:`expression_faces`).
 
     Returns ``detected`` (fraction of faces with a detection whose eyes fall within one
     inter-ocular distance of the true ones), ``error`` (mean distance of the five points to the
@@ -195,7 +211,8 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
     """
     emotions = [BASIC7[i % len(BASIC7)] for i in range(n)]
     color = domain != "lab" if color is None else color
-    faces, _, nuisance = expression_faces(emotions, domain, seed=seed, raw=True, color=color)
+    faces, _, nuisance = expression_faces(emotions, domain, seed=seed, raw=True, color=color,
+                                          lab_factors=lab_factors)
     found = mtcnn_points(faces.raw)
     truth = faces.raw_landmarks5.astype(np.float64)
     iod = np.linalg.norm(truth[:, 1] - truth[:, 0], axis=1)
