@@ -8,7 +8,10 @@ real-face detector.
   multitask cascaded convolutional networks", IEEE SPL 2016; the three stages shipped inside the
   ``facenet-pytorch`` wheel) on unaligned faces the way the world writes them and compares its
   five points with the generator's: detection rate and mean point distance in inter-ocular
-  distances (the distance between the true eye centres).
+  distances (the distance between the true eye centres); with ``lab_factors``, some nuisance
+  factors drawn as in the lab (``tests/benchmarks/bench_mtcnn_factors.py``).
+* :func:`turn_drift` measures how the detector's points drift sideways as heads turn, and
+  :func:`mtcnn_repeatability` MTCNN's own noise (the same face moved a few pixels).
 """
 
 from __future__ import annotations
