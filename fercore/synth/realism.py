@@ -241,8 +241,8 @@ def turn_drift(offset_x, yaw) -> np.ndarray:
     direction of the turn. NaN for fewer than three faces or no spread in yaw."""
     offset_x = np.asarray(offset_x, dtype=np.float64)
     yaw = np.asarray(yaw, dtype=np.float64)
-    centred = yaw - yaw.mean() if len(yaw) else yaw
+    centred = yaw - yaw.mean() if len(yaw) >= 3 else np.zeros_like(yaw)
     spread = (centred ** 2).sum()
-    if len(yaw) < 3 or spread == 0:
+    if spread == 0:
         return np.full(offset_x.shape[1], np.nan)
-    return 10 * (centred @ (offset_x - offset_x.mean(0))) / spread
+    return 10 * (centred @ offset_x) / spread
