@@ -1,0 +1,168 @@
+"""How much a deep chapter's baseline gains from a larger training budget, measured by retraining.
+
+A chapter's learning curve reads one run at intermediate steps, where the learning rate has not
+yet decayed, so its last stretch mixes more training with the end of the schedule. Here the
+chapter's baseline is trained from scratch at several budgets (multiples of the profile's
+``iterations``), each with its whole schedule, exactly as the chapter trains it otherwise: the
+test and training mean diagonal at each budget and the gain per doubling say where the curve
+flattens and how many training images that takes.
+
+    nice -n 5 python tests/benchmarks/bench_budget.py --chapter semantic_ae --multiples 0.5 1 2 4
+    nice -n 5 python tests/benchmarks/bench_budget.py --chapter dlp_dbm --multiples 0.5 1 2
+
+Chapters: ``dlp_dbm`` (baseDCNN, softmax, on RAF-DB basic: mean diagonal), ``domain_adaptation``
+(DBM-CNN pre-trained on RAF-ML: top-label accuracy on held-out RAF-ML faces, and SFEW accuracy of
+its features, Table 6's protocol), ``sjmt`` (the single-task ResNet on SFEW, from the chapter's
+FER2013 trunk, trained once: accuracy on SFEW Val) and ``semantic_ae`` (the two-branch net without the method,
+FL + BB, on AffectNet: mean diagonal). Prints one line per budget as it finishes.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from fercore.curves import mean_diagonal_of, training_probe  # noqa: E402
+from fercore.datasets import load  # noqa: E402
+from fercore.deep import train_feature_net  # noqa: E402
+from fercore.adaptation import pretrain_source_nets  # noqa: E402
+from fercore.experiments import domain_adaptation, sjmt  # noqa: E402
+from fercore.multitask import MultiTaskNet  # noqa: E402
+from fercore.experiments.semantic_ae import ABLATION, CURVE_TRAIN_FACES, load_affectnet  # noqa: E402
+from fercore.labels import BASIC7  # noqa: E402
+from fercore.metrics import mean_diagonal  # noqa: E402
+from fercore.parameters import chapter_parameters, notebook_parameters, notebook_path  # noqa: E402
+from fercore.recipe import recipe_schedule, use_threads  # noqa: E402
+from fercore.semantic import NeighbourhoodAwareClassifier  # noqa: E402
+from fercore.train import use_cpu_precision  # noqa: E402
+
+
+def dlp_dbm_trainer(p):
+    """``(train, iterations)``: ``train(iterations)`` → test and training mean diagonals of chapter
+    05's baseDCNN (softmax); the chapter's iterations."""
+    sets = {s: load("rafdb", p["data_root"], subset="basic", split=s) for s in ("train", "test")}
+    probe = training_probe(len(sets["train"]), 1500)
+    score = mean_diagonal_of({"test": (sets["test"].images, sets["test"].labels),
+                              "train": (sets["train"].images[probe], np.asarray(sets["train"].labels)[probe])},
+                             p["input_size"], len(BASIC7))
+
+    def train(iterations):
+        schedule = recipe_schedule(iterations, p["lr"], drops=p["lr_drops"], warmup=p["warmup"], shape=p["lr_schedule"])
+        model, _ = train_feature_net(sets["train"].images, sets["train"].labels, "softmax", num_classes=len(BASIC7),
+                                     width=p["width"], input_size=p["input_size"], feature_dim=p["feature_dim"],
+                                     batch_size=p["batch_size"], schedule=schedule, flip=p["flip"], seed=p["seed"],
+                                     device=p["device"])
+        return score(model)
+
+    return train, p["iterations"]
+
+
+def domain_adaptation_trainer(p):
+    """``(train, iterations)``: ``train(iterations)`` → chapter 06's DBM-CNN source pre-training
+    scored as its learning curve (top-label accuracy, SFEW target accuracy); the chapter's
+    pre-training iterations."""
+    rafml, source, held_out = domain_adaptation.load_source(p["data_root"])
+    sfew = domain_adaptation.load_targets(p["data_root"], ["sfew"])["sfew"]
+    score = domain_adaptation.pretrain_evaluate(source["source_images"], source["source_labels"], held_out,
+                                                rafml.labels[rafml.split != "train"], sfew, seed=p["seed"])
+    full = p["pretrain_iterations"]
+
+    def train(iterations):
+        schedule = recipe_schedule(iterations, p["pretrain_lr"], drops=[m / full for m in p["pretrain_milestones"]],
+                                   warmup=p["warmup"], shape=p["lr_schedule"])
+        nets, _ = pretrain_source_nets(**source, pretrain=schedule, lam=p["lam"], k=p["k"], width=p["width"],
+                                       input_size=p["input_size"], feature_dim=p["feature_dim"],
+                                       batch_size=p["batch_size"], basedcnn=False, flip=p["flip"], seed=p["seed"],
+                                       device=p["device"])
+        return score(nets["dbm_cnn"])
+
+    return train, full
+
+
+def sjmt_trainer(p):
+    """``(train, iterations)``: ``train(iterations)`` → SFEW Val and training accuracy of chapter
+    07's single-task net (its first ResNet), started from the chapter's FER2013 trunk (trained
+    here once, at the chapter's ``pretrain_iterations``); the chapter's iterations."""
+    net = [n for n in p["nets"] if n.startswith("resnet")][0]
+    tasks = sjmt.load_chapter_tasks(p["data_root"], input_size=p["input_size"], seed=p["seed"],
+                                    emotionet_test=p["emotionet_test"], ckplus_test=p["ckplus_test"],
+                                    compound_per_class=p["compound_per_class"])
+    params = dict(width=p["width"], input_size=p["input_size"], pad=max(1, p["input_size"] // 8), flip=p["flip"],
+                  batch_size=p["batch_size"], lr=p["lr"], decay_every=None, decay_rate=p["decay_rate"],
+                  warmup=p["warmup"], lr_schedule=p["lr_schedule"], equal_exposure=p["equal_exposure"],
+                  device=p["device"])
+    trunk = MultiTaskNet("single", net, seed=p["seed"], **{**params, "iterations": p["pretrain_iterations"]})
+    trunk = trunk.fit(tasks["fer2013"][0]).trunk_state_dict()
+    train_set, val = tasks["sfew"]
+    probe = train_set.subset(training_probe(len(train_set), sjmt.CURVE_TRAIN_FACES))
+
+    def train(iterations):
+        model = MultiTaskNet("single", net, seed=p["seed"], init_from=trunk, **{**params, "iterations": iterations})
+        model.fit([train_set])
+        return {"test": model.score(val), "train": model.score(probe)}
+
+    return train, p["iterations"]
+
+
+def semantic_ae_trainer(p):
+    """``(train, iterations)``: ``train(iterations)`` → validation ("test") and training mean
+    diagonals of chapter 08's baseline (FL + BB); the chapter's iterations."""
+    _, train_set, val = load_affectnet(p["data_root"], p["input_size"], p["align"])
+    (X, y), (X_val, y_val) = train_set.arrays(), val.arrays()
+    probe = training_probe(len(X), CURVE_TRAIN_FACES)
+    k = int(max(y.max(), y_val.max())) + 1
+
+    def train(iterations):
+        net = NeighbourhoodAwareClassifier(
+            **ABLATION["without"], gamma=p["focal_gamma"], batch_size=p["batch_size"], iterations=iterations,
+            lr=p["lr"], lr_milestones=tuple(p["lr_milestones"]), warmup=p["warmup"], lr_schedule=p["lr_schedule"],
+            pad=p["pad"], flip=p["flip"], input_size=p["input_size"], width=p["width"], device=p["device"],
+            seed=p["seed"]).fit(X, y)
+        return {"test": mean_diagonal(y_val, net.predict(X_val), k),
+                "train": mean_diagonal(y[probe], net.predict(X[probe]), k)}
+
+    return train, p["iterations"]
+
+
+TRAINERS = {"dlp_dbm": dlp_dbm_trainer, "domain_adaptation": domain_adaptation_trainer,
+            "semantic_ae": semantic_ae_trainer, "sjmt": sjmt_trainer}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chapter", choices=sorted(TRAINERS), required=True)
+    parser.add_argument("--profile", default="default")
+    parser.add_argument("--multiples", type=float, nargs="+", default=[0.5, 1, 2, 4],
+                        help="budgets as multiples of the profile's iterations")
+    parser.add_argument("--data-root", help="default: the profile's")
+    args = parser.parse_args(argv)
+    repo = Path(__file__).resolve().parents[2]
+    params = {**notebook_parameters(notebook_path(args.chapter, repo)),
+              **chapter_parameters(args.chapter, args.profile, repo=repo)}
+    if args.data_root:
+        params["data_root"] = args.data_root
+    threads, precision = use_threads(params["torch_threads"]), use_cpu_precision(params["cpu_precision"])
+    train, chapter_iterations = TRAINERS[args.chapter](params)
+    batch_size = params["batch_size"]
+    print(f"{args.chapter}, profile {args.profile}: {chapter_iterations} iterations of batch {batch_size} "
+          f"in the chapter; {threads} thread(s), {precision}; seed {params['seed']}", flush=True)
+    previous = None, None
+    for multiple in sorted(args.multiples):
+        iterations = max(1, round(multiple * chapter_iterations))
+        start = time.perf_counter()
+        scores = train(iterations)
+        seconds = time.perf_counter() - start
+        gain = "" if previous[0] is None else f"  test {100 * (scores['test'] - previous[0]):+5.1f} points since ×{previous[1]:g}"
+        print(f"  ×{multiple:<4g} {iterations:6d} iterations {iterations * batch_size:8d} images  "
+              + "  ".join(f"{name} {100 * value:5.1f}" for name, value in scores.items())
+              + f"{gain}  {seconds:5.0f} s  load {os.getloadavg()[0]:.1f}", flush=True)
+        previous = scores["test"], multiple
+
+
+if __name__ == "__main__":
+    main()
