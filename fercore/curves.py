@@ -5,7 +5,9 @@ trains, summarized over seeds and drawn with the reference lines a chapter compa
 ``evaluate(model)`` at each point; the rows (``images``, ``step``, one column per returned
 metric) are tidy, so seeds and arms concatenate and :func:`curve_summary` gives mean ± sd.
 :func:`curve_reading` says what a curve shows at its end (learned or not, still rising or flat),
-:func:`curve_text` and :func:`comparison_text` put it in words; :func:`hog_svm_reference` is the
+:func:`curve_text` and :func:`comparison_text` put it in words; :func:`retrained_reading` and
+:func:`retrained_text` check the curve's last stretch against the same net trained from scratch on
+a smaller budget, with its whole schedule; :func:`hog_svm_reference` is the
 handcrafted line the deep chapters draw beside their curves.
 """
 
@@ -129,11 +131,13 @@ def curve_summary(curves, by=(), metrics=None):
 
 
 def plot_learning_curves(summary, *, metric, by="model", references=None, taken_at=None,
-                         ax=None, ylabel=None, xscale="log"):
+                         ax=None, ylabel=None, xscale="log", retrained=None):
     """One line per value of ``by`` (mean ± sd band over seeds) of ``metric`` against training
     images seen (``xscale``: log, or linear for a short stretch of training); ``references``
     (label → value) as horizontal dashed lines (e.g. HOG + SVM); ``taken_at`` (images) marks
-    where the chapter's tables are taken."""
+    where the chapter's tables are taken. ``retrained``: rows (``by``, ``images``, metric
+    columns) of nets trained from scratch on smaller budgets (:func:`retrained_reading`), drawn
+    as hollow markers in their line's colour."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
@@ -145,6 +149,10 @@ def plot_learning_curves(summary, *, metric, by="model", references=None, taken_
         line, = ax.plot(group["images"], group["mean"], marker="o", label=str(name))
         ax.fill_between(group["images"], group["mean"] - sd, group["mean"] + sd,
                         color=line.get_color(), alpha=0.2)
+        again = None if retrained is None else retrained[retrained[by] == name]
+        if again is not None and len(again):
+            ax.plot(again["images"], again[metric], linestyle="none", marker="D", markersize=8, markerfacecolor="none",
+                    markeredgewidth=1.5, color=line.get_color(), label=f"{name}, retrained on fewer images")
     for i, (label, value) in enumerate((references or {}).items()):
         ax.axhline(value, color=f"C{7 + i}", linestyle="--", label=label)
     if taken_at is not None:
@@ -157,14 +165,16 @@ def plot_learning_curves(summary, *, metric, by="model", references=None, taken_
 
 
 def side_by_side_curves(summary, *, references, taken_at, ylabel, titles=("test faces", "train faces"),
-                          xlabel=None):
+                          xlabel=None, retrained=None):
     """A chapter's learning curves side by side, test faces then training faces
-    (:func:`plot_learning_curves` on each, with the same ``references`` lines and ``taken_at``)."""
+    (:func:`plot_learning_curves` on each, with the same ``references`` lines, ``taken_at`` and
+    ``retrained`` markers)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     for ax, metric, title in zip(axes, ("test", "train"), titles):
-        plot_learning_curves(summary, metric=metric, references=references, taken_at=taken_at, ax=ax, ylabel=ylabel)
+        plot_learning_curves(summary, metric=metric, references=references, taken_at=taken_at, ax=ax, ylabel=ylabel,
+                             retrained=retrained)
         ax.set_title(title)
         if xlabel:
             ax.set_xlabel(xlabel)
@@ -204,6 +214,44 @@ def curve_text(reading, name, measure="accuracy") -> str:
     return (f"At {reading['images']:,} training images {name} reads {100 * reading['test']:.1f} % ({measure}) on the "
             f"test faces and {100 * reading['train']:.1f} % on training faces ({fitted}); the test curve moved "
             f"{100 * reading['gain']:+.1f} points since {reading['since_images']:,} images ({trend}).")
+
+
+def retrained_reading(curve_rows, retrained_rows, model, *, by="model") -> dict:
+    """How much a bigger budget gives, judged by retraining rather than by reading one run part-way.
+
+    A learning curve's earlier points come from the run that goes on to the full budget, at a
+    moment when its learning rate has not yet decayed; ``retrained_rows`` are the last points of
+    the same net trained from scratch on fewer steps, each with its whole schedule (one or more
+    seeds; columns ``by``, ``seed``, ``images``, ``test``). Each is compared with the same seed's
+    full-budget result (the last point of its curve in ``curve_rows``). Returns the retrained
+    budget (``images``), the full one (``full_images``), both scores (means over the retrained
+    seeds), ``gain`` (full − retrained) and the seeds."""
+    mine = retrained_rows[retrained_rows[by] == model]
+    if mine.empty:
+        raise ValueError(f"no retrained run for {by} = {model!r}")
+    last = mine.sort_values("images").groupby("seed").tail(1)
+    if last["images"].nunique() != 1:
+        raise ValueError(f"the retrained runs of {model!r} end at different budgets: {sorted(last['images'].unique())}")
+    curve = curve_rows[(curve_rows[by] == model) & curve_rows["seed"].isin(last["seed"])]
+    full = curve.sort_values("images").groupby("seed").tail(1).set_index("seed")
+    missing = sorted(set(last["seed"]) - set(full.index))
+    if missing:
+        raise ValueError(f"no learning curve of {model!r} for seed(s) {missing}")
+    retrained, at_full = last["test"].mean(), full.loc[last["seed"], "test"].mean()
+    return {"images": int(last["images"].iloc[0]), "full_images": int(full["images"].max()), "test": retrained,
+            "full_test": at_full, "gain": at_full - retrained, "seeds": sorted(int(s) for s in last["seed"])}
+
+
+def retrained_text(retrained, reading, name, measure="accuracy") -> str:
+    """:func:`retrained_reading` beside the curve's own last stretch (:func:`curve_reading`), as
+    a markdown sentence."""
+    seeds = ", ".join(str(s) for s in retrained["seeds"])
+    same = abs(retrained["images"] - reading["since_images"]) <= 0.01 * reading["since_images"]
+    against = (f"; the curve's own last stretch, read part-way through the longer run, says {100 * reading['gain']:+.1f}"
+               if same else "")
+    return (f"Trained from scratch on {retrained['images']:,} images, with its whole schedule, {name} (seed {seeds}) reads "
+            f"{100 * retrained['test']:.1f} % ({measure}) on the test faces, against {100 * retrained['full_test']:.1f} % at "
+            f"{retrained['full_images']:,}: the larger budget moved it {100 * retrained['gain']:+.1f} points{against}.")
 
 
 def comparison_text(baseline, method, *, baseline_name, method_name) -> str:

@@ -189,3 +189,31 @@ def test_hog_svm_reference_is_hog_features_under_the_given_svm():
     hog = make_features("hog")
     by_hand = evaluate_split(svm, hog.fit_transform(faces[:30]), labels[:30], hog.transform(faces[30:]), labels[30:], 2)
     assert scores["accuracy"] == by_hand["accuracy"] > 0.8 and 0 <= scores["mean_diag"] <= 1
+
+
+def test_retrained_reading_sets_a_smaller_budget_against_the_same_seed():
+    from fercore.curves import curve_reading, retrained_reading, retrained_text
+
+    curve = pd.DataFrame([{"model": "base", "seed": seed, "step": step, "images": 10 * step, "test": test, "train": test}
+                          for seed, points in ((0, ((50, 0.50), (100, 0.70))), (1, ((50, 0.52), (100, 0.74))))
+                          for step, test in points])
+    retrained = pd.DataFrame([{"model": "base", "seed": 0, "step": 2, "images": 20, "test": 0.20, "train": 0.2},
+                              {"model": "base", "seed": 0, "step": 50, "images": 500, "test": 0.45, "train": 0.5}])
+    again = retrained_reading(curve, retrained, "base")
+    assert again["images"] == 500 and again["full_images"] == 1000 and again["seeds"] == [0]
+    assert again["test"] == pytest.approx(0.45) and again["full_test"] == pytest.approx(0.70)  # seed 0's own end
+    assert again["gain"] == pytest.approx(0.25)
+    summary = curve_summary(curve, by=["model"])
+    text = retrained_text(again, curve_reading(summary, "base", chance=0.1), "the baseline")
+    assert "45.0 %" in text and "moved it +25.0 points" in text and "says +21.0" in text  # the curve: 0.72 − 0.51
+    with pytest.raises(ValueError, match="no retrained run"):
+        retrained_reading(curve, retrained, "ours")
+    with pytest.raises(ValueError, match="no learning curve"):
+        retrained_reading(curve, retrained.assign(seed=5), "base")
+    uneven = pd.concat([retrained, retrained.assign(seed=1, images=[20, 400])])
+    with pytest.raises(ValueError, match="different budgets"):
+        retrained_reading(curve, uneven, "base")
+    ax = plot_learning_curves(summary, metric="test", retrained=retrained.tail(1))
+    diamonds = [line for line in ax.get_lines() if line.get_marker() == "D"]
+    assert len(diamonds) == 1 and diamonds[0].get_xdata()[0] == 500 and diamonds[0].get_ydata()[0] == 0.45
+    plt.close("all")

@@ -260,14 +260,27 @@ def hog_reference(data_root, svm, align=False, size=100) -> dict:
     return hog_svm_reference(*train.arrays(), *val.arrays(), len(affectnet.class_names), svm)
 
 
-def curve_figure(summary, *, hog_svm, chance, taken_at):
+def curve_figure(summary, *, hog_svm, chance, taken_at, retrained=None):
     """Test and training learning curves of the baseline and the masked nets side by side, HOG +
     SVM's validation mean diagonal and ``chance`` as lines, the point where the tables are taken
-    marked."""
-    summary = summary.assign(model=summary["model"].replace({"without": "baseline (w/o the method)"}))
+    marked; ``retrained``: :func:`curve_rows` of nets retrained on a smaller budget, as markers."""
+    names = {"without": "baseline (w/o the method)"}
+    summary = summary.assign(model=summary["model"].replace(names))
+    retrained = None if retrained is None else retrained.assign(model=retrained["model"].replace(names))
     return side_by_side_curves(summary, references={"HOG + SVM (validation)": hog_svm, "chance": chance},
                                  taken_at=taken_at, ylabel="mean diagonal (given labels)",
-                                 titles=("validation faces", "training faces"))
+                                 titles=("validation faces", "training faces"), retrained=retrained)
+
+
+def retrain_baseline(fraction, seed, X, y, X_test, y_test, *, iterations, store=None, **params):
+    """The baseline (``without``) trained from scratch, with its whole schedule, for ``fraction``
+    of ``iterations`` (one ``seed``; stored as experiment ``semantic_ae.without.retrained``):
+    the last point of its :func:`curve_rows`, which :func:`fercore.curves.retrained_reading` sets
+    against the full run's."""
+    steps = max(1, round(fraction * iterations))
+    _, fitted = run_setting("without", [seed], X, y, X_test, y_test, experiment="semantic_ae.without.retrained",
+                            store=store, context={"iterations": steps}, n_curve_points=1, iterations=steps, **params)
+    return curve_rows({"without": fitted}).sort_values("images").groupby("seed").tail(1)
 
 
 def mask_by_class(mask_log, labels, class_names, noisy=None):
