@@ -8,7 +8,7 @@ from fercore import curves
 from fercore.curves import (LearningCurve, average_precision_of, curve_reading, mean_diagonal_of, side_by_side_curves,
                             training_probe)
 from fercore.datasets import load
-from fercore.deep import multilabel_scores, single_label_scores, train_and_extract
+from fercore.deep import multilabel_scores, single_label_scores, train_and_extract, train_feature_net
 from fercore.labels import BASIC7, COMPOUND11, EMOTIONS6
 from fercore.metrics import LOWER_IS_BETTER, average_precision
 from fercore.models import keep_spec
@@ -61,6 +61,16 @@ def basic_curve(images, labels, input_size, points) -> LearningCurve:
     on :data:`CURVE_TRAIN_FACES` training faces, at the step counts ``points``."""
     sets = _test_and_probe(images["basic_train"], labels["basic_train"], images["basic_test"], labels["basic_test"])
     return LearningCurve(points, mean_diagonal_of(sets, input_size, len(BASIC7)))
+
+
+def retrain_basedcnn(seed, *, images, labels, net, schedule):
+    """baseDCNN (softmax) trained from scratch on the basic training faces for ``schedule``, a
+    smaller budget with its whole schedule, ``net`` otherwise as the Table 4 nets: the learning-curve
+    row of its end (model ``basedcnn``), for :func:`fercore.curves.retrained_reading`."""
+    curve = basic_curve(images, labels, net["input_size"], [schedule.iterations])
+    train_feature_net(images["basic_train"], labels["basic_train"], "softmax", num_classes=len(BASIC7), seed=seed,
+                      curve=curve, desc=f"basedcnn seed {seed}, retrained", **{**net, "schedule": schedule})
+    return curve.frame.assign(model="basedcnn", seed=seed)
 
 
 def basic_run(seed, model, *, images, labels, models, classifiers, net, curve_points=()):
@@ -176,11 +186,12 @@ cross-validation here (the papers did).
 '''
 
 
-def curve_figure(summary, *, hog_svm, taken_at):
+def curve_figure(summary, *, hog_svm, taken_at, retrained=None):
     """Test and training learning curves of the Table 4 nets side by side, HOG + SVM's test
-    accuracy as a line, the point where the tables are taken marked."""
+    accuracy as a line, the point where the tables are taken marked; ``retrained``
+    (:func:`retrain_basedcnn`'s rows) as markers."""
     return side_by_side_curves(summary, references={"HOG + SVM (test)": hog_svm}, taken_at=taken_at,
-                                 ylabel="mean diagonal (the net's softmax)")
+                                 ylabel="mean diagonal (the net's softmax)", retrained=retrained)
 
 
 def multilabel_curve_figure(summary, *, prior, taken_at):

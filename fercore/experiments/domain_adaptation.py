@@ -291,6 +291,16 @@ def pretrain_over_seeds(seeds, *, curve_points=(), evaluate=None, **kwargs):
     return nets, pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
+def retrain_source_net(seed, *, schedule, evaluate, **kwargs):
+    """DBM-CNN pre-trained from scratch on the source for ``schedule``, a smaller budget with its
+    whole schedule (``kwargs``: the rest of :func:`fercore.adaptation.pretrain_source_nets`'
+    arguments): the row of ``evaluate`` at its end (model ``dbm_cnn``), for
+    :func:`fercore.curves.retrained_reading`."""
+    curve = curves.LearningCurve([schedule.iterations], evaluate)
+    pretrain_source_nets(seed=seed, pretrain=schedule, curves={"dbm_cnn": curve}, **{**kwargs, "basedcnn": False})
+    return curve.frame.assign(model="dbm_cnn", seed=seed)
+
+
 def curve_target(targets):
     """The single-label target the pre-training curve is scored on: SFEW (a fixed split, the
     cheapest protocol) when loaded, else the first M2S target; ``None`` without one."""
@@ -335,23 +345,25 @@ def hog_reference(target, seed=0):
     return m2s_scores(target, make_features("hog").fit_transform(target.images), seed=seed)["accuracy"]
 
 
-def curve_figures(summary, *, target, hog_svm, chance, taken_at):
+def curve_figures(summary, *, target, hog_svm, chance, taken_at, retrained=None):
     """The pre-training learning curves: the target's accuracy (Table 6's protocol) beside HOG +
     SVM, and the net's own top-label accuracy on held-out and training source faces beside
     ``chance`` (:func:`fercore.curves.side_by_side_curves`); the point where the tables are taken
-    marked. Returns the two figures."""
+    marked, ``retrained`` (:func:`retrain_source_net`'s rows) as markers. Returns the two figures."""
     import matplotlib.pyplot as plt
 
     summary = summary.assign(model=summary["model"].map(MODELS))
+    retrained = None if retrained is None else retrained.assign(model=retrained["model"].map(MODELS))
     target_fig, ax = plt.subplots(figsize=(5.5, 3.8))
     curves.plot_learning_curves(summary, metric="target", references={"HOG + linear SVM": hog_svm},
-                                taken_at=taken_at, ax=ax, ylabel=f"{TARGET_NAMES[target]} accuracy (linear SVM)")
+                                taken_at=taken_at, ax=ax, ylabel=f"{TARGET_NAMES[target]} accuracy (linear SVM)",
+                                retrained=retrained)
     ax.set(title=f"{TARGET_NAMES[target]}: features of the source-only net", xlabel="source images seen")
     target_fig.tight_layout()
     source_fig = curves.side_by_side_curves(summary, references={"most frequent emotion": chance}, taken_at=taken_at,
                                             ylabel="top-label accuracy (1 − one-error)",
                                             titles=("RAF-ML held-out faces", "RAF-ML training faces"),
-                                            xlabel="source images seen")
+                                            xlabel="source images seen", retrained=retrained)
     return target_fig, source_fig
 
 
