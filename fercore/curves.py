@@ -242,13 +242,21 @@ def retrained_reading(curve_rows, retrained_rows, model, *, by="model") -> dict:
             "full_test": at_full, "gain": at_full - retrained, "seeds": sorted(int(s) for s in last["seed"])}
 
 
-def retrained_text(retrained, reading, name, measure="accuracy", start="from scratch") -> str:
+def retrained_text(retrained, reading, name, measure="accuracy", start="from scratch", tolerance=0.01) -> str:
     """:func:`retrained_reading` beside the curve's own last stretch (:func:`curve_reading`), as
-    a markdown sentence; ``start`` says where the retrained net began."""
+    a markdown sentence; ``start`` says where the retrained net began. Where the two disagree on
+    whether the last doubling mattered (a gain under ``tolerance`` or the seed sd is none), it
+    says which to believe."""
     seeds = ", ".join(str(s) for s in retrained["seeds"])
     same = abs(retrained["images"] - reading["since_images"]) <= 0.01 * reading["since_images"]
     against = (f"; the curve's own last stretch, read part-way through the longer run, says {100 * reading['gain']:+.1f}"
                if same else "")
+    flat = retrained["gain"] < max(tolerance, reading["test_sd"])
+    if same and flat and not reading["flat"]:
+        against += (". The curve's rise is mostly the end of the longer run's schedule (its learning rate decaying), not the "
+                    "larger budget, which moved this net little")
+    elif same and not flat and reading["flat"]:
+        against += ". The curve looks flat, but the smaller budget, trained to its end, falls short: the budget still matters"
     return (f"Trained again {start} on {retrained['images']:,} images, with its whole schedule, {name} (seed {seeds}) reads "
             f"{100 * retrained['test']:.1f} % ({measure}) on the test faces, against {100 * retrained['full_test']:.1f} % at "
             f"{retrained['full_images']:,}: the larger budget moved it {100 * retrained['gain']:+.1f} points{against}.")
