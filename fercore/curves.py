@@ -244,17 +244,17 @@ def retrained_reading(curve_rows, retrained_rows, model, *, by="model") -> dict:
 
 def retrained_text(retrained, reading, name, measure="accuracy", start="from scratch", tolerance=0.01) -> str:
     """:func:`retrained_reading` beside the curve's own last stretch (:func:`curve_reading`), as
-    a markdown sentence; ``start`` says where the retrained net began. Where the two disagree on
-    whether the last doubling mattered (a gain under ``tolerance`` or the seed sd is none), it
-    says which to believe."""
+    a markdown sentence; ``start`` says where the retrained net began. Where the two disagree
+    (the retrained gain under half the curve's rise, or a flat curve — a gain under ``tolerance``
+    or the seed sd — while the retrained net gained), it says which to believe."""
     seeds = ", ".join(str(s) for s in retrained["seeds"])
     same = abs(retrained["images"] - reading["since_images"]) <= 0.01 * reading["since_images"]
     against = (f"; the curve's own last stretch, read part-way through the longer run, says {100 * reading['gain']:+.1f}"
                if same else "")
     flat = retrained["gain"] < max(tolerance, reading["test_sd"])
-    if same and flat and not reading["flat"]:
-        against += (". The curve's rise is mostly the end of the longer run's schedule (its learning rate decaying), not the "
-                    "larger budget, which moved this net little")
+    if same and not reading["flat"] and retrained["gain"] < reading["gain"] / 2:
+        against += (". Most of the curve's rise is the end of the longer run's schedule (its learning rate decaying), not "
+                    "the larger budget" + (", which moved this net little" if flat else ""))
     elif same and not flat and reading["flat"]:
         against += ". The curve looks flat, but the smaller budget, trained to its end, falls short: the budget still matters"
     return (f"Trained again {start} on {retrained['images']:,} images, with its whole schedule, {name} (seed {seeds}) reads "
