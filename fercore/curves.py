@@ -18,9 +18,11 @@ import torch
 
 def curve_points(iterations, n_points=6):
     """``n_points`` optimizer steps, about evenly spaced on a log scale from ~1/32 of
-    ``iterations`` up to ``iterations`` (always included)."""
+    ``iterations`` up to ``iterations`` (always included; the only one when ``n_points`` is 1)."""
     if n_points < 1:
         raise ValueError(f"n_points must be at least 1, got {n_points}")
+    if n_points == 1:
+        return [int(iterations)]
     points = np.geomspace(max(1, iterations / 32), iterations, n_points)
     return sorted({int(round(p)) for p in points} | {int(iterations)})
 

@@ -18,6 +18,7 @@ from fercore.train import Trainer  # noqa: E402
 def test_curve_points_end_at_the_schedule():
     points = curve_points(1000, 6)
     assert points[-1] == 1000 and points[0] >= 31 and points == sorted(points) and len(points) == 6
+    assert curve_points(1000, 1) == [1000]
     with pytest.raises(ValueError):
         curve_points(10, 0)
 

@@ -275,12 +275,12 @@ def curve_figure(summary, *, hog_svm, chance, taken_at, retrained=None):
 def retrain_baseline(fraction, seed, X, y, X_test, y_test, *, iterations, store=None, **params):
     """The baseline (``without``) trained from scratch, with its whole schedule, for ``fraction``
     of ``iterations`` (one ``seed``; stored as experiment ``semantic_ae.without.retrained``):
-    the last point of its :func:`curve_rows`, which :func:`fercore.curves.retrained_reading` sets
+    its :func:`curve_rows` at its end, which :func:`fercore.curves.retrained_reading` sets
     against the full run's."""
     steps = max(1, round(fraction * iterations))
     _, fitted = run_setting("without", [seed], X, y, X_test, y_test, experiment="semantic_ae.without.retrained",
                             store=store, context={"iterations": steps}, n_curve_points=1, iterations=steps, **params)
-    return curve_rows({"without": fitted}).sort_values("images").groupby("seed").tail(1)
+    return curve_rows({"without": fitted})
 
 
 def mask_by_class(mask_log, labels, class_names, noisy=None):

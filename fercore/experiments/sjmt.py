@@ -152,7 +152,7 @@ def retrain_single(seed, net, task, params, *, iterations, trunk=None):
     model = MultiTaskNet(method="single", net=net, seed=seed, init_from=trunk, **{**params, "iterations": iterations})
     curve = task_curve(model, task, 1, 1)
     model.fit([task[0]], curve=curve)
-    return model.curve_.tail(1).assign(model="single", seed=seed)
+    return model.curve_.assign(model="single", seed=seed)
 
 
 def run_setups(setups, tasks, seeds, params, pretrained=None, store=None, curve_task="sfew", n_curve_points=0):

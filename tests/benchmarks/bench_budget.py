@@ -3,7 +3,7 @@
 A chapter's learning curve reads one run at intermediate steps, where the learning rate has not
 yet decayed, so its last stretch mixes more training with the end of the schedule. Here the
 chapter's baseline is trained from scratch at several budgets (multiples of the profile's
-``iterations``), each with its whole schedule, exactly as the chapter trains it otherwise: the
+``iterations``), each with its whole schedule, by the chapter's own retraining function: the
 test and training mean diagonal at each budget and the gain per doubling say where the curve
 flattens and how many training images that takes.
 
@@ -23,71 +23,64 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from fercore.curves import mean_diagonal_of, training_probe  # noqa: E402
 from fercore.datasets import load  # noqa: E402
-from fercore.deep import train_feature_net  # noqa: E402
-from fercore.adaptation import pretrain_source_nets  # noqa: E402
-from fercore.experiments import domain_adaptation, sjmt  # noqa: E402
+from fercore.experiments import dlp_dbm, domain_adaptation, semantic_ae, sjmt  # noqa: E402
+from fercore.experiments.semantic_ae import load_affectnet  # noqa: E402
 from fercore.multitask import MultiTaskNet  # noqa: E402
-from fercore.experiments.semantic_ae import ABLATION, CURVE_TRAIN_FACES, load_affectnet  # noqa: E402
-from fercore.labels import BASIC7  # noqa: E402
-from fercore.metrics import mean_diagonal  # noqa: E402
 from fercore.parameters import chapter_parameters, notebook_parameters, notebook_path  # noqa: E402
 from fercore.recipe import recipe_schedule, use_threads  # noqa: E402
-from fercore.semantic import NeighbourhoodAwareClassifier  # noqa: E402
 from fercore.train import use_cpu_precision  # noqa: E402
+
+
+def _scores(row):
+    """The scores of a retrained run's learning-curve row (its end), as ``{metric: value}``."""
+    return {k: float(v) for k, v in row.iloc[-1].items() if k not in ("step", "images", "model", "seed")}
 
 
 def dlp_dbm_trainer(p):
     """``(train, iterations)``: ``train(iterations)`` → test and training mean diagonals of chapter
-    05's baseDCNN (softmax); the chapter's iterations."""
+    05's baseDCNN (softmax, :func:`fercore.experiments.dlp_dbm.retrain_basedcnn`); the chapter's
+    iterations."""
     sets = {s: load("rafdb", p["data_root"], subset="basic", split=s) for s in ("train", "test")}
-    probe = training_probe(len(sets["train"]), 1500)
-    score = mean_diagonal_of({"test": (sets["test"].images, sets["test"].labels),
-                              "train": (sets["train"].images[probe], np.asarray(sets["train"].labels)[probe])},
-                             p["input_size"], len(BASIC7))
+    images = {f"basic_{s}": sets[s].images for s in sets}
+    labels = {f"basic_{s}": sets[s].labels for s in sets}
+    net = {k: p[k] for k in ("width", "input_size", "feature_dim", "batch_size", "flip", "device")}
 
     def train(iterations):
         schedule = recipe_schedule(iterations, p["lr"], drops=p["lr_drops"], warmup=p["warmup"], shape=p["lr_schedule"])
-        model, _ = train_feature_net(sets["train"].images, sets["train"].labels, "softmax", num_classes=len(BASIC7),
-                                     width=p["width"], input_size=p["input_size"], feature_dim=p["feature_dim"],
-                                     batch_size=p["batch_size"], schedule=schedule, flip=p["flip"], seed=p["seed"],
-                                     device=p["device"])
-        return score(model)
+        return _scores(dlp_dbm.retrain_basedcnn(p["seed"], images=images, labels=labels, net=net, schedule=schedule))
 
     return train, p["iterations"]
 
 
 def domain_adaptation_trainer(p):
     """``(train, iterations)``: ``train(iterations)`` → chapter 06's DBM-CNN source pre-training
-    scored as its learning curve (top-label accuracy, SFEW target accuracy); the chapter's
-    pre-training iterations."""
+    scored as its learning curve (top-label accuracy, SFEW target accuracy;
+    :func:`fercore.experiments.domain_adaptation.retrain_source_net`); the chapter's pre-training
+    iterations."""
     rafml, source, held_out = domain_adaptation.load_source(p["data_root"])
     sfew = domain_adaptation.load_targets(p["data_root"], ["sfew"])["sfew"]
     score = domain_adaptation.pretrain_evaluate(source["source_images"], source["source_labels"], held_out,
                                                 rafml.labels[rafml.split != "train"], sfew, seed=p["seed"])
+    source_net = {k: p[k] for k in ("lam", "k", "width", "input_size", "feature_dim", "batch_size", "flip", "device")}
     full = p["pretrain_iterations"]
 
     def train(iterations):
         schedule = recipe_schedule(iterations, p["pretrain_lr"], drops=[m / full for m in p["pretrain_milestones"]],
                                    warmup=p["warmup"], shape=p["lr_schedule"])
-        nets, _ = pretrain_source_nets(**source, pretrain=schedule, lam=p["lam"], k=p["k"], width=p["width"],
-                                       input_size=p["input_size"], feature_dim=p["feature_dim"],
-                                       batch_size=p["batch_size"], basedcnn=False, flip=p["flip"], seed=p["seed"],
-                                       device=p["device"])
-        return score(nets["dbm_cnn"])
+        return _scores(domain_adaptation.retrain_source_net(p["seed"], schedule=schedule, evaluate=score, **source,
+                                                            **source_net))
 
     return train, full
 
 
 def sjmt_trainer(p):
     """``(train, iterations)``: ``train(iterations)`` → SFEW Val and training accuracy of chapter
-    07's single-task net (its first ResNet), started from the chapter's FER2013 trunk (trained
-    here once, at the chapter's ``pretrain_iterations``); the chapter's iterations."""
+    07's single-task net (its first ResNet, :func:`fercore.experiments.sjmt.retrain_single`),
+    started from the chapter's FER2013 trunk (trained here once, at the chapter's
+    ``pretrain_iterations``); the chapter's iterations."""
     net = [n for n in p["nets"] if n.startswith("resnet")][0]
     tasks = sjmt.load_chapter_tasks(p["data_root"], input_size=p["input_size"], seed=p["seed"],
                                     emotionet_test=p["emotionet_test"], ckplus_test=p["ckplus_test"],
@@ -98,33 +91,25 @@ def sjmt_trainer(p):
                   device=p["device"])
     trunk = MultiTaskNet("single", net, seed=p["seed"], **{**params, "iterations": p["pretrain_iterations"]})
     trunk = trunk.fit(tasks["fer2013"][0]).trunk_state_dict()
-    train_set, val = tasks["sfew"]
-    probe = train_set.subset(training_probe(len(train_set), sjmt.CURVE_TRAIN_FACES))
 
     def train(iterations):
-        model = MultiTaskNet("single", net, seed=p["seed"], init_from=trunk, **{**params, "iterations": iterations})
-        model.fit([train_set])
-        return {"test": model.score(val), "train": model.score(probe)}
+        return _scores(sjmt.retrain_single(p["seed"], net, tasks["sfew"], params, iterations=iterations, trunk=trunk))
 
     return train, p["iterations"]
 
 
 def semantic_ae_trainer(p):
     """``(train, iterations)``: ``train(iterations)`` → validation ("test") and training mean
-    diagonals of chapter 08's baseline (FL + BB); the chapter's iterations."""
+    diagonals of chapter 08's baseline (FL + BB,
+    :func:`fercore.experiments.semantic_ae.retrain_baseline`); the chapter's iterations."""
     _, train_set, val = load_affectnet(p["data_root"], p["input_size"], p["align"])
     (X, y), (X_val, y_val) = train_set.arrays(), val.arrays()
-    probe = training_probe(len(X), CURVE_TRAIN_FACES)
-    k = int(max(y.max(), y_val.max())) + 1
+    params = dict(gamma=p["focal_gamma"], batch_size=p["batch_size"], lr=p["lr"],
+                  lr_milestones=tuple(p["lr_milestones"]), warmup=p["warmup"], lr_schedule=p["lr_schedule"],
+                  pad=p["pad"], flip=p["flip"], input_size=p["input_size"], width=p["width"], device=p["device"])
 
     def train(iterations):
-        net = NeighbourhoodAwareClassifier(
-            **ABLATION["without"], gamma=p["focal_gamma"], batch_size=p["batch_size"], iterations=iterations,
-            lr=p["lr"], lr_milestones=tuple(p["lr_milestones"]), warmup=p["warmup"], lr_schedule=p["lr_schedule"],
-            pad=p["pad"], flip=p["flip"], input_size=p["input_size"], width=p["width"], device=p["device"],
-            seed=p["seed"]).fit(X, y)
-        return {"test": mean_diagonal(y_val, net.predict(X_val), k),
-                "train": mean_diagonal(y[probe], net.predict(X[probe]), k)}
+        return _scores(semantic_ae.retrain_baseline(1.0, p["seed"], X, y, X_val, y_val, iterations=iterations, **params))
 
     return train, p["iterations"]
 
