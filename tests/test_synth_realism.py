@@ -9,7 +9,8 @@ import pytest
 from fercore.labels import AUS, BASIC7
 from fercore.synth import load_face_model, render_faces, sample_identities, sample_nuisance
 from fercore.synth import mesh as M
-from fercore.synth.expressions import EXPRESSIONS, prototype_matrix, wild_occurrence
+from fercore.synth.expressions import (EXPRESSIONS, RAF_AU_OCCURRENCE, UNCODED_WILD_OCCURRENCE, prototype_matrix,
+                                       wild_occurrence)
 from fercore.synth.realism import blind_set, expression_faces, mtcnn_agreement, turn_drift
 
 AU = {au: k for k, au in enumerate(AUS)}
@@ -86,7 +87,7 @@ def test_eye_openings_follow_the_expression():
     strong_anger = {au: 1.5 * v for au, v in proto["anger"].items()}
     assert _eye_opening(strong_anger) > 0.5               # and still shows the eyes when strong
     assert _eye_opening(proto["surprise"]) > _eye_opening(proto["fear"]) + 0.2 > 1.3
-    assert _eye_opening(proto["sadness"]) < 0.9           # drooping upper lids
+    assert 0.45 < _eye_opening(proto["sadness"]) < 0.75   # drooping upper lids (low AU43), not shut
     assert _eye_opening(proto["happiness"]) < 0.8         # cheeks push the lower lids up
 
 
@@ -157,6 +158,13 @@ def test_fear_differs_from_surprise_and_sadness_from_neutral_in_geometry():
     assert width(fear) > width(surprise) + 0.15                            # AU20 stretches the lips
     assert _up(fear, INNER_BROW) < _up(surprise, INNER_BROW) - 0.03         # AU4 holds the brows down
     assert _up(sad, CORNERS) < -0.05                                        # AU15
+
+
+def test_wild_sadness_droops_the_lids_where_table_1_is_silent():
+    sad = wild_occurrence()[EXPRESSIONS.index("sadness")]
+    assert sad[AU[43]] == pytest.approx(UNCODED_WILD_OCCURRENCE["sadness"][43] / 100)
+    assert 43 not in RAF_AU_OCCURRENCE["sadness"]                         # an assumption, not Table 1
+    assert sad[AU[1]] == pytest.approx(0.88) and sad[AU[15]] == pytest.approx(0.21)
 
 
 def test_wild_smiles_raise_the_cheeks():

@@ -3,11 +3,13 @@
 **Prototypes.** :data:`PROTOTYPES` lists, for the six basic emotions, neutral and contempt, the
 AU combinations of EMFACS (Friesen & Ekman, 1983; the combinations reproduced in
 Ekman, Friesen & Hager's FACS Investigator's Guide, 2002, Table 10-1): happiness 6+12,
-sadness 1+4+15, surprise 1+2+5+26, fear 1+2+4+5+7+20+26, anger 4+5+7+23, disgust 9+15+16,
+sadness 1+4+15 with eyes down (EMFACS: "with or without 54+64"), surprise 1+2+5+26, fear 1+2+4+5+7+20+26, anger 4+5+7+23, disgust 9+15+16,
 contempt unilateral 12+14. Adjustments forced by py-feat's 20-AU mesh model
 (:mod:`fercore.synth.mesh`): AU16 (lower-lip depressor) is not modelled, so disgust uses the
 Investigator's Guide alternative 9/10 with 17; contempt is bilateral (the model has no
-sides); jaw-drop expressions add AU25 (lips part), which accompanies AU26 in posed faces
+sides); sadness's eyes down (AU64, not modelled) is drawn by what it does to the lids, which
+follow the gaze down: a lid droop, scored in FACS 2002 as AU43 at low intensity (the former
+AU41); jaw-drop expressions add AU25 (lips part), which accompanies AU26 in posed faces
 (Du, Tao & Martinez, PNAS 2014, Table 1). Intensities are expression intensities: 1 is a
 clear posed action, the scale of :meth:`fercore.synth.mesh.FaceModel.expression_mesh`.
 
@@ -48,7 +50,7 @@ PROTOTYPES = {
     "fear": {1: 1.0, 2: 0.7, 4: 0.8, 5: 1.0, 7: 0.3, 20: 1.0, 25: 1.0, 26: 0.3},
     "disgust": {9: 1.0, 10: 1.0, 15: 0.5, 17: 0.7},
     "happiness": {6: 1.0, 12: 1.0, 25: 1.0},
-    "sadness": {1: 1.0, 4: 0.8, 15: 1.0, 17: 0.6},
+    "sadness": {1: 1.0, 4: 0.8, 15: 1.0, 17: 0.6, 43: 0.4},
     "anger": {4: 1.0, 5: 0.6, 7: 1.0, 23: 1.0, 24: 0.6},
     "neutral": {},
     "contempt": {12: 0.6, 14: 1.0},
@@ -64,6 +66,11 @@ RAF_AU_OCCURRENCE = {
     "anger": {4: 96, 5: 72, 7: 94, 10: 36, 17: 87, 25: 79, 26: 72},
 }
 """RAF-DB Table 1 (Li, Deng & Du, CVPR 2017), percent of images of each emotion showing each AU."""
+
+UNCODED_WILD_OCCURRENCE = {"sadness": {43: 50}}
+"""Wild occurrence (percent) assumed for prototype AUs that RAF-DB's Table 1 did not code (its 15
+columns leave out AU43): half of sad faces in the wild have drooping lids. An assumption, not a
+measurement: no FACS-coded count of lid droop in in-the-wild sadness was available."""
 
 RAF_AU_DISPARITY = {
     "surprise": (26,), "fear": (20, 26, 27), "disgust": (9, 10, 25),
@@ -124,7 +131,8 @@ def wild_occurrence() -> np.ndarray:
     (lid tightener) is given to AU6 (cheek raiser), whose cell is empty: every FACS-coded smile
     collection (CK+, EMFACS, Du et al. 2014) has AU6 in most happy faces and AU7 in few, and a
     smile without the cheek raise reads as neutral in a blind labelling test (the printed row
-    stays in :data:`RAF_AU_OCCURRENCE`). AU27 is folded into AU26 as
+    stays in :data:`RAF_AU_OCCURRENCE`). AUs Table 1 did not code take
+:data:`UNCODED_WILD_OCCURRENCE`. AU27 is folded into AU26 as
     ``1 - (1-p26)(1-p27)``; prototype AUs missing from the row get :data:`RARE_P`; neutral has no AUs; contempt (not
     in RAF-DB) keeps its prototype AUs with probability 0.8.
     """
@@ -135,6 +143,7 @@ def wild_occurrence() -> np.ndarray:
             p[6] = p.pop(7)
         if 27 in row:
             p[26] = 1 - (1 - p.get(26, 0.0)) * (1 - row[27] / 100)
+        p.update({au: v / 100 for au, v in UNCODED_WILD_OCCURRENCE.get(emotion, {}).items()})
         for au in PROTOTYPES[emotion]:
             p.setdefault(au, RARE_P)
         rates[emotion] = p
