@@ -144,15 +144,16 @@ def task_curve(model, task, n_tasks, n_points) -> LearningCurve:
     return LearningCurve(points, scores_of(model.score, {"test": (test,), "train": (probe,)}))
 
 
-def retrain_single(seed, net, task, params, *, iterations, trunk=None):
-    """The single-task ``net`` trained from its ``trunk`` on ``task`` = ``(train, test)`` for
-    ``iterations``, a smaller budget with its whole schedule, ``params`` otherwise as
-    :func:`run_setups`': the learning-curve row of its end (model ``single``), for
+def retrain(seed, net, method, tasks, params, *, iterations, trunk=None):
+    """``method``'s ``net`` trained from its ``trunk`` on ``tasks`` (``(train, test)`` pairs, the
+    task its curve reads first: SFEW, then EmotioNet for SJMT) for ``iterations``, a smaller
+    budget with its whole schedule, ``params`` otherwise as :func:`run_setups`': the
+    learning-curve row of its end (model ``method``), for
     :func:`fercore.curves.retrained_reading`."""
-    model = MultiTaskNet(method="single", net=net, seed=seed, init_from=trunk, **{**params, "iterations": iterations})
-    curve = task_curve(model, task, 1, 1)
-    model.fit([task[0]], curve=curve)
-    return model.curve_.assign(model="single", seed=seed)
+    model = MultiTaskNet(method=method, net=net, seed=seed, init_from=trunk, **{**params, "iterations": iterations})
+    curve = task_curve(model, tasks[0], len(tasks), 1)
+    model.fit([task[0] for task in tasks], curve=curve)
+    return model.curve_.assign(model=method, seed=seed)
 
 
 def run_setups(setups, tasks, seeds, params, pretrained=None, store=None, curve_task="sfew", n_curve_points=0):
@@ -212,7 +213,7 @@ def hog_reference(data_root, svm, size=100) -> dict:
 def curve_figure(summary, *, hog_svm, majority, taken_at, dataset="SFEW Val", retrained=None):
     """Test and training learning curves of the single-task, multi-task and SJMT nets side by side,
     HOG + SVM's test accuracy and the majority class's as lines, the point where the tables are
-    taken marked; ``retrained`` (:func:`retrain_single`'s rows) as markers."""
+    taken marked; ``retrained`` (:func:`retrain`'s rows) as markers."""
     return side_by_side_curves(summary, references={"HOG + SVM (test)": hog_svm, "majority class": majority},
                                  taken_at=taken_at, ylabel="emotion accuracy",
                                  titles=(f"test faces ({dataset})", "training faces"),

@@ -12,8 +12,9 @@ flattens and how many training images that takes.
 
 Chapters: ``dlp_dbm`` (baseDCNN, softmax, on RAF-DB basic: mean diagonal), ``domain_adaptation``
 (DBM-CNN pre-trained on RAF-ML: top-label accuracy on held-out RAF-ML faces, and SFEW accuracy of
-its features, Table 6's protocol), ``sjmt`` (the single-task ResNet on SFEW, from the chapter's
-FER2013 trunk, trained once: accuracy on SFEW Val) and ``semantic_ae`` (the two-branch net without the method,
+its features, Table 6's protocol), ``sjmt`` (the single-task ResNet on SFEW, or with ``--method
+sjmt`` the SJMT net on SFEW + EmotioNet, from the chapter's FER2013 trunk, trained once: accuracy on
+SFEW Val) and ``semantic_ae`` (the two-branch net without the method,
 FL + BB, on AffectNet: mean diagonal). Prints one line per budget as it finishes.
 """
 
@@ -76,10 +77,10 @@ def domain_adaptation_trainer(p):
     return train, full
 
 
-def sjmt_trainer(p):
+def sjmt_trainer(p, method="single"):
     """``(train, iterations)``: ``train(iterations)`` → SFEW Val and training accuracy of chapter
-    07's single-task net (its first ResNet, :func:`fercore.experiments.sjmt.retrain_single`),
-    started from the chapter's FER2013 trunk (trained here once, at the chapter's
+    07's ``method`` net (``single``: SFEW alone; ``sjmt``: SFEW + EmotioNet; its first ResNet,
+    :func:`fercore.experiments.sjmt.retrain`), started from the chapter's FER2013 trunk (trained here once, at the chapter's
     ``pretrain_iterations``); the chapter's iterations."""
     net = [n for n in p["nets"] if n.startswith("resnet")][0]
     tasks = sjmt.load_chapter_tasks(p["data_root"], input_size=p["input_size"], seed=p["seed"],
@@ -93,7 +94,8 @@ def sjmt_trainer(p):
     trunk = trunk.fit(tasks["fer2013"][0]).trunk_state_dict()
 
     def train(iterations):
-        return _scores(sjmt.retrain_single(p["seed"], net, tasks["sfew"], params, iterations=iterations, trunk=trunk))
+        trained_on = [tasks["sfew"]] + ([tasks["emotionet"]] if method != "single" else [])
+        return _scores(sjmt.retrain(p["seed"], net, method, trained_on, params, iterations=iterations, trunk=trunk))
 
     return train, p["iterations"]
 
@@ -125,14 +127,19 @@ def main(argv=None):
     parser.add_argument("--multiples", type=float, nargs="+", default=[0.5, 1, 2, 4],
                         help="budgets as multiples of the profile's iterations")
     parser.add_argument("--data-root", help="default: the profile's")
+    parser.add_argument("--method", choices=["single", "sjmt"], default="single",
+                        help="sjmt chapter only: the net to retrain")
     args = parser.parse_args(argv)
+    if args.method != "single" and args.chapter != "sjmt":
+        parser.error("--method applies to --chapter sjmt only")
     repo = Path(__file__).resolve().parents[2]
     params = {**notebook_parameters(notebook_path(args.chapter, repo)),
               **chapter_parameters(args.chapter, args.profile, repo=repo)}
     if args.data_root:
         params["data_root"] = args.data_root
     threads, precision = use_threads(params["torch_threads"]), use_cpu_precision(params["cpu_precision"])
-    train, chapter_iterations = TRAINERS[args.chapter](params)
+    train, chapter_iterations = (sjmt_trainer(params, args.method) if args.chapter == "sjmt"
+                                 else TRAINERS[args.chapter](params))
     batch_size = params["batch_size"]
     print(f"{args.chapter}, profile {args.profile}: {chapter_iterations} iterations of batch {batch_size} "
           f"in the chapter; {threads} thread(s), {precision}; seed {params['seed']}", flush=True)
