@@ -315,6 +315,8 @@ def test_top_label_chance_and_the_pretraining_reading():
     assert learned["learned"] and learned["flat"]
     text = curve_text(learned, accuracy, target="sfew", hog_svm=0.5)
     assert "**Learned.**" in text and "+10.0 points" in text
+    assert "HOG reads SFEW 2.0 better" in text                            # features 0.3 against HOG 0.5
+    assert "HOG reads" not in curve_text(learned, accuracy, target="sfew", hog_svm=0.2)
     rising = reading(test=(0.4, 0.6), train=(0.5, 0.9))
     assert "**Learned, still rising.**" in curve_text(rising, accuracy, target="sfew", hog_svm=0.5)
     worse = accuracy.assign(model=["dbm_dacnn"] * 2 + ["dbm_cnn"] * 2)
