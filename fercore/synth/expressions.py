@@ -3,8 +3,8 @@
 **Prototypes.** :data:`PROTOTYPES` lists, for the six basic emotions, neutral and contempt, the
 AU combinations of EMFACS (Friesen & Ekman, 1983; the combinations reproduced in
 Ekman, Friesen & Hager's FACS Investigator's Guide, 2002, Table 10-1): happiness 6+12,
-sadness 1+4+15 with eyes down (EMFACS: "with or without 54+64"), surprise 1+2+5+26, fear 1+2+4+5+7+20+26, anger 4+5+7+23, disgust 9+15+16,
-contempt unilateral 12+14. Adjustments forced by py-feat's 20-AU mesh model
+sadness 1+4+15 with eyes down (EMFACS: "with or without 54+64"), surprise 1+2+5+26,
+fear 1+2+4+5+7+20+26, anger 4+5+7+23, disgust 9+15+16, contempt unilateral 12+14. Adjustments forced by py-feat's 20-AU mesh model
 (:mod:`fercore.synth.mesh`): AU16 (lower-lip depressor) is not modelled, so disgust uses the
 Investigator's Guide alternative 9/10 with 17; contempt is bilateral (the model has no
 sides); sadness's eyes down (AU64, not modelled) is drawn by what it does to the lids, which
@@ -132,9 +132,9 @@ def wild_occurrence() -> np.ndarray:
     collection (CK+, EMFACS, Du et al. 2014) has AU6 in most happy faces and AU7 in few, and a
     smile without the cheek raise reads as neutral in a blind labelling test (the printed row
     stays in :data:`RAF_AU_OCCURRENCE`). AUs Table 1 did not code take
-:data:`UNCODED_WILD_OCCURRENCE`. AU27 is folded into AU26 as
-    ``1 - (1-p26)(1-p27)``; prototype AUs missing from the row get :data:`RARE_P`; neutral has no AUs; contempt (not
-    in RAF-DB) keeps its prototype AUs with probability 0.8.
+    :data:`UNCODED_WILD_OCCURRENCE`. AU27 is folded into AU26 as ``1 - (1-p26)(1-p27)``;
+    prototype AUs missing from the row get :data:`RARE_P`; neutral has no AUs; contempt (not in
+    RAF-DB) keeps its prototype AUs with probability 0.8.
     """
     rates = {}
     for emotion, row in RAF_AU_OCCURRENCE.items():

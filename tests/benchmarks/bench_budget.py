@@ -14,8 +14,8 @@ Chapters: ``dlp_dbm`` (baseDCNN, softmax, on RAF-DB basic: mean diagonal), ``dom
 (DBM-CNN pre-trained on RAF-ML: top-label accuracy on held-out RAF-ML faces, and SFEW accuracy of
 its features, Table 6's protocol), ``sjmt`` (the single-task ResNet on SFEW, or with ``--method
 sjmt`` the SJMT net on SFEW + EmotioNet, from the chapter's FER2013 trunk, trained once: accuracy on
-SFEW Val) and ``semantic_ae`` (the two-branch net without the method,
-FL + BB, on AffectNet: mean diagonal). Prints one line per budget as it finishes.
+SFEW Val) and ``semantic_ae`` (the two-branch net without the method, FL + BB, on AffectNet: mean
+diagonal). Prints one line per budget as it finishes.
 """
 
 import argparse
@@ -80,8 +80,8 @@ def domain_adaptation_trainer(p):
 def sjmt_trainer(p, method="single"):
     """``(train, iterations)``: ``train(iterations)`` → SFEW Val and training accuracy of chapter
     07's ``method`` net (``single``: SFEW alone; ``sjmt``: SFEW + EmotioNet; its first ResNet,
-    :func:`fercore.experiments.sjmt.retrain`), started from the chapter's FER2013 trunk (trained here once, at the chapter's
-    ``pretrain_iterations``); the chapter's iterations."""
+    :func:`fercore.experiments.sjmt.retrain`), started from the chapter's FER2013 trunk (trained
+    here once, at the chapter's ``pretrain_iterations``); the chapter's iterations."""
     net = [n for n in p["nets"] if n.startswith("resnet")][0]
     tasks = sjmt.load_chapter_tasks(p["data_root"], input_size=p["input_size"], seed=p["seed"],
                                     emotionet_test=p["emotionet_test"], ckplus_test=p["ckplus_test"],
