@@ -3,7 +3,9 @@
 Two files kept in the repo drive it: ``paper_numbers.csv`` (read by :mod:`fercore.paper`: paper,
 table, row, column, value, unit, key — the number a paper prints and the results key under which
 a chapter records ours) and
-``claims.yaml`` (headline claims as comparisons between results keys). Our values come from
+``claims.yaml`` (headline claims as comparisons between results keys; a claim between deep nets
+names the learning curve of its baseline, so that the report says whether the nets had learned
+when the claim was checked: :func:`training_state`). Our values come from
 ``results/<profile>/*.json``; a number measured over seeds shows as mean ± sd. Only the results
 of a chapter's last successful run of the profile's current parameters, code and data count; an
 older one (another ``-p`` value, changed code or data) shows as *stale*, never as reproduced.
@@ -20,8 +22,15 @@ from fercore.results import load_results
 PACKAGE_DIR = Path(__file__).parent
 
 
+CURVE_TOLERANCE = 0.01
+"""Train − test gap above which a net has fitted its training set, and test gain from a doubled
+budget at or above which it is still rising (as :func:`fercore.curves.curve_reading`)."""
+
+
 def load_claims(path=None) -> list[dict]:
-    """Headline claims: ``{paper, claim, better, worse}`` (results keys; higher is better)."""
+    """Headline claims: ``{paper, claim, better, worse}`` (results keys; higher is better), and
+    for claims between deep nets ``curve``, the results-key prefix of the baseline's learning
+    curve (:func:`training_state`)."""
     path = Path(path or PACKAGE_DIR / "claims.yaml")
     claims = yaml.safe_load(path.read_text()) or []
     for i, claim in enumerate(claims):
@@ -68,6 +77,38 @@ def _digits(value, unit=""):
     return 3 if abs(value) < 10 else 1 if abs(value) < 1000 else 0
 
 
+def training_state(metrics: dict, curve: str | None) -> dict | None:
+    """Where on its learning curve the baseline net of a claim was when the claim was checked,
+    from the keys ``<curve>.gap`` (train − test at the end) and ``<curve>.retrained_gain`` (the
+    test gain from half the budget, the net retrained from scratch with its whole schedule) or,
+    where the chapter did not retrain, ``<curve>.gain`` (the curve's own last stretch).
+
+    Returns ``None`` without a curve or its numbers, else ``state`` — ``not yet learned`` (train
+    no more than :data:`CURVE_TOLERANCE` above test), ``still rising`` (the larger budget gained
+    at least that much) or ``learned`` (fitted, and no longer gaining) — with ``gap``, ``gain``
+    and ``retrained`` (whether the gain comes from a retrained net).
+    """
+    if not curve:
+        return None
+    gap = metrics.get(f"{curve}.gap")
+    retrained = f"{curve}.retrained_gain" in metrics
+    gain = metrics.get(f"{curve}.retrained_gain" if retrained else f"{curve}.gain")
+    if gap is None or gain is None or isinstance(gap, Stale) or isinstance(gain, Stale):
+        return None
+    state = ("not yet learned" if gap <= CURVE_TOLERANCE else "still rising" if gain >= CURVE_TOLERANCE
+             else "learned")
+    return {"state": state, "gap": gap, "gain": gain, "retrained": retrained}
+
+
+def _state_text(state: dict | None) -> str:
+    """One table cell: the state and the two numbers behind it, in points."""
+    if state is None:
+        return ""
+    source = "half budget → full" if state["retrained"] else "last stretch"
+    return (f"{state['state']} (train − test {100 * state['gap']:+.1f}; {source} "
+            f"{100 * state['gain']:+.1f})")
+
+
 def claim_status(metrics: dict, claim: dict) -> str:
     """``reproduced``, ``not reproduced`` or ``not run`` for one claim on our numbers."""
     better, worse = claim["better"], claim["worse"]
@@ -94,6 +135,14 @@ def data_sources(results: dict, freshness=None) -> list[str]:
     return lines
 
 
+_UNREPRODUCED = {
+    "learned": "on nets that have learned and stopped gaining (the effect is not there on this world)",
+    "still rising": "on nets still rising (provisional: a longer run may change them)",
+    "not yet learned": "on nets that have not yet learned (too early to say)",
+    "no learning curve": "without a learning curve (handcrafted methods, label estimation, or nets the chapters do not follow)",
+}
+
+
 def report_markdown(profile: str, results_root="results", numbers=None, claims=None, freshness=None) -> str:
     """The report page's body for one profile, as MyST markdown.
 
@@ -109,16 +158,31 @@ def report_markdown(profile: str, results_root="results", numbers=None, claims=N
     claims = load_claims() if claims is None else claims
     out = [f"Numbers from profile `{profile}`, {len(results)} chapter(s) run. Data per chapter:\n"]
     out += [f"- {line}" for line in data_sources(results, freshness)] or ["- no chapter has been run for this profile"]
-    out += ["", "## Headline claims", "", "| paper | claim | ours | status |", "|---|---|---|---|"]
+    out += ["", "## Headline claims", "",
+            "The last column says where the comparison's baseline net was on its learning curve when the "
+            "claim was checked (points of the chapter's measure): *not yet learned* (its training score no "
+            "higher than its test score), *still rising* (trained from scratch on half the budget it scores "
+            "at least a point less) or *learned* (fitted, and no longer gaining). A claim decided on nets still "
+            "rising is provisional; one not reproduced on learned nets is an effect this world does not show.",
+            "", "| paper | claim | ours | status | baseline net |", "|---|---|---|---|---|"]
+    statuses, states = [], []
     for claim in claims:
         status = claim_status(metrics, claim)
+        state = training_state(metrics, claim.get("curve")) if status in ("reproduced", "not reproduced") else None
+        statuses.append(status)
+        states.append(state)
         ours = (
             " vs ".join(f"{metrics[k]:.{_digits(metrics[k])}f}" for k in (claim["better"], claim["worse"]))
             if status != "not run" else ""
         )
-        out.append(f"| {claim['paper']} | {claim['claim']} | {ours} | **{status}** |")
-    counts = pd.Series([claim_status(metrics, c) for c in claims]).value_counts()
+        out.append(f"| {claim['paper']} | {claim['claim']} | {ours} | **{status}** | {_state_text(state)} |")
+    counts = pd.Series(statuses).value_counts()
     out += ["", ", ".join(f"{n} {label}" for label, n in counts.items()) + ".", ""]
+    unreproduced = [state for status, state in zip(statuses, states) if status == "not reproduced"]
+    if unreproduced:
+        by_state = pd.Series([s["state"] if s else "no learning curve" for s in unreproduced]).value_counts()
+        out += [f"Of the {len(unreproduced)} not reproduced: "
+                + ", ".join(f"{n} {_UNREPRODUCED[label]}" for label, n in by_state.items()) + ".", ""]
     out += ["In the tables below, *not run* marks a number this profile did not produce, *stale* one from "
             "a run of other parameters, code or data, and — a number the book has no analog of.", ""]
     for paper, title in PAPERS.items():
