@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from fercore.losses import LocalityPreservingLoss
-from fercore.losses.locality import nearest_neighbour_means
+from fercore.losses.locality import EXACT_BELOW_DIMS, nearest_neighbour_means, pairwise_distances
 
 
 def brute_force_means(x, labels, k):
@@ -42,6 +42,30 @@ def test_matches_brute_force_and_mean_reduction():
     xd = x.detach()
     expected = sum(0.5 * float(((xd[i] - m) ** 2).sum()) for i, m in enumerate(means)) / len(x)
     assert loss.item() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("dims", [EXACT_BELOW_DIMS - 1, EXACT_BELOW_DIMS, 2000])
+def test_pairwise_distances_match_the_exact_ones_at_every_width(dims):
+    g = torch.Generator().manual_seed(dims)
+    x = 3 * torch.randn(64, dims, generator=g)
+    exact = ((x.double().unsqueeze(1) - x.double().unsqueeze(0)) ** 2).sum(-1).sqrt()
+    ours = pairwise_distances(x)
+    assert ours.dtype == torch.float32
+    off_diagonal = ~torch.eye(64, dtype=torch.bool)
+    torch.testing.assert_close(ours.double()[off_diagonal], exact[off_diagonal], rtol=1e-6, atol=0)
+    repeated = pairwise_distances(torch.cat([x[:3], x[:3]]))
+    if dims < EXACT_BELOW_DIMS:   # equal low-dimensional vectors tie exactly
+        assert (repeated[0, 3] == 0) and (repeated[0, 1] == repeated[0, 4])
+
+
+def test_wide_features_find_the_brute_force_neighbours():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(64, 2000, generator=g, requires_grad=True)
+    y = torch.randint(0, 7, (64,), generator=g)
+    LocalityPreservingLoss(k=5, reduction="sum")(x, y).backward()
+    means = brute_force_means(x.detach().double(), y, 5)
+    torch.testing.assert_close(x.grad.double(), torch.stack([x[i].detach().double() - m for i, m in enumerate(means)]),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_fewer_than_k_neighbours_averages_those_that_exist():
