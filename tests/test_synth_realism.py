@@ -91,6 +91,40 @@ def test_eye_openings_follow_the_expression():
     assert _eye_opening(proto["happiness"]) < 0.8         # cheeks push the lower lids up
 
 
+def test_eyes_look_down_with_sadness_and_pupils_follow_the_gaze():
+    from fercore.synth.render import EYE_RADIUS, GAZE_DOWN_PER_AU43, MAX_GAZE_DOWN, eye_gaze, face_geometry
+
+    rng = np.random.default_rng(0)
+    person = sample_identities(1, rng)
+    sad = np.zeros((3, len(AUS)), np.float32)
+    sad[1:, AUS.index(43)] = _prototypes()["sadness"][43], 1.0
+    nuisance = sample_nuisance("lab", 3, rng)
+    nuisance.yaw[:], nuisance.pitch[:], nuisance.roll[:] = 0, 0, 0
+    nuisance.gaze[:] = [[0, 0], [0, 0], [5, 0]]
+    gaze = eye_gaze(sad, nuisance)
+    np.testing.assert_allclose(gaze[:, 1], [0, GAZE_DOWN_PER_AU43 * 0.4, MAX_GAZE_DOWN])     # 20° at the prototype
+    np.testing.assert_allclose(gaze[:, 0], [0, 0, 5])
+    persons = person[np.zeros(3, int)]
+    still = np.zeros_like(sad)
+    looking = face_geometry(still, persons, nuisance)[1]
+    nuisance.gaze[:] = [[0, 20], [0, 0], [0, 0]]
+    down = face_geometry(still, persons, nuisance)[1] - looking
+    # a 20° turn moves each pupil down by the eye's radius × sin 20° (y down, inter-ocular distances)
+    np.testing.assert_allclose(down[0, :2, 1], EYE_RADIUS * np.sin(np.deg2rad(20)), rtol=0.02)
+    np.testing.assert_allclose(down[0, :2, 0], 0, atol=1e-6)
+    np.testing.assert_allclose(down[0, 2:], 0, atol=1e-6)                 # nose and mouth stay
+    nuisance.gaze[:] = 0
+    drawn_sad = face_geometry(sad, persons, nuisance)[1]
+    assert (drawn_sad[1, :2, 1] - drawn_sad[0, :2, 1] > 0.04).all()          # sad eyes look down
+
+
+def test_posed_faces_look_into_the_camera_and_wild_ones_near_it():
+    rng = np.random.default_rng(1)
+    lab, wild = sample_nuisance("lab", 3000, rng), sample_nuisance("wild", 3000, rng)
+    assert lab.gaze.shape == (3000, 2) and np.abs(wild.gaze).max() <= 20
+    assert (lab.gaze == 0).all() and 4 < wild.gaze.std(axis=0).min() < wild.gaze.std(axis=0).max() < 8
+
+
 def _mouth_width(aus: dict) -> float:
     """Distance between the lip corners relative to the rest face."""
     rest, moved = _rest_and_moved(aus)

@@ -27,6 +27,8 @@ from fercore.synth.expressions import DOMAINS
 EXPOSURE = 0.85
 """Shade of a surface facing the camera in a metered photograph (lab light gives 0.9–1.1; a
 metered scene keeps a light face below white)."""
+MAX_GAZE = 20.0
+"""Largest eye rotation (degrees) :func:`sample_nuisance` draws, each way."""
 MAX_EXPOSURE = 2.5
 """Largest gain a camera's metering applies to the drawn light (about 1.3 stops)."""
 OCCLUDERS = ("none", "glasses", "hand", "hat_band")
@@ -46,7 +48,9 @@ class Nuisance:
     255) at the 100×100 aligned scale; ``jpeg_quality`` (0 = stored losslessly); ``low_res``
     down-sampling factor (1 = full resolution); ``raw_size``, ``raw_iod`` (pixels between the
     eyes) and ``raw_shift`` ((n, 2) in [-1, 1], face offset from the canvas centre) place the
-    face in an unaligned original image; ``seed`` seeds the image's random textures.
+    face in an unaligned original image; ``seed`` seeds the image's random textures; ``gaze``
+    (n, 2) where the eyes look, in degrees of eye rotation (to the image's right, down), on top of
+    what the expression does to them (:func:`fercore.synth.render.eye_gaze`).
     """
 
     yaw: np.ndarray
@@ -66,6 +70,7 @@ class Nuisance:
     raw_iod: np.ndarray
     raw_shift: np.ndarray
     seed: np.ndarray
+    gaze: np.ndarray
 
     def __len__(self) -> int:
         return len(self.yaw)
@@ -82,19 +87,21 @@ _SETTINGS = {
     # pose sd (yaw, pitch, roll) and clip; light azimuth sd, elevation range,
     # intensity range, ambient range; clutter range; occluder probabilities;
     # blur range; noise range; jpeg quality range (0 = none); max low-res factor;
-    # sd of the log exposure error (0: the drawn light as it is, a lab's fixed set-up; see expose)
+    # sd of the log exposure error (0: the drawn light as it is, a lab's fixed set-up; see expose);
+    # gaze sd (right, down) in degrees: posed subjects look into the camera, people in photographs
+    # and films near it
     "lab": dict(pose_sd=(2.5, 2.5, 2.0), pose_max=(8, 8, 6), azimuth=(0, 12),
                 elevation=(10, 30), intensity=(0.62, 0.78), ambient=(0.32, 0.42),
                 clutter=(0.0, 0.0), occluder_p=(1.0, 0.0, 0.0, 0.0), blur=(0.4, 0.7),
-                noise=(0.5, 2.0), jpeg=(0, 0), low_res=1.0, exposure_sd=0.0),
+                noise=(0.5, 2.0), jpeg=(0, 0), low_res=1.0, exposure_sd=0.0, gaze_sd=(0, 0)),
     "film": dict(pose_sd=(12, 8, 7), pose_max=(35, 25, 25), azimuth=(0, 35),
                  elevation=(-10, 50), intensity=(0.5, 0.9), ambient=(0.15, 0.4),
                  clutter=(0.15, 0.6), occluder_p=(0.88, 0.07, 0.02, 0.03), blur=(0.4, 1.5),
-                 noise=(1.5, 6.0), jpeg=(60, 95), low_res=1.8, exposure_sd=0.2),
+                 noise=(1.5, 6.0), jpeg=(60, 95), low_res=1.8, exposure_sd=0.2, gaze_sd=(6, 5)),
     "wild": dict(pose_sd=(22, 12, 10), pose_max=(45, 30, 35), azimuth=(0, 45),
                  elevation=(-20, 60), intensity=(0.45, 1.0), ambient=(0.12, 0.45),
                  clutter=(0.2, 1.0), occluder_p=(0.82, 0.09, 0.05, 0.04), blur=(0.4, 1.6),
-                 noise=(1.5, 7.0), jpeg=(40, 95), low_res=2.2, exposure_sd=0.25),
+                 noise=(1.5, 7.0), jpeg=(40, 95), low_res=2.2, exposure_sd=0.25, gaze_sd=(6, 5)),
 }
 
 
@@ -132,10 +139,11 @@ def sample_nuisance(domain: str, n: int, rng: np.random.Generator) -> Nuisance:
         raw_size=rng.integers(160, 257, n).astype(np.int16),
         raw_iod=rng.uniform(40, 70, n).astype(f32),
         raw_shift=rng.uniform(-1, 1, (n, 2)).astype(f32),
-        seed=rng.integers(0, 2**32, n, dtype=np.uint32),
+        seed=rng.integers(0, 2**32, n, dtype=np.uint32), gaze=np.zeros((n, 2), f32),
     )
     if s["exposure_sd"]:
         expose(nuisance, rng.lognormal(0.0, s["exposure_sd"], n))
+    nuisance.gaze = np.clip(rng.normal(0, s["gaze_sd"], (n, 2)), -MAX_GAZE, MAX_GAZE).astype(f32)
     return nuisance
 
 

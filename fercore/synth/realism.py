@@ -36,7 +36,7 @@ FRONTAL_YAW = 15.0
 FAR_LANDMARKS = 0.25
 """Mean point distance (inter-ocular distances) beyond which MTCNN has misplaced the whole face
 (eyes on the brows, mouth on the cheeks) rather than misjudged a point."""
-LAB_FACTORS = {"pose": ("yaw", "pitch", "roll"), "light": ("light", "light_intensity", "ambient"),
+LAB_FACTORS = {"pose": ("yaw", "pitch", "roll", "gaze"), "light": ("light", "light_intensity", "ambient"),
                "occluders": ("occluder",), "blur": ("blur", "low_res"), "noise": ("noise", "jpeg_quality"),
                "background": ("background", "clutter")}
 """Nuisance factors (groups of :class:`~fercore.synth.nuisance.Nuisance` fields) that
@@ -98,6 +98,7 @@ def prototype_sheet(seed: int = 0, strengths=(0.5, 1.0, 1.5), people: int = 2, c
     aus = np.stack([prototype_matrix()[EXPRESSIONS.index(e)] * t for e, _, t in rows]).astype(np.float32)
     nuisance = sample_nuisance("lab", len(rows), rng)
     nuisance.yaw[:], nuisance.pitch[:], nuisance.roll[:] = 0, 0, 0
+    nuisance.gaze[:] = 0
     who = np.array([p for _, p, _ in rows])
     nuisance.seed[:] = nuisance.seed[who]
     faces = render_faces(aus, persons[who], nuisance, size=100, seed=seed, color=color,

