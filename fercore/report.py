@@ -162,7 +162,8 @@ def report_markdown(profile: str, results_root="results", numbers=None, claims=N
             "The last column says where the comparison's baseline net was on its learning curve when the "
             "claim was checked (points of the chapter's measure): *not yet learned* (its training score no "
             "higher than its test score), *still rising* (trained from scratch on half the budget it scores "
-            "at least a point less) or *learned* (fitted, and no longer gaining). A claim decided on nets still "
+            "at least a point less, or, where the chapter does not retrain it, its test curve rose at least a "
+            "point over its last stretch) or *learned* (fitted, and no longer gaining). A claim decided on nets still "
             "rising is provisional; one not reproduced on learned nets is an effect this world does not show.",
             "", "| paper | claim | ours | status | baseline net |", "|---|---|---|---|---|"]
     statuses, states = [], []
