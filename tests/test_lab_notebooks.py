@@ -17,13 +17,14 @@ LABS = ("lab1_em", "lab2_handcrafted", "lab3_locality", "lab4_mmd", "lab5_photo"
 SOLUTION_PARAMETERS = {
     "lab1_em": {"n_images": 300},
     "lab2_handcrafted": {},
-    "lab3_locality": {"pretrain_iterations": 100, "iterations": 60, "input_size": 40, "embedding_method": "pca",
-                      "lam": 0.5},
+    "lab3_locality": {"pretrain_iterations": 200, "iterations": 60, "input_size": 40, "embedding_method": "pca"},
     "lab4_mmd": {"pretrain_iterations": 60, "adapt_iterations": 20},
     "lab5_photo": {"iterations": 20},
 }
-"""Small settings under which every check of a correct solution still passes (lab 3 with λ = 0.5:
-in 60 steps the default λ = 0.1 tightens the classes by about 1 %, too little to pass reliably)."""
+"""Small settings under which every check of a correct solution still passes. Lab 3 keeps the
+default λ = 0.1 and the 200 pre-training steps: on seeds 0-2 its 60 further steps bring the training
+scatter ratio to 0.26-0.45 against 0.59-0.95 without the loss; λ = 0.5, or 100 pre-training steps,
+collapsed the features of some seeds to a constant prediction."""
 
 STUDENT_PARAMETERS = {
     "lab1_em": {"n_images": 100, "em_iterations": 2},
