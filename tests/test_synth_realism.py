@@ -11,7 +11,7 @@ from fercore.synth import load_face_model, render_faces, sample_identities, samp
 from fercore.synth import mesh as M
 from fercore.synth.expressions import (EXPRESSIONS, RAF_AU_OCCURRENCE, UNCODED_WILD_OCCURRENCE, prototype_matrix,
                                        wild_occurrence)
-from fercore.synth.realism import blind_set, expression_faces, mtcnn_agreement, turn_drift
+from fercore.synth.realism import blind_set, expression_faces, mtcnn_agreement, turn_drift, unmirror
 
 AU = {au: k for k, au in enumerate(AUS)}
 INNER_BROW = (55, 285)          # brow heads (MediaPipe), image-left then image-right
@@ -116,6 +116,32 @@ def test_eyes_look_down_with_sadness_and_pupils_follow_the_gaze():
     nuisance.gaze[:] = 0
     drawn_sad = face_geometry(sad, persons, nuisance)[1]
     assert (drawn_sad[1, :2, 1] - drawn_sad[0, :2, 1] > 0.04).all()          # sad eyes look down
+
+
+def test_sadness_bows_the_head_and_the_truth_records_it():
+    from fercore.synth.render import HEAD_BOW_PER_AU43, face_geometry, head_pitch
+    from fercore.synth.writers import truth_table
+
+    rng = np.random.default_rng(0)
+    persons = sample_identities(1, rng)[np.zeros(3, int)]
+    sad = np.zeros((3, len(AUS)), np.float32)
+    sad[1:, AUS.index(43)] = _prototypes()["sadness"][43], 1.5            # clipped at 1
+    nuisance = sample_nuisance("lab", 3, rng)
+    nuisance.yaw[:], nuisance.roll[:], nuisance.gaze[:] = 0, 0, 0
+    nuisance.pitch[:] = [3, 3, 3]
+    np.testing.assert_allclose(head_pitch(sad, nuisance), [3, 3 - HEAD_BOW_PER_AU43 * 0.4, 3 - HEAD_BOW_PER_AU43])
+    # the bow is a turn of the whole head: the mouth lands where the same pitch puts it on a face
+    # without the lid droop, and the nose nearly (py-feat's AU43 moves it by 0.002 IOD)
+    bowed = face_geometry(sad, persons, nuisance)[1]
+    nuisance.pitch[:] = head_pitch(sad, nuisance)
+    turned = face_geometry(np.zeros_like(sad), persons, nuisance)[1]
+    np.testing.assert_allclose(bowed[:, 3:], turned[:, 3:], atol=1e-5)
+    np.testing.assert_allclose(bowed[:, 2], turned[:, 2], atol=0.005)
+    assert bowed[2, 2, 1] - bowed[2, 0:2, 1].mean() > bowed[0, 2, 1] - bowed[0, 0:2, 1].mean()   # nose tip drops
+    nuisance.pitch[:] = 3
+    table = truth_table(["a", "b", "c"], "lab", [0, 0, 0], sad, np.zeros((3, len(EXPRESSIONS))), nuisance,
+                        ["sadness"] * 3)
+    np.testing.assert_allclose(table["pitch"], np.round(head_pitch(sad, nuisance), 2))
 
 
 def test_posed_faces_look_into_the_camera_and_wild_ones_near_it():
@@ -284,6 +310,16 @@ def test_mtcnn_finds_lab_faces_and_agrees_with_the_landmarks():
     assert result["median"] <= result["error"] + 0.05 and 0 <= result["far"] <= 1 / 14
     assert result["frontal_error"] == pytest.approx(result["error"])      # lab heads turn under 8°
     assert result["turn_drift"].shape == (5,) and np.isfinite(result["turn_drift"]).all()
+    assert result["mirror_error"] < 0.07
+
+
+def test_points_found_on_a_mirror_image_map_back_with_left_and_right_swapped():
+    # on a 10-px-wide mirror image the face's left eye (image right) is found at x = 7: the
+    # unmirrored image has it at 9 - 7 = 2, and it is listed first again
+    found = np.array([[[2.0, 3], [7, 3.5], [4.5, 5], [3, 7], [6, 7.5]]])
+    back = unmirror(found, 10)
+    np.testing.assert_allclose(back, [[[2, 3.5], [7, 3], [4.5, 5], [3, 7.5], [6, 7]]])
+    np.testing.assert_allclose(unmirror(back, 10), found)
 
 
 def test_lab_factors_swap_only_the_named_nuisance():

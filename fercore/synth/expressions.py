@@ -3,14 +3,15 @@
 **Prototypes.** :data:`PROTOTYPES` lists, for the six basic emotions, neutral and contempt, the
 AU combinations of EMFACS (Friesen & Ekman, 1983; the combinations reproduced in
 Ekman, Friesen & Hager's FACS Investigator's Guide, 2002, Table 10-1): happiness 6+12,
-sadness 1+4+15 with eyes down (EMFACS: "with or without 54+64"), surprise 1+2+5+26,
+sadness 1+4+15 with head and eyes down (EMFACS: "with or without 54+64"), surprise 1+2+5+26,
 fear 1+2+4+5+7+20+26, anger 4+5+7+23, disgust 9+15+16, contempt unilateral 12+14. Adjustments forced by py-feat's 20-AU mesh model
 (:mod:`fercore.synth.mesh`): AU16 (lower-lip depressor) is not modelled, so disgust uses the
 Investigator's Guide alternative 9/10 with 17; contempt is bilateral (the model has no
 sides); sadness's eyes down (AU64, not among the model's AUs) is coded by what it does to the
 lids, which follow the gaze down: a lid droop, scored in FACS 2002 as AU43 at low intensity (the
 former AU41), and the renderer turns the eyes down with it
-(:data:`fercore.synth.render.GAZE_DOWN_PER_AU43`); jaw-drop expressions add AU25 (lips part),
+(:data:`fercore.synth.render.GAZE_DOWN_PER_AU43`) and bows the head
+(:data:`fercore.synth.render.HEAD_BOW_PER_AU43`, AU54); jaw-drop expressions add AU25 (lips part),
 which accompanies AU26 in posed faces (Du, Tao & Martinez, PNAS 2014, Table 1). Intensities are
 expression intensities: 1 is a clear posed action, the scale of
 :meth:`fercore.synth.mesh.FaceModel.expression_mesh`.

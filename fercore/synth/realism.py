@@ -152,6 +152,31 @@ def mtcnn_points(images):
     return out
 
 
+MIRROR_ORDER = [1, 0, 2, 4, 3]
+"""The five points' order on a mirrored face: left and right eyes and mouth corners swap."""
+
+
+def unmirror(points, width: int) -> np.ndarray:
+    """Points (n, 5, 2) found on images mirrored left to right, mapped back to the unmirrored
+    images of ``width`` pixels (pixel centres at integers) and put back in RAF-DB order."""
+    points = np.asarray(points, np.float64)[:, MIRROR_ORDER].copy()
+    points[..., 0] = np.asarray(width).reshape(-1, 1) - 1 - points[..., 0]
+    return points
+
+
+def mirrored_mtcnn_points(images):
+    """MTCNN's five points averaged over each image and its mirror image (mapped back): a
+    detector's points on a face and on its mirror should be mirror images, and what is not is
+    the detector's own left–right bias, which the average removes. Where MTCNN finds the face
+    in only one of the two, that one's points; NaN where in neither."""
+    plain = mtcnn_points(images)
+    widths = np.array([np.asarray(image).shape[1] for image in images])
+    mirrored = unmirror(mtcnn_points([np.asarray(image)[:, ::-1] for image in images]), widths)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)       # all-NaN rows: no face in either
+        return np.nanmean(np.stack([plain, mirrored]), axis=0)
+
+
 def mtcnn_repeatability(images, trials: int = 8, seed: int = 0, shift: int = 4, scale: float = 0.08,
                         iod: float | None = None) -> np.ndarray:
     """How far MTCNN's own points move when the same face is moved a few pixels: its noise floor.
@@ -209,7 +234,9 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
     over detected faces of each face's mean distance), ``far`` (fraction of detected faces whose
     mean distance exceeds :data:`FAR_LANDMARKS`: MTCNN placed the whole face elsewhere),
     ``frontal_error`` (the mean distance over detected faces turned at most :data:`FRONTAL_YAW`
-    degrees; MTCNN's points drift on turned heads), ``point_error`` (5,) per point, ``offset``
+    degrees; MTCNN's points drift on turned heads), ``mirror_error`` (the mean distance over the
+    same faces of :func:`mirrored_mtcnn_points`: without MTCNN's own left–right bias),
+    ``point_error`` (5,) per point, ``offset``
     (5, 2) mean signed offset (x right, y down) in inter-ocular distances, ``turn_drift`` (5,)
     each point's :func:`turn_drift`, and ``n``.
     """
@@ -228,8 +255,11 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
     error, median, far = ((per_face.mean(), np.median(per_face), (per_face > FAR_LANDMARKS).mean())
                           if detected.any() else (np.nan,) * 3)
     frontal = np.abs(nuisance.yaw[detected]) <= FRONTAL_YAW
+    mirrored = mirrored_mtcnn_points([faces.raw[i] for i in np.flatnonzero(detected)])
+    mirror_error = np.linalg.norm((mirrored - truth[detected]) / iod[detected, None, None], axis=2).mean()
     return {"n": n, "detected": float(detected.mean()), "error": float(error), "median": float(median),
             "far": float(far), "frontal_error": float(per_face[frontal].mean()) if frontal.any() else np.nan,
+            "mirror_error": float(mirror_error) if detected.any() else np.nan,
             "point_error": distance[detected].mean(0), "offset": delta[detected].mean(0),
             "turn_drift": turn_drift(delta[detected, :, 0], nuisance.yaw[detected])}
 

@@ -96,6 +96,11 @@ droop (:mod:`fercore.synth.expressions`), the lids following the eyes down (EMFA
 or without 54+64"); the eyes now go down with them: 20° at the posed prototype's 0.4."""
 MAX_GAZE_DOWN = 30.0
 """Largest downward gaze (degrees) :func:`eye_gaze` draws."""
+HEAD_BOW_PER_AU43 = 20.0
+"""Degrees the head bows (AU54, pitch down) per unit of AU43: EMFACS's sadness "with or without
+54+64" lowers the head with the eyes, 8° at the posed prototype's 0.4 (the eyes turn a further
+20° down in the head). An assumption, like the gaze: no measured head pitch of posed or
+spontaneous sadness was available here."""
 
 
 @dataclass
@@ -286,6 +291,13 @@ def eye_gaze(aus, nuisance: Nuisance) -> np.ndarray:
     return np.stack([nuisance.gaze[:, 0], np.clip(down, -MAX_GAZE_DOWN, MAX_GAZE_DOWN)], axis=1).astype(np.float32)
 
 
+def head_pitch(aus, nuisance: Nuisance) -> np.ndarray:
+    """Each face's head pitch in degrees (> 0 lifts the chin): the nuisance's pitch less
+    :data:`HEAD_BOW_PER_AU43` per unit of AU43 (sadness's bowed head)."""
+    bow = HEAD_BOW_PER_AU43 * np.clip(aus[:, AUS.index(43)], 0, 1)
+    return (nuisance.pitch - bow).astype(np.float32)
+
+
 def _turn_eyes(verts, gaze) -> None:
     """Rotate each iris's vertices of ``verts`` (n, V, 3; x right, y down, z towards the camera,
     the head's frame) about its eye's centre, :data:`EYE_RADIUS` behind the iris centre, by
@@ -309,7 +321,7 @@ def face_geometry(aus, identities: Identities, nuisance: Nuisance):
     verts = M.load_face_model().expression_mesh(aus) + identities.shape_offsets()
     verts = (verts - assets.centre) / assets.iod * np.array([1, -1, 1], np.float32)
     _turn_eyes(verts, eye_gaze(aus, nuisance))
-    rot = _rotation(nuisance.yaw, nuisance.pitch, nuisance.roll).astype(np.float32)
+    rot = _rotation(nuisance.yaw, head_pitch(aus, nuisance), nuisance.roll).astype(np.float32)
     verts = verts @ np.swapaxes(rot, 1, 2)
     nose = (1 - NOSE_LANDMARK) * verts[:, M.NOSE_TIP] + NOSE_LANDMARK * verts[:, M.NOSE_UNDERSIDE]
     lm = np.stack([verts[:, M.LEFT_IRIS[0]], verts[:, M.RIGHT_IRIS[0]], nose,

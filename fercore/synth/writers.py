@@ -105,9 +105,10 @@ def world_nuisance(domain: str, n: int, rng):
 
 def truth_table(files, domain, identity, aus, weights, nuisance, true_label, given_label=None, **extra) -> pd.DataFrame:
     """The ground-truth sidecar rows of ``files``."""
-    from fercore.synth.render import eye_gaze
+    from fercore.synth.render import eye_gaze, head_pitch
 
     gaze = eye_gaze(np.asarray(aus, np.float32), nuisance)
+    pitch = head_pitch(np.asarray(aus, np.float32), nuisance)
     table = pd.DataFrame({"file": list(files), "domain": domain, "identity": np.asarray(identity)})
     table["true_label"] = list(true_label)
     if given_label is not None:
@@ -120,7 +121,7 @@ def truth_table(files, domain, identity, aus, weights, nuisance, true_label, giv
         pd.DataFrame(np.round(weights, 4), columns=[f"w_{e}" for e in EXPRESSIONS]),
         pd.DataFrame(np.round(aus, 4), columns=[f"AU{a}" for a in AUS]),
         pd.DataFrame({
-            "yaw": np.round(nuisance.yaw, 2), "pitch": np.round(nuisance.pitch, 2), "roll": np.round(nuisance.roll, 2),
+            "yaw": np.round(nuisance.yaw, 2), "pitch": np.round(pitch, 2), "roll": np.round(nuisance.roll, 2),
             "gaze_right": np.round(gaze[:, 0], 2), "gaze_down": np.round(gaze[:, 1], 2),
             "light_x": np.round(nuisance.light[:, 0], 3), "light_y": np.round(nuisance.light[:, 1], 3),
             "light_z": np.round(nuisance.light[:, 2], 3), "light_intensity": np.round(nuisance.light_intensity, 3),
