@@ -311,6 +311,8 @@ def test_mtcnn_finds_lab_faces_and_agrees_with_the_landmarks():
     assert result["frontal_error"] == pytest.approx(result["error"])      # lab heads turn under 8°
     assert result["turn_drift"].shape == (5,) and np.isfinite(result["turn_drift"]).all()
     assert result["mirror_error"] < 0.07
+    assert list(result["class_error"]) == list(BASIC7)                   # 4 faces of each class
+    assert min(result["class_error"].values()) <= result["error"] <= max(result["class_error"].values())
 
 
 def test_points_found_on_a_mirror_image_map_back_with_left_and_right_swapped():

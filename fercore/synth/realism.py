@@ -236,7 +236,8 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
     ``frontal_error`` (the mean distance over detected faces turned at most :data:`FRONTAL_YAW`
     degrees; MTCNN's points drift on turned heads), ``mirror_error`` (the mean distance over the
     same faces of :func:`mirrored_mtcnn_points`: without MTCNN's own left–right bias),
-    ``point_error`` (5,) per point, ``offset``
+    ``class_error`` (the mean distance over each basic class's detected faces: MTCNN's
+    points move with the expression), ``point_error`` (5,) per point, ``offset``
     (5, 2) mean signed offset (x right, y down) in inter-ocular distances, ``turn_drift`` (5,)
     each point's :func:`turn_drift`, and ``n``.
     """
@@ -255,11 +256,14 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
     error, median, far = ((per_face.mean(), np.median(per_face), (per_face > FAR_LANDMARKS).mean())
                           if detected.any() else (np.nan,) * 3)
     frontal = np.abs(nuisance.yaw[detected]) <= FRONTAL_YAW
+    found_class = np.array(emotions)[detected]
     mirrored = mirrored_mtcnn_points([faces.raw[i] for i in np.flatnonzero(detected)])
     mirror_error = np.linalg.norm((mirrored - truth[detected]) / iod[detected, None, None], axis=2).mean()
     return {"n": n, "detected": float(detected.mean()), "error": float(error), "median": float(median),
             "far": float(far), "frontal_error": float(per_face[frontal].mean()) if frontal.any() else np.nan,
             "mirror_error": float(mirror_error) if detected.any() else np.nan,
+            "class_error": {c: float(per_face[found_class == c].mean()) if (found_class == c).any() else np.nan
+                            for c in BASIC7},
             "point_error": distance[detected].mean(0), "offset": delta[detected].mean(0),
             "turn_drift": turn_drift(delta[detected, :, 0], nuisance.yaw[detected])}
 
