@@ -326,7 +326,8 @@ def test_points_found_on_a_mirror_image_map_back_with_left_and_right_swapped():
 
 def test_lab_factors_swap_only_the_named_nuisance():
     """Wild faces with the pose drawn as in the lab keep their identities, AUs and every other
-    factor, and turn no more than lab heads; an unknown factor is named in the error."""
+    factor, and turn no more than lab heads; a single field (yaw) is swapped alone; an unknown
+    factor is named in the error."""
     from fercore.synth.nuisance import _SETTINGS
 
     emotions = ["fear", "happiness", "sadness", "anger"]
@@ -337,6 +338,10 @@ def test_lab_factors_swap_only_the_named_nuisance():
     for field in ("light", "blur", "occluder", "noise", "background", "raw_iod", "seed"):
         np.testing.assert_array_equal(getattr(wild, field), getattr(swapped, field))
     assert faces.aligned.shape == (4, 32, 32)
+    _, _, turned_less = expression_faces(emotions, "wild", seed=3, size=32, lab_factors=("yaw",))
+    np.testing.assert_array_equal(turned_less.yaw, swapped.yaw)            # one field of a group
+    for field in ("pitch", "roll", "gaze", "light"):
+        np.testing.assert_array_equal(getattr(wild, field), getattr(turned_less, field))
     with pytest.raises(ValueError, match="glare"):
         expression_faces(emotions, "wild", lab_factors=("glare",))
 

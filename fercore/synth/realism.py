@@ -40,7 +40,19 @@ LAB_FACTORS = {"pose": ("yaw", "pitch", "roll", "gaze"), "light": ("light", "lig
                "occluders": ("occluder",), "blur": ("blur", "low_res"), "noise": ("noise", "jpeg_quality"),
                "background": ("background", "clutter")}
 """Nuisance factors (groups of :class:`~fercore.synth.nuisance.Nuisance` fields) that
-:func:`expression_faces` can draw as in the lab, to see what each costs a detector."""
+:func:`expression_faces` can draw as in the lab, to see what each costs a detector; a single
+field of a group (``"yaw"``) can be named too."""
+
+
+def _lab_fields(lab_factors) -> list:
+    """The Nuisance fields that ``lab_factors`` (group names of :data:`LAB_FACTORS` or fields of
+    its groups) name; a ValueError names the unknown ones."""
+    fields = {field for group in LAB_FACTORS.values() for field in group}
+    unknown = sorted(set(lab_factors) - set(LAB_FACTORS) - fields)
+    if unknown:
+        raise ValueError(f"unknown lab_factors {unknown}; expected names from {sorted(LAB_FACTORS)} "
+                         f"or their fields {sorted(fields)}")
+    return [field for name in lab_factors for field in LAB_FACTORS.get(name, (name,))]
 
 
 def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, strength=None,
@@ -52,7 +64,7 @@ def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, stre
     are drawn by :func:`~fercore.synth.expressions.sample_aus` with the identity's expressivity,
     or, with ``strength`` (a number), are the emotion's prototype times ``strength`` with no
     identity gain (the prototype grids). ``color`` renders RGB images. ``lab_factors`` (names
-    from :data:`LAB_FACTORS`) are drawn as in the lab instead, everything else as without them.
+    from :data:`LAB_FACTORS`, or single fields of its groups) are drawn as in the lab instead, everything else as without them.
     Returns :class:`~fercore.synth.render.RenderedFaces`, the AUs (n, 20) and the
     :class:`~fercore.synth.nuisance.Nuisance`.
     """
@@ -60,9 +72,7 @@ def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, stre
     unknown = sorted(set(emotions) - set(EXPRESSIONS))
     if unknown:
         raise ValueError(f"unknown emotions {unknown}; expected names from {EXPRESSIONS}")
-    unknown = sorted(set(lab_factors) - set(LAB_FACTORS))
-    if unknown:
-        raise ValueError(f"unknown lab_factors {unknown}; expected names from {sorted(LAB_FACTORS)}")
+    lab_fields = _lab_fields(lab_factors)
     rng = np.random.default_rng(seed)
     n = len(emotions)
     identities = sample_identities(n, rng)
@@ -77,7 +87,7 @@ def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, stre
     nuisance = world_nuisance(domain, n, rng)
     if lab_factors:
         lab = world_nuisance("lab", n, np.random.default_rng((seed, 1)))
-        for field in (field for factor in lab_factors for field in LAB_FACTORS[factor]):
+        for field in lab_fields:
             getattr(nuisance, field)[:] = getattr(lab, field)
     faces = render_faces(aus, identities, nuisance, size=size, seed=seed, raw=raw, workers=None,
                          desc=f"{domain} faces", color=color)

@@ -2,7 +2,8 @@
 
 Renders wild faces as the world writes them (colour originals) and again with one factor group
 of :data:`fercore.synth.realism.LAB_FACTORS` drawn as in the lab (same identities, AUs and
-every other factor), then all of them together, and prints MTCNN's detection rate, mean and
+every other factor), then each field of the pose group alone (yaw, pitch, roll, gaze), then all
+the groups together, and prints MTCNN's detection rate, mean and
 median landmark distance (inter-ocular distances) and the nose tip's sideways drift per 10° of
 yaw (:func:`fercore.synth.realism.turn_drift`), averaged over ``--seeds``. Needs facenet-pytorch.
 
@@ -21,7 +22,8 @@ def main():
     parser.add_argument("--faces", type=int, default=140, help="faces per seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[5, 6])
     args = parser.parse_args()
-    settings = [()] + [(factor,) for factor in LAB_FACTORS] + [tuple(LAB_FACTORS)]
+    settings = ([()] + [(factor,) for factor in LAB_FACTORS] + [(field,) for field in LAB_FACTORS["pose"]]
+                + [tuple(LAB_FACTORS)])
     print(f"wild faces, {args.faces} per seed, seeds {args.seeds}")
     print(f"{'drawn as in the lab':<56} {'detected':>8} {'mean':>6} {'median':>6} {'nose/10°':>8}")
     for factors in settings:
