@@ -64,7 +64,8 @@ def expression_faces(emotions, domain: str, seed: int = 0, size: int = 100, stre
     are drawn by :func:`~fercore.synth.expressions.sample_aus` with the identity's expressivity,
     or, with ``strength`` (a number), are the emotion's prototype times ``strength`` with no
     identity gain (the prototype grids). ``color`` renders RGB images. ``lab_factors`` (names
-    from :data:`LAB_FACTORS`, or single fields of its groups) are drawn as in the lab instead, everything else as without them.
+    from :data:`LAB_FACTORS`, or single fields of its groups) are drawn as in the lab instead,
+    everything else as without them.
     Returns :class:`~fercore.synth.render.RenderedFaces`, the AUs (n, 20) and the
     :class:`~fercore.synth.nuisance.Nuisance`.
     """
@@ -174,12 +175,13 @@ def unmirror(points, width: int) -> np.ndarray:
     return points
 
 
-def mirrored_mtcnn_points(images):
+def mirrored_mtcnn_points(images, plain=None):
     """MTCNN's five points averaged over each image and its mirror image (mapped back): a
     detector's points on a face and on its mirror should be mirror images, and what is not is
     the detector's own left–right bias, which the average removes. Where MTCNN finds the face
-    in only one of the two, that one's points; NaN where in neither."""
-    plain = mtcnn_points(images)
+    in only one of the two, that one's points; NaN where in neither. ``plain``: the points
+    :func:`mtcnn_points` already found on ``images``, if at hand."""
+    plain = mtcnn_points(images) if plain is None else plain
     widths = np.array([np.asarray(image).shape[1] for image in images])
     mirrored = unmirror(mtcnn_points([np.asarray(image)[:, ::-1] for image in images]), widths)
     with warnings.catch_warnings():
@@ -267,7 +269,7 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
                           if detected.any() else (np.nan,) * 3)
     frontal = np.abs(nuisance.yaw[detected]) <= FRONTAL_YAW
     found_class = np.array(emotions)[detected]
-    mirrored = mirrored_mtcnn_points([faces.raw[i] for i in np.flatnonzero(detected)])
+    mirrored = mirrored_mtcnn_points([faces.raw[i] for i in np.flatnonzero(detected)], plain=found[detected])
     mirror_error = np.linalg.norm((mirrored - truth[detected]) / iod[detected, None, None], axis=2).mean()
     return {"n": n, "detected": float(detected.mean()), "error": float(error), "median": float(median),
             "far": float(far), "frontal_error": float(per_face[frontal].mean()) if frontal.any() else np.nan,
