@@ -263,6 +263,18 @@ def test_nuisance_domains():
         sample_nuisance("street", 3, rng)
 
 
+def test_lab_subjects_sit_centred_and_photographs_cut_faces_anywhere(monkeypatch):
+    """A lab face strays at most nuisance's lab framing (0.3) of the room from its original's
+    centre, so the whole head stays in the frame (CK+, JAFFE); wild faces use all of it. The
+    framing scales the same draws: no other nuisance field moves with it."""
+    lab, wild = (sample_nuisance(d, 2000, np.random.default_rng(0)) for d in ("lab", "wild"))
+    assert np.abs(lab.raw_shift).max() <= 0.3 and np.abs(wild.raw_shift).max() > 0.95
+    monkeypatch.setitem(nuisance_module._SETTINGS, "lab", {**nuisance_module._SETTINGS["lab"], "framing": 1.0})
+    anywhere = sample_nuisance("lab", 2000, np.random.default_rng(0))
+    np.testing.assert_allclose(anywhere.raw_shift * 0.3, lab.raw_shift, atol=1e-6)
+    np.testing.assert_array_equal(anywhere.seed, lab.seed)
+
+
 def test_wild_photographs_are_metered_like_a_camera():
     """A face lit from the side or weakly is exposed up to the lab's level (not near black), its
     shadows keep their contrast, and the lab's fixed lighting is left as drawn."""

@@ -89,19 +89,21 @@ _SETTINGS = {
     # blur range; noise range; jpeg quality range (0 = none); max low-res factor;
     # sd of the log exposure error (0: the drawn light as it is, a lab's fixed set-up; see expose);
     # gaze sd (right, down) in degrees: posed subjects look into the camera, people in photographs
-    # and films near it
+    # and films near it; framing: how far (share of the room) the face may stray from the centre of
+    # its unaligned original: a lab subject sits centred before a fixed camera with the whole head
+    # in the frame (CK+, JAFFE), a photograph or a film frame cuts faces anywhere
     "lab": dict(pose_sd=(2.5, 2.5, 2.0), pose_max=(8, 8, 6), azimuth=(0, 12),
                 elevation=(10, 30), intensity=(0.62, 0.78), ambient=(0.32, 0.42),
                 clutter=(0.0, 0.0), occluder_p=(1.0, 0.0, 0.0, 0.0), blur=(0.4, 0.7),
-                noise=(0.5, 2.0), jpeg=(0, 0), low_res=1.0, exposure_sd=0.0, gaze_sd=(0, 0)),
+                noise=(0.5, 2.0), jpeg=(0, 0), low_res=1.0, exposure_sd=0.0, gaze_sd=(0, 0), framing=0.3),
     "film": dict(pose_sd=(12, 8, 7), pose_max=(35, 25, 25), azimuth=(0, 35),
                  elevation=(-10, 50), intensity=(0.5, 0.9), ambient=(0.15, 0.4),
                  clutter=(0.15, 0.6), occluder_p=(0.88, 0.07, 0.02, 0.03), blur=(0.4, 1.5),
-                 noise=(1.5, 6.0), jpeg=(60, 95), low_res=1.8, exposure_sd=0.2, gaze_sd=(6, 5)),
+                 noise=(1.5, 6.0), jpeg=(60, 95), low_res=1.8, exposure_sd=0.2, gaze_sd=(6, 5), framing=1.0),
     "wild": dict(pose_sd=(22, 12, 10), pose_max=(45, 30, 35), azimuth=(0, 45),
                  elevation=(-20, 60), intensity=(0.45, 1.0), ambient=(0.12, 0.45),
                  clutter=(0.2, 1.0), occluder_p=(0.82, 0.09, 0.05, 0.04), blur=(0.4, 1.6),
-                 noise=(1.5, 7.0), jpeg=(40, 95), low_res=2.2, exposure_sd=0.25, gaze_sd=(6, 5)),
+                 noise=(1.5, 7.0), jpeg=(40, 95), low_res=2.2, exposure_sd=0.25, gaze_sd=(6, 5), framing=1.0),
 }
 
 
@@ -138,7 +140,7 @@ def sample_nuisance(domain: str, n: int, rng: np.random.Generator) -> Nuisance:
         jpeg_quality=jpeg, low_res=low_res.astype(f32),
         raw_size=rng.integers(160, 257, n).astype(np.int16),
         raw_iod=rng.uniform(40, 70, n).astype(f32),
-        raw_shift=rng.uniform(-1, 1, (n, 2)).astype(f32),
+        raw_shift=(rng.uniform(-1, 1, (n, 2)) * s["framing"]).astype(f32),
         seed=rng.integers(0, 2**32, n, dtype=np.uint32), gaze=np.zeros((n, 2), f32),
     )
     if s["exposure_sd"]:
