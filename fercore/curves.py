@@ -7,7 +7,8 @@ metric) are tidy, so seeds and arms concatenate and :func:`curve_summary` gives 
 :func:`curve_reading` says what a curve shows at its end (learned or not, still rising or flat),
 :func:`curve_text` and :func:`comparison_text` put it in words; :func:`retrained_reading` and
 :func:`retrained_text` check the curve's last stretch against the same net trained from scratch on
-a smaller budget, with its whole schedule; :func:`hog_svm_reference` is the
+a smaller budget, with its whole schedule; :func:`budget_to_flat` and :func:`budget_to_flat_text`
+extrapolate a still-rising curve to the budget that would flatten it; :func:`hog_svm_reference` is the
 handcrafted line the deep chapters draw beside their curves.
 """
 
@@ -262,6 +263,83 @@ def retrained_text(retrained, reading, name, measure="accuracy", start="from scr
     return (f"Trained again {start} on {retrained['images']:,} images, with its whole schedule, {name} (seed {seeds}) reads "
             f"{100 * retrained['test']:.1f} % ({measure}) on the test faces, against {100 * retrained['full_test']:.1f} % at "
             f"{retrained['full_images']:,}: the larger budget moved it {100 * retrained['gain']:+.1f} points{against}.")
+
+
+def budget_to_flat(summary, model, gain=None, *, by="model", tolerance=0.01, max_doublings=10) -> dict:
+    """How far a still-rising net is from a flat curve: the training budget at which its test score
+    would gain less than ``tolerance`` per doubling of the images seen, if its gain per doubling
+    keeps shrinking as it does along its learning curve.
+
+    The shape is a saturating power law, ``test(n) = a - b n^-c`` (the learning-curve model of
+    Hestness et al., "Deep learning scaling is predictable, empirically", 2017), fitted by least
+    squares to the mean test curve of ``model`` in ``summary``; under it each doubling gains
+    ``2^-c`` times what the one before did (``shrink``). ``gain`` is the measured gain of the last
+    doubling (:func:`retrained_reading`'s, from a net trained with its whole schedule; by default
+    the fit's own at the curve's end). Returns ``shrink``, ``c``, ``gain``, ``doublings`` (more
+    doublings until one gains under ``tolerance``; 0 when the last already did), ``factor``
+    (``2 ** doublings``) and ``images`` (the budget then); ``doublings`` is NaN when the curve
+    shows no slowing (fewer than 3 points, or a fitted ``shrink`` of 0.99 or more) and infinite
+    beyond ``max_doublings``. A rough guide (the curve's points come from one run whose learning
+    rate decays towards its end), not a prediction of the score."""
+    from scipy.optimize import curve_fit
+
+    part = summary[(summary[by] == model) & (summary["metric"] == "test")].sort_values("images")
+    if part.empty:
+        raise ValueError(f"no test curve for {by} = {model!r}")
+    images, score = part["images"].to_numpy(float), part["mean"].to_numpy(float)
+    last = images[-1]
+    out = {"images_now": int(last), "max_factor": 2 ** max_doublings, "shrink": np.nan, "c": np.nan, "gain": np.nan if gain is None else float(gain),
+           "doublings": np.nan, "factor": np.nan, "images": np.nan}
+    if len(images) < 3:
+        return out
+    x = images / last
+
+    def law(x, a, b, c):
+        return a - b * x ** -c
+
+    try:
+        (a, b, c), _ = curve_fit(law, x, score, p0=(score[-1], max(score[-1] - score[0], 1e-3), 0.5),
+                                 bounds=([-np.inf, 0.0, 1e-4], [np.inf, np.inf, 3.0]), maxfev=20000)
+    except RuntimeError:
+        return out
+    shrink = 2.0 ** -c
+    gain = b * (2 ** c - 1) if gain is None else float(gain)
+    out.update(shrink=shrink, c=c, gain=gain)
+    if shrink >= 0.99:
+        return out
+    doublings = 0 if gain < tolerance else int(np.ceil(np.log(tolerance / gain) / np.log(shrink)))
+    if doublings > max_doublings:
+        doublings = np.inf
+    factor = 2.0 ** doublings
+    out.update(doublings=doublings, factor=factor, images=last * factor)
+    return out
+
+
+def flat_figures(estimate) -> dict:
+    """The numbers of a :func:`budget_to_flat` estimate a chapter records: ``shrink`` and
+    ``doublings``, where finite."""
+    return {key: float(estimate[key]) for key in ("shrink", "doublings") if np.isfinite(estimate[key])}
+
+
+def budget_to_flat_text(estimate, name, reading=None, tolerance=0.01) -> str:
+    """:func:`budget_to_flat` as a markdown sentence; empty when ``reading`` (the net's
+    :func:`curve_reading`) says it is still near chance, where a flat stretch means nothing learned."""
+    if reading is not None and reading["at_chance"]:
+        return ""
+    if estimate["gain"] < tolerance:
+        return f"Over its last doubling of the images {name} gained under {100 * tolerance:g} point: its curve has flattened."
+    if not np.isfinite(estimate["shrink"]) or np.isnan(estimate["doublings"]):
+        return (f"Along its curve {name}'s gain per doubling of the images does not shrink yet, so the curve does not "
+                "say how many images would flatten it.")
+    head = (f"Along its curve {name}'s gain per doubling of the images shrinks about ×{estimate['shrink']:.2f} per "
+            f"doubling (a power law through the curve's points); if it keeps doing so, from the "
+            f"{100 * estimate['gain']:+.1f} points of the last doubling")
+    if not np.isfinite(estimate["doublings"]):
+        return head + (f", it would still gain {100 * tolerance:g} point per doubling beyond {estimate['max_factor']:,} "
+                       "times this budget.")
+    return (head + f" it would gain under {100 * tolerance:g} point per doubling after {estimate['doublings']} more "
+            f"doubling{'s' if estimate['doublings'] != 1 else ''}: about {estimate['images']:,.0f} training images, "
+            f"{estimate['factor']:.0f} times the {estimate['images_now']:,} seen here.")
 
 
 def comparison_text(baseline, method, *, baseline_name, method_name) -> str:

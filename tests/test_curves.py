@@ -228,3 +228,48 @@ def test_retrained_reading_sets_a_smaller_budget_against_the_same_seed():
     diamonds = [line for line in ax.get_lines() if line.get_marker() == "D"]
     assert len(diamonds) == 1 and diamonds[0].get_xdata()[0] == 500 and diamonds[0].get_ydata()[0] == 0.45
     plt.close("all")
+
+
+def _power_law_summary(a, b, c, images):
+    rows = [{"model": "base", "seed": 0, "images": n, "test": a - b * (n / images[-1]) ** -c, "train": 1.0}
+            for n in images]
+    return curve_summary(pd.DataFrame(rows), by=["model"])
+
+
+def test_budget_to_flat_recovers_a_power_law_and_counts_doublings_by_hand():
+    from fercore.curves import budget_to_flat, budget_to_flat_text, curve_points, flat_figures
+
+    images = [64 * p for p in curve_points(3000, 6)]
+    summary = _power_law_summary(0.8, 0.05, 0.5, images)   # each doubling gains 2^-0.5 = 0.707 times the last
+    own = budget_to_flat(summary, "base")
+    assert own["c"] == pytest.approx(0.5, abs=1e-3) and own["shrink"] == pytest.approx(2 ** -0.5, abs=1e-3)
+    assert own["gain"] == pytest.approx(0.05 * (2 ** 0.5 - 1), abs=1e-4)  # 0.0207: test(n) - test(n/2)
+    # by hand: 0.0207 × 0.707^k < 0.01 first at k = 3 (0.0207, 0.0146, 0.0104, 0.0073)
+    assert own["doublings"] == 3 and own["factor"] == 8 and own["images"] == pytest.approx(8 * images[-1])
+    measured = budget_to_flat(summary, "base", gain=0.06)  # a retrained net's larger gain: 0.06 × 0.707^k < 0.01 at k = 6
+    assert measured["doublings"] == 6 and measured["factor"] == 64
+    text = budget_to_flat_text(measured, "the baseline")
+    assert "×0.71 per doubling" in text and "+6.0 points" in text and "after 6 more doublings" in text
+    assert "64 times the 192,000 seen here" in text
+    assert budget_to_flat(summary, "base", gain=0.005)["doublings"] == 0
+    assert flat_figures(measured) == {"shrink": pytest.approx(2 ** -0.5, abs=1e-3), "doublings": 6.0}
+    flat = budget_to_flat(summary, "base", gain=0.005)
+    assert "has flattened" in budget_to_flat_text(flat, "the baseline")
+    assert budget_to_flat_text(flat, "the baseline", reading={"at_chance": True}) == ""   # flat at chance: nothing learned
+
+
+def test_budget_to_flat_says_when_the_curve_cannot_tell():
+    from fercore.curves import budget_to_flat, budget_to_flat_text, flat_figures
+
+    images = [1000, 2000, 4000, 8000, 16000]
+    steady = curve_summary(pd.DataFrame([{"model": "base", "seed": 0, "images": n, "test": 0.3 + 0.05 * np.log2(n / 1000),
+                                          "train": 1.0} for n in images]), by=["model"])   # the same gain every doubling
+    estimate = budget_to_flat(steady, "base")
+    assert np.isnan(estimate["doublings"]) and "does not shrink yet" in budget_to_flat_text(estimate, "the baseline")
+    slow = budget_to_flat(_power_law_summary(0.9, 0.2, 0.05, images), "base", gain=0.05)  # shrinks ×0.966 per doubling
+    assert flat_figures(estimate) == {"shrink": pytest.approx(estimate["shrink"])} and flat_figures(slow) == {
+        "shrink": pytest.approx(2 ** -0.05, abs=0.01)}
+    assert slow["doublings"] == np.inf and "beyond 1,024 times this budget" in budget_to_flat_text(slow, "the baseline")
+    assert np.isnan(budget_to_flat(_power_law_summary(0.8, 0.05, 0.5, images[:2]), "base")["doublings"])
+    with pytest.raises(ValueError, match="no test curve"):
+        budget_to_flat(steady, "ours")
