@@ -85,8 +85,10 @@ def training_state(metrics: dict, curve: str | None) -> dict | None:
 
     Returns ``None`` without a curve or its numbers, else ``state`` — ``not yet learned`` (train
     no more than :data:`CURVE_TOLERANCE` above test), ``still rising`` (the larger budget gained
-    at least that much) or ``learned`` (fitted, and no longer gaining) — with ``gap``, ``gain``
-    and ``retrained`` (whether the gain comes from a retrained net).
+    at least that much) or ``learned`` (fitted, and no longer gaining) — with ``gap``, ``gain``,
+    ``retrained`` (whether the gain comes from a retrained net) and ``doublings`` (of a still-rising
+    net, ``<curve>.doublings``: more doublings of the budget until one gains under a point,
+    :func:`fercore.curves.budget_to_flat`; ``None`` where not recorded).
     """
     if not curve:
         return None
@@ -97,7 +99,9 @@ def training_state(metrics: dict, curve: str | None) -> dict | None:
         return None
     state = ("not yet learned" if gap <= CURVE_TOLERANCE else "still rising" if gain >= CURVE_TOLERANCE
              else "learned")
-    return {"state": state, "gap": gap, "gain": gain, "retrained": retrained}
+    doublings = metrics.get(f"{curve}.doublings")
+    doublings = doublings if state == "still rising" and not isinstance(doublings, Stale) else None
+    return {"state": state, "gap": gap, "gain": gain, "retrained": retrained, "doublings": doublings}
 
 
 def _state_text(state: dict | None) -> str:
@@ -105,8 +109,9 @@ def _state_text(state: dict | None) -> str:
     if state is None:
         return ""
     source = "half budget → full" if state["retrained"] else "last stretch"
+    flat = (f"; flat at about {2 ** state['doublings']:.0f}× the budget" if state.get("doublings") else "")
     return (f"{state['state']} (train − test {100 * state['gap']:+.1f}; {source} "
-            f"{100 * state['gain']:+.1f})")
+            f"{100 * state['gain']:+.1f}{flat})")
 
 
 def claim_status(metrics: dict, claim: dict) -> str:
@@ -164,7 +169,9 @@ def report_markdown(profile: str, results_root="results", numbers=None, claims=N
             "higher than its test score), *still rising* (trained from scratch on half the budget it scores "
             "at least a point less, or, where the chapter does not retrain it, its test curve rose at least a "
             "point over its last stretch) or *learned* (fitted, and no longer gaining). A claim decided on nets still "
-            "rising is provisional; one not reproduced on learned nets is an effect this world does not show.",
+            "rising is provisional; one not reproduced on learned nets is an effect this world does not show. Where "
+            "the chapter extrapolated the baseline's curve, the column says at about what multiple of the budget it "
+            "would gain under a point per doubling (a power law through the curve, a rough guide).",
             "", "| paper | claim | ours | status | baseline net |", "|---|---|---|---|---|"]
     statuses, states = [], []
     for claim in claims:

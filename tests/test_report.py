@@ -48,7 +48,8 @@ def test_report_puts_paper_and_ours_side_by_side_and_checks_claims(tmp_path):
 
 def test_training_state_reads_the_gap_and_prefers_the_retrained_gain():
     metrics = {"c.gap": 0.10, "c.gain": 0.05, "c.retrained_gain": 0.002}
-    assert report.training_state(metrics, "c") == {"state": "learned", "gap": 0.10, "gain": 0.002, "retrained": True}
+    assert report.training_state(metrics, "c") == {"state": "learned", "gap": 0.10, "gain": 0.002, "retrained": True,
+                                                   "doublings": None}
     del metrics["c.retrained_gain"]
     assert report.training_state(metrics, "c")["state"] == "still rising"       # the curve's own stretch
     assert report.training_state({"c.gap": 0.005, "c.gain": 0.0}, "c")["state"] == "not yet learned"
@@ -56,13 +57,15 @@ def test_training_state_reads_the_gap_and_prefers_the_retrained_gain():
     assert report.training_state({"c.gap": 0.2}, "c") is None
     assert report.training_state({"c.gap": report.Stale(0.2), "c.gain": 0.0}, "c") is None
     assert report.training_state(metrics, None) is None
+    assert report.training_state({**metrics, "c.doublings": 3.0}, "c")["doublings"] == 3.0
+    assert report.training_state({"c.gap": 0.1, "c.gain": 0.0, "c.doublings": 3.0}, "c")["doublings"] is None  # learned
 
 
 def test_report_says_where_on_the_curve_each_claim_was_checked(tmp_path):
     write_json_atomic(tmp_path / "p" / "ch.json", {"parameters": {"data_root": "data/p"}, "metrics": {
         "a": 0.5, "b": 0.6, "c": 0.7, "d": 0.4,
         "net.curve.base.gap": 0.12, "net.curve.base.gain": 0.08, "net.curve.base.retrained_gain": 0.004,
-        "rising.gap": 0.05, "rising.gain": 0.03}})
+        "rising.gap": 0.05, "rising.gain": 0.03, "rising.doublings": 3.0}})
     claims = [{"paper": "rafdb", "claim": "a > b on learned nets", "better": "a", "worse": "b", "curve": "net.curve.base"},
               {"paper": "rafdb", "claim": "d > c on rising nets", "better": "d", "worse": "c", "curve": "rising"},
               {"paper": "rafdb", "claim": "c > a, no deep net", "better": "c", "worse": "a"},
@@ -70,7 +73,8 @@ def test_report_says_where_on_the_curve_each_claim_was_checked(tmp_path):
     text = report.report_markdown("p", tmp_path, _numbers(), claims)
     assert ("| a > b on learned nets | 0.500 vs 0.600 | **not reproduced** | "
             "learned (train − test +12.0; half budget → full +0.4) |") in text
-    assert "| d > c on rising nets | 0.400 vs 0.700 | **not reproduced** | still rising (train − test +5.0; last stretch +3.0) |" in text
+    assert ("| d > c on rising nets | 0.400 vs 0.700 | **not reproduced** | still rising (train − test +5.0; last stretch +3.0; "
+            "flat at about 8× the budget) |") in text
     assert "| c > a, no deep net | 0.700 vs 0.500 | **reproduced** |  |" in text
     assert ("Of the 2 not reproduced: 1 on nets that have learned and stopped gaining (the effect is not there on this "
             "world), 1 on nets still rising") in text
