@@ -288,8 +288,8 @@ def budget_to_flat(summary, model, gain=None, *, by="model", tolerance=0.01, max
         raise ValueError(f"no test curve for {by} = {model!r}")
     images, score = part["images"].to_numpy(float), part["mean"].to_numpy(float)
     last = images[-1]
-    out = {"images_now": int(last), "max_factor": 2 ** max_doublings, "shrink": np.nan, "c": np.nan, "gain": np.nan if gain is None else float(gain),
-           "doublings": np.nan, "factor": np.nan, "images": np.nan}
+    out = {"images_now": int(last), "max_factor": 2 ** max_doublings, "shrink": np.nan, "c": np.nan,
+           "gain": np.nan if gain is None else float(gain), "doublings": np.nan, "factor": np.nan, "images": np.nan}
     if len(images) < 3:
         return out
     x = images / last
@@ -337,7 +337,7 @@ def budget_to_flat_text(estimate, name, reading=None, tolerance=0.01) -> str:
     if not np.isfinite(estimate["doublings"]):
         return head + (f", it would still gain {100 * tolerance:g} point per doubling beyond {estimate['max_factor']:,} "
                        "times this budget.")
-    return (head + f" it would gain under {100 * tolerance:g} point per doubling after {estimate['doublings']} more "
+    return (head + f", it would gain under {100 * tolerance:g} point per doubling after {estimate['doublings']} more "
             f"doubling{'s' if estimate['doublings'] != 1 else ''}: about {estimate['images']:,.0f} training images, "
             f"{estimate['factor']:.0f} times the {estimate['images_now']:,} seen here.")
 
