@@ -275,7 +275,7 @@ def budget_to_flat(summary, model, gain=None, *, by="model", tolerance=0.01, max
     squares to the mean test curve of ``model`` in ``summary``; under it each doubling gains
     ``2^-c`` times what the one before did (``shrink``). ``gain`` is the measured gain of the last
     doubling (:func:`retrained_reading`'s, from a net trained with its whole schedule; by default
-    the fit's own at the curve's end). Returns ``shrink``, ``c``, ``gain``, ``doublings`` (more
+    the fit's own at the curve's end; ``measured`` says which). Returns ``shrink``, ``c``, ``gain``, ``doublings`` (more
     doublings until one gains under ``tolerance``; 0 when the last already did), ``factor``
     (``2 ** doublings``) and ``images`` (the budget then); ``doublings`` is NaN when the curve
     shows no slowing (fewer than 3 points, or a fitted ``shrink`` of 0.99 or more) and infinite
@@ -289,7 +289,8 @@ def budget_to_flat(summary, model, gain=None, *, by="model", tolerance=0.01, max
     images, score = part["images"].to_numpy(float), part["mean"].to_numpy(float)
     last = images[-1]
     out = {"images_now": int(last), "max_factor": 2 ** max_doublings, "shrink": np.nan, "c": np.nan,
-           "gain": np.nan if gain is None else float(gain), "doublings": np.nan, "factor": np.nan, "images": np.nan}
+           "gain": np.nan if gain is None else float(gain), "measured": gain is not None, "doublings": np.nan,
+           "factor": np.nan, "images": np.nan}
     if len(images) < 3:
         return out
     x = images / last
@@ -323,8 +324,9 @@ def flat_figures(estimate) -> dict:
 
 def budget_to_flat_text(estimate, name, reading=None, tolerance=0.01) -> str:
     """:func:`budget_to_flat` as a markdown sentence; empty when ``reading`` (the net's
-    :func:`curve_reading`) says it is still near chance, where a flat stretch means nothing learned."""
-    if reading is not None and reading["at_chance"]:
+    :func:`curve_reading`) says it is still near chance, where a flat stretch means nothing learned,
+    or, without a measured gain, that its curve has flattened (it has said so)."""
+    if reading is not None and (reading["at_chance"] or (reading["flat"] and not estimate["measured"])):
         return ""
     if estimate["gain"] < tolerance:
         return f"Over its last doubling of the images {name} gained under {100 * tolerance:g} point: its curve has flattened."
@@ -335,7 +337,7 @@ def budget_to_flat_text(estimate, name, reading=None, tolerance=0.01) -> str:
             f"doubling (a power law through the curve's points); if it keeps doing so, from the "
             f"{100 * estimate['gain']:+.1f} points of the last doubling")
     if not np.isfinite(estimate["doublings"]):
-        return head + (f", it would still gain {100 * tolerance:g} point per doubling beyond {estimate['max_factor']:,} "
+        return head + (f", it would still gain more than {100 * tolerance:g} point per doubling at {estimate['max_factor']:,} "
                        "times this budget.")
     return (head + f", it would gain under {100 * tolerance:g} point per doubling after {estimate['doublings']} more "
             f"doubling{'s' if estimate['doublings'] != 1 else ''}: about {estimate['images']:,.0f} training images, "

@@ -255,7 +255,11 @@ def test_budget_to_flat_recovers_a_power_law_and_counts_doublings_by_hand():
     assert flat_figures(measured) == {"shrink": pytest.approx(2 ** -0.5, abs=1e-3), "doublings": 6.0}
     flat = budget_to_flat(summary, "base", gain=0.005)
     assert "has flattened" in budget_to_flat_text(flat, "the baseline")
-    assert budget_to_flat_text(flat, "the baseline", reading={"at_chance": True}) == ""   # flat at chance: nothing learned
+    assert budget_to_flat_text(flat, "the baseline", reading={"at_chance": True, "flat": False}) == ""  # nothing learned
+    rising = {"at_chance": False, "flat": True}   # the curve reads flat within the seed spread
+    assert budget_to_flat_text(own, "the baseline", reading=rising) == ""        # it says so itself
+    assert "after 6 more doublings" in budget_to_flat_text(measured, "the baseline", reading=rising)  # a retrained net's gain
+    assert own["measured"] is False and measured["measured"] is True
 
 
 def test_budget_to_flat_says_when_the_curve_cannot_tell():
@@ -269,7 +273,8 @@ def test_budget_to_flat_says_when_the_curve_cannot_tell():
     slow = budget_to_flat(_power_law_summary(0.9, 0.2, 0.05, images), "base", gain=0.05)  # shrinks ×0.966 per doubling
     assert flat_figures(estimate) == {"shrink": pytest.approx(estimate["shrink"])} and flat_figures(slow) == {
         "shrink": pytest.approx(2 ** -0.05, abs=0.01)}
-    assert slow["doublings"] == np.inf and "beyond 1,024 times this budget" in budget_to_flat_text(slow, "the baseline")
+    assert slow["doublings"] == np.inf and "more than 1 point per doubling at 1,024 times this budget" in budget_to_flat_text(
+        slow, "the baseline")
     assert np.isnan(budget_to_flat(_power_law_summary(0.8, 0.05, 0.5, images[:2]), "base")["doublings"])
     with pytest.raises(ValueError, match="no test curve"):
         budget_to_flat(steady, "ours")
