@@ -81,7 +81,8 @@ def training_state(metrics: dict, curve: str | None) -> dict | None:
     """Where on its learning curve the baseline net of a claim was when the claim was checked,
     from the keys ``<curve>.gap`` (train − test at the end) and ``<curve>.retrained_gain`` (the
     test gain from half the budget, the net retrained from scratch with its whole schedule) or,
-    where the chapter did not retrain, ``<curve>.gain`` (the curve's own last stretch).
+    where the chapter did not retrain, ``<curve>.gain`` (the curve's own last stretch, rising only
+    beyond the seed-to-seed sd ``<curve>.test_sd`` too, as the chapter's own reading says).
 
     Returns ``None`` without a curve or its numbers, else ``state`` — ``not yet learned`` (train
     no more than :data:`CURVE_TOLERANCE` above test), ``still rising`` (the larger budget gained
@@ -97,8 +98,9 @@ def training_state(metrics: dict, curve: str | None) -> dict | None:
     gain = metrics.get(f"{curve}.retrained_gain" if retrained else f"{curve}.gain")
     if gap is None or gain is None or isinstance(gap, Stale) or isinstance(gain, Stale):
         return None
-    state = ("not yet learned" if gap <= CURVE_TOLERANCE else "still rising" if gain >= CURVE_TOLERANCE
-             else "learned")
+    sd = 0.0 if retrained else metrics.get(f"{curve}.test_sd", 0.0)
+    rising = gain >= max(CURVE_TOLERANCE, 0.0 if isinstance(sd, Stale) else sd)
+    state = "not yet learned" if gap <= CURVE_TOLERANCE else "still rising" if rising else "learned"
     doublings = metrics.get(f"{curve}.doublings")
     doublings = doublings if state == "still rising" and not isinstance(doublings, Stale) else None
     return {"state": state, "gap": gap, "gain": gain, "retrained": retrained, "doublings": doublings}
@@ -168,7 +170,7 @@ def report_markdown(profile: str, results_root="results", numbers=None, claims=N
             "claim was checked (points of the chapter's measure): *not yet learned* (its training score no "
             "higher than its test score), *still rising* (trained from scratch on half the budget it scores "
             "at least a point less, or, where the chapter does not retrain it, its test curve rose at least a "
-            "point over its last stretch) or *learned* (fitted, and no longer gaining). A claim decided on nets still "
+            "point, and more than its seed-to-seed sd, over its last stretch) or *learned* (fitted, and no longer gaining). A claim decided on nets still "
             "rising is provisional; one not reproduced on learned nets is an effect this world does not show. Where "
             "the chapter extrapolated the baseline's curve, the column says at about what multiple of the budget it "
             "would gain under a point per doubling (a power law through the curve, a rough guide).",
