@@ -87,7 +87,8 @@ def training_state(metrics: dict, curve: str | None) -> dict | None:
     Returns ``None`` without a curve or its numbers, else ``state`` — ``not yet learned`` (train
     no more than :data:`CURVE_TOLERANCE` above test), ``still rising`` (the larger budget gained
     at least that much) or ``learned`` (fitted, and no longer gaining) — with ``gap``, ``gain``,
-    ``retrained`` (whether the gain comes from a retrained net) and ``doublings`` (of a still-rising
+    ``retrained`` (whether the gain comes from a retrained net), ``sd`` (the curve's seed sd, where
+    its own last stretch was read and the sd recorded; else ``None``) and ``doublings`` (of a still-rising
     net, ``<curve>.doublings``: more doublings of the budget until one gains under a point,
     :func:`fercore.curves.budget_to_flat`; ``None`` where not recorded).
     """
@@ -103,7 +104,8 @@ def training_state(metrics: dict, curve: str | None) -> dict | None:
     state = "not yet learned" if gap <= CURVE_TOLERANCE else "still rising" if rising else "learned"
     doublings = metrics.get(f"{curve}.doublings")
     doublings = doublings if state == "still rising" and not isinstance(doublings, Stale) else None
-    return {"state": state, "gap": gap, "gain": gain, "retrained": retrained, "doublings": doublings}
+    return {"state": state, "gap": gap, "gain": gain, "retrained": retrained, "doublings": doublings,
+            "sd": None if retrained or isinstance(sd, Stale) or f"{curve}.test_sd" not in metrics else sd}
 
 
 def _state_text(state: dict | None) -> str:
@@ -112,8 +114,9 @@ def _state_text(state: dict | None) -> str:
         return ""
     source = "half budget → full" if state["retrained"] else "last stretch"
     flat = (f"; flat at about {2 ** state['doublings']:.0f}× the budget" if state.get("doublings") else "")
+    spread = f", seed sd {100 * state['sd']:.1f}" if state.get("sd") is not None else ""
     return (f"{state['state']} (train − test {100 * state['gap']:+.1f}; {source} "
-            f"{100 * state['gain']:+.1f}{flat})")
+            f"{100 * state['gain']:+.1f}{spread}{flat})")
 
 
 def claim_status(metrics: dict, claim: dict) -> str:

@@ -49,13 +49,15 @@ def test_report_puts_paper_and_ours_side_by_side_and_checks_claims(tmp_path):
 def test_training_state_reads_the_gap_and_prefers_the_retrained_gain():
     metrics = {"c.gap": 0.10, "c.gain": 0.05, "c.retrained_gain": 0.002}
     assert report.training_state(metrics, "c") == {"state": "learned", "gap": 0.10, "gain": 0.002, "retrained": True,
-                                                   "doublings": None}
+                                                   "doublings": None, "sd": None}
     del metrics["c.retrained_gain"]
     assert report.training_state(metrics, "c")["state"] == "still rising"       # the curve's own stretch
     assert report.training_state({"c.gap": 0.005, "c.gain": 0.0}, "c")["state"] == "not yet learned"
     assert report.training_state({"c.gap": 0.2, "c.gain": 0.01}, "c")["state"] == "still rising"  # a point is rising
     within_spread = {"c.gap": 0.2, "c.gain": 0.017, "c.test_sd": 0.02}  # the curve's rise is within the seeds' sd
     assert report.training_state(within_spread, "c")["state"] == "learned"
+    assert report._state_text(report.training_state(within_spread, "c")) == (
+        "learned (train − test +20.0; last stretch +1.7, seed sd 2.0)")
     assert report.training_state({**within_spread, "c.retrained_gain": 0.017}, "c")["state"] == "still rising"
     assert report.training_state({"c.gap": 0.2}, "c") is None
     assert report.training_state({"c.gap": report.Stale(0.2), "c.gain": 0.0}, "c") is None
