@@ -99,13 +99,13 @@ def training_state(metrics: dict, curve: str | None) -> dict | None:
     gain = metrics.get(f"{curve}.retrained_gain" if retrained else f"{curve}.gain")
     if gap is None or gain is None or isinstance(gap, Stale) or isinstance(gain, Stale):
         return None
-    sd = 0.0 if retrained else metrics.get(f"{curve}.test_sd", 0.0)
-    rising = gain >= max(CURVE_TOLERANCE, 0.0 if isinstance(sd, Stale) else sd)
+    sd = None if retrained else metrics.get(f"{curve}.test_sd")
+    sd = None if isinstance(sd, Stale) else sd
+    rising = gain >= max(CURVE_TOLERANCE, sd or 0.0)
     state = "not yet learned" if gap <= CURVE_TOLERANCE else "still rising" if rising else "learned"
     doublings = metrics.get(f"{curve}.doublings")
     doublings = doublings if state == "still rising" and not isinstance(doublings, Stale) else None
-    return {"state": state, "gap": gap, "gain": gain, "retrained": retrained, "doublings": doublings,
-            "sd": None if retrained or isinstance(sd, Stale) or f"{curve}.test_sd" not in metrics else sd}
+    return {"state": state, "gap": gap, "gain": gain, "retrained": retrained, "doublings": doublings, "sd": sd}
 
 
 def _state_text(state: dict | None) -> str:
