@@ -211,20 +211,23 @@ def test_legible_needs_one_whole_cue_per_weighted_expression():
 def test_every_sampled_face_shows_a_cue_of_its_expression():
     """Wild sadness drawn AU by AU at RAF-DB Table 1's rates lacks both AU15 (21%) and 1+4 in
     about a third of faces; sample_aus redraws those, so no sad face is left without a cue."""
+    rng = np.random.default_rng(5)
     sad = np.eye(8)[[EXPRESSIONS.index("sadness")] * 2000]
-    aus = sample_aus(sad, "wild", np.random.default_rng(5))
+    aus = sample_aus(sad, "wild", rng, au_gain=sample_identities(2000, rng).au_gain)
     corners, brows = aus[:, AU[15]] >= 0.5, (aus[:, [AU[1], AU[4]]] >= 0.5).all(1)
-    assert (corners | brows).all()
+    assert (corners | brows).all()               # as drawn, each person's expressivity included
     assert 0.25 < corners.mean() < 0.45          # above Table 1's 21%, not every face
 
 
 def test_au_gain_and_intensity_scaling():
     rng = np.random.default_rng(3)
     weights = np.eye(8)[[0, 3, 4]]
-    gain = np.full((3, 20), 0.5)
     a = sample_aus(weights, "lab", np.random.default_rng(3))
-    b = sample_aus(weights, "lab", np.random.default_rng(3), au_gain=gain)
-    np.testing.assert_allclose(b, np.clip(a * 0.5, 0, 1.5), rtol=1e-6)
+    b = sample_aus(weights, "lab", np.random.default_rng(3), au_gain=np.full((3, 20), 0.9))
+    np.testing.assert_allclose(b, np.clip(a * 0.9, 0, 1.5), rtol=1e-6)   # the cues survive 0.9
+    faint = sample_aus(weights, "lab", np.random.default_rng(3), au_gain=np.full((3, 20), 0.5))
+    assert legible(faint, weights).all()        # too faint at 0.5 as first drawn: redrawn stronger
+    assert not np.allclose(faint, np.clip(a * 0.5, 0, 1.5))
     np.testing.assert_array_equal(intensity(a, 0.0), np.zeros_like(a))
     np.testing.assert_allclose(intensity(a, np.array([1.0, 0.5, 0.0]))[1], a[1] * 0.5)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):

@@ -70,7 +70,12 @@ def test_lid_cheek_and_mouth_actions_move_the_right_way():
     stretch = _moves({20: 1})
     assert stretch[M.MOUTH_LEFT, 0] < -0.08 and stretch[M.MOUTH_RIGHT, 0] > 0.08
     assert _up(_moves({10: 1}), M.UPPER_OUTER_LIP[3:8]) > 0.05  # upper lip raised
-    assert _up(_moves({17: 1}), (152, 175, 199)) > 0.03          # chin boss up
+    chin_raise = _moves({17: 1})
+    assert _up(chin_raise, (152, 175, 199)) > 0.03               # chin boss up
+    # ... and the lower lip with it, its centre more than the corners (FACS: an inverted-U mouth),
+    # without narrowing the mouth as py-feat's regression did
+    assert chin_raise[M.LOWER_OUTER_LIP[5], 1] > _up(chin_raise, CORNERS) + 0.1
+    assert abs(chin_raise[M.MOUTH_RIGHT, 0] - chin_raise[M.MOUTH_LEFT, 0]) < 0.01
 
 
 def _eye_opening(aus: dict) -> float:

@@ -195,9 +195,10 @@ def sample_aus(weights, domain: str, rng: np.random.Generator, au_gain=None) -> 
     expression, every AU is active with :func:`occurrence` probability at :func:`base_intensity`
     times a per-image strength (:data:`EXPRESSION_STRENGTH`) with relative jitter
     (:data:`AU_JITTER`); expressions combine by the AU-wise maximum of weight × intensity.
-    Unrelated weak AUs are added with :data:`EXTRA_AU_P`. A face that is not :func:`legible` is
-    redrawn (at most :data:`MAX_REDRAWS` times). ``au_gain`` (n, 20), an identity's
-    expressivity (``Identities.au_gain``), multiplies the result, which is clipped to
+    Unrelated weak AUs are added with :data:`EXTRA_AU_P`. ``au_gain`` (n, 20), an identity's
+    expressivity (``Identities.au_gain``), multiplies each draw. A face that is not
+    :func:`legible` as drawn, gain included, is redrawn (at most :data:`MAX_REDRAWS` times): an
+    inexpressive person's sad face still shows its cue. The result is clipped to
     [0, :data:`MAX_INTENSITY`].
     """
     _check_domain(domain)
@@ -212,15 +213,14 @@ def sample_aus(weights, domain: str, rng: np.random.Generator, au_gain=None) -> 
         au_gain = np.asarray(au_gain, dtype=np.float64)
         if au_gain.shape != (n, len(AUS)):
             raise ValueError(f"au_gain must have shape ({n}, {len(AUS)}), got {au_gain.shape}")
-    aus = _draw_expressions(weights, domain, rng)
+    gain = np.ones((n, len(AUS))) if au_gain is None else au_gain
+    aus = _draw_expressions(weights, domain, rng) * gain
     redraw = np.flatnonzero(~legible(aus, weights))
     for _ in range(MAX_REDRAWS):
         if not len(redraw):
             break
-        aus[redraw] = _draw_expressions(weights[redraw], domain, rng)
+        aus[redraw] = _draw_expressions(weights[redraw], domain, rng) * gain[redraw]
         redraw = redraw[~legible(aus[redraw], weights[redraw])]
-    if au_gain is not None:
-        aus = aus * au_gain
     return np.clip(aus, 0, MAX_INTENSITY).astype(np.float32)
 
 

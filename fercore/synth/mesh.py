@@ -105,6 +105,11 @@ AU_ZONES = {
 inter-ocular distances from the eye midpoint on the rest mesh, v upwards, u sideways. AU5 (upper
 lid raiser) is held to the upper lids: its regression also drops the lower lids and lifts the
 brows (surprise's correlates), which turned a raised lid into a round, cartoon eye."""
+NO_SIDEWAYS_REGRESSION = (17,)
+"""AUs whose regression keeps only its vertical and depth motion. py-feat's AU17 narrows the mouth
+by 13 % (in its training faces the chin raise comes with pressed or tightened lips, AU23/24);
+FACS's AU17 pushes the chin boss and lower lip up and does not narrow the mouth, and with a jaw
+drop (anger's 17+26, RAF-DB Table 1) the narrowing rounded the mouth into surprise's O."""
 NOSE_DROP = 0.05
 """How much lower (inter-ocular distances) the nose's tip and base sit than in py-feat's mean
 mesh, whose nose is short: on RAF-DB-aligned faces its tip sat 4–5 pixels higher than real
@@ -260,7 +265,8 @@ def _expression_coef(coef, intercept) -> np.ndarray:
     for k, au in enumerate(AUS):
         low, high, width = AU_ZONES[au]
         mask = _smoothstep(v - low) * _smoothstep(high - v) * _smoothstep(width - u)
-        out[k] = coef[k] * np.tile(mask, 3) * AU_PEAK[au] + appearance[k].T.ravel() * iod
+        keep = np.concatenate([mask * (au not in NO_SIDEWAYS_REGRESSION), mask, mask])
+        out[k] = coef[k] * keep * AU_PEAK[au] + appearance[k].T.ravel() * iod
     by_vertex = out.reshape(len(AUS), 3, N_VERTICES)
     for iris, corners in ((LEFT_IRIS, LEFT_EYE_CORNERS), (RIGHT_IRIS, RIGHT_EYE_CORNERS)):
         by_vertex[:, :, list(iris)] = by_vertex[:, :, list(corners)].mean(2, keepdims=True)
