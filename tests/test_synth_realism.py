@@ -11,7 +11,8 @@ from fercore.synth import load_face_model, render_faces, sample_identities, samp
 from fercore.synth import mesh as M
 from fercore.synth.expressions import (EXPRESSIONS, RAF_AU_OCCURRENCE, UNCODED_WILD_OCCURRENCE, prototype_matrix,
                                        wild_occurrence)
-from fercore.synth.realism import blind_set, expression_faces, mtcnn_agreement, turn_drift, unmirror
+from fercore.synth.realism import (EYE_OPENING_MM, INTERPUPILLARY_MM, MID_BROW, blind_set, brow_and_lid_motion,
+                                   expression_faces, mtcnn_agreement, turn_drift, unmirror)
 
 AU = {au: k for k, au in enumerate(AUS)}
 INNER_BROW = (55, 285)          # brow heads (MediaPipe), image-left then image-right
@@ -174,9 +175,20 @@ def test_mouth_widths_stay_those_of_real_faces():
 
 def test_au5_raises_the_upper_lid_only():
     move = _moves({5: 1})
-    assert _up(move, UPPER_LID) > 0.08
+    assert 0.04 < _up(move, UPPER_LID) < 0.06                  # about 3 mm: sclera above the iris
     assert abs(_up(move, LOWER_LID)) < 0.01                    # the lower lid stays
     assert abs(_up(move, INNER_BROW + OUTER_BROW)) < 0.01      # brows are AU1 and AU2's
+
+
+def test_eyes_open_as_far_as_real_eyes_do():
+    """At rest the drawn eye is as open as an adult's; AU5 and surprise open it wider, short of the
+    lid retraction of thyroid eye disease. The brows are measured the same way (mid-brow rise)."""
+    drawn = brow_and_lid_motion()["drawn (mm)"]
+    (rest_low, rest_high), (retracted, _) = EYE_OPENING_MM.values()
+    assert rest_low <= drawn["eye opening at rest"] <= rest_high
+    assert rest_high < drawn["eye opening, AU5 at 1"] < drawn["eye opening, surprise prototype"] < retracted
+    np.testing.assert_allclose(drawn["brow raise, AU1+2 at 1 (surprise prototype)"],
+                               _up(_moves({1: 1, 2: 1}), MID_BROW) * INTERPUPILLARY_MM, rtol=1e-4)
 
 
 @pytest.mark.parametrize("au", AUS)
@@ -310,6 +322,11 @@ def test_expression_faces_rejects_unknown_emotions():
 def test_mtcnn_finds_lab_faces_and_agrees_with_the_landmarks():
     result = mtcnn_agreement("lab", n=28, seed=0)
     assert result["detected"] >= 26 / 28
+    # Wilson's interval around k of 28 (scipy); for 28 of 28: [1 - z²/(28 + z²), 1]
+    low, high = result["detected_ci"]
+    assert low < result["detected"] <= high <= 1
+    if result["detected"] == 1:
+        assert low == pytest.approx(28 / (28 + 1.959964 ** 2), abs=1e-5)
     assert result["error"] < 0.07
     assert result["point_error"].shape == (5,) and result["offset"].shape == (5, 2)
     assert result["median"] <= result["error"] + 0.05 and 0 <= result["far"] <= 1 / 14

@@ -117,7 +117,7 @@ faces' (half of that was the landmark, :data:`fercore.synth.render.NOSE_LANDMARK
 and the upper lip stay where they are."""
 ZONE_EDGE = 0.15
 """Width (inter-ocular distances) of the smooth fall-off at a zone's border."""
-AU_PEAK = {1: 2.0, 2: 0.8, 4: 1.5, 5: 1.2, 6: 0.8, 7: 0.8, 9: 0.9, 10: 2.0, 11: 1.5, 12: 2.2,
+AU_PEAK = {1: 2.0, 2: 0.8, 4: 1.5, 5: 0.6, 6: 0.8, 7: 0.8, 9: 0.9, 10: 2.0, 11: 1.5, 12: 2.2,
            14: 1.2, 15: 0.6, 17: 1.0, 20: 1.0, 23: 0.8, 24: 1.2, 25: 1.0, 26: 1.0, 28: 1.0,
            43: 0.8}
 """Scale of py-feat's regression per unit of expression intensity: each AU's main displacement
@@ -127,7 +127,11 @@ closes the eyes (AU6), and :func:`facs_displacements` draws their own changes. A
 brow heads by a tenth of the inter-ocular distance: at nearly 0.15 (an earlier scale) strong
 anger's brows sat on the upper lids and hid the eyes. AU7 narrows the eye to 60% of its rest
 opening at intensity 1 (mostly from below, the lower lid tensed), so that anger's 4+5+7 glares
-(three quarters of the rest opening, two thirds at 1.5) rather than shuts the eyes. AU23 is
+(three quarters of the rest opening, two thirds at 1.5) rather than shuts the eyes. AU5 raises the upper lid by
+0.05 inter-ocular distances (3 mm) at intensity 1: the eye opens from 8.7 to about 12 mm, a band of
+sclera showing above the iris, where adults' eyes are 8–10 mm open at rest and 15–18 mm only in
+the lid retraction of thyroid eye disease (an earlier scale, twice this, opened a surprised eye to
+17 mm, and MTCNN missed 3 % of lab faces of surprise and fear). AU23 is
 scaled down so that pressed lips (anger's 23+24) narrow the mouth by about a seventh, not a
 third; with AU12's sideways pull left to the regression, a smile widens it by a quarter, and
 fear's lip stretch (AU20) by a sixth (MTCNN read the wider and narrower mouths as ordinary
@@ -323,7 +327,7 @@ def facs_displacements(u, v) -> np.ndarray:
         2: (0.01 * side * _bump(a, 0.72, 0.2) * brow_band, 0.13 * _bump(a, 0.72, 0.2) * brow_band),
         4: (-0.08 * side * _bump(a, 0.2, 0.22) * brow_band,
             (-0.07 * _bump(a, 0.12, 0.18) - 0.02 * _bump(a, 0.35, 0.3)) * brow_band - 0.01 * upper_lid),
-        5: (zero, 0.06 * upper_lid),
+        5: (zero, 0.03 * upper_lid),
         6: (zero, 0.06 * cheek + 0.025 * lower_lid),
         7: (zero, 0.03 * lower_lid - 0.008 * upper_lid),
         9: (zero, 0.05 * nose_wing + 0.04 * upper_lip - 0.04 * _bump(a, 0.15, 0.2) * brow_band

@@ -12,6 +12,8 @@ real-face detector.
   factors drawn as in the lab (``tests/benchmarks/bench_mtcnn_factors.py``).
 * :func:`turn_drift` measures how the detector's points drift sideways as heads turn, and
   :func:`mtcnn_repeatability` MTCNN's own noise (the same face moved a few pixels).
+* :func:`brow_and_lid_motion` measures in millimetres how far the drawn brows rise and the eyes
+  open, beside what real faces can do.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import functools
 import warnings
 
 import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
 
-from fercore.labels import BASIC7
+from fercore.labels import AUS, BASIC7
 from fercore.synth.expressions import EXPRESSIONS, sample_aus
 from fercore.synth.identity import sample_identities
 from fercore.synth.nuisance import sample_nuisance
@@ -33,6 +37,17 @@ MTCNN_PIXEL_ORIGIN = 0.5
 ``box_x1 - 1 + width * p`` over a 1-based box): a pixel centre is at +0.5."""
 FRONTAL_YAW = 15.0
 """Largest head yaw (degrees) of the faces :func:`mtcnn_agreement` counts as frontal."""
+INTERPUPILLARY_MM = 63.0
+"""Adult inter-pupillary distance (mm) that turns the mesh's inter-ocular units into millimetres."""
+BROW_RAISE_MAX_MM = (7.6, 9.0)
+"""The most an adult can raise the brow above the middle of the eye: the range of the age groups'
+means in Cruz & Cruz (Arq. Bras. Oftalmol. 2004; 81 people, maximal frontalis contraction)."""
+EYE_OPENING_MM = {"at rest": (8.0, 10.0), "retracted lids (thyroid eye disease)": (15.0, 18.0)}
+"""Height of the eye opening (upper to lower lid margin) of adults looking ahead, and in the lid
+retraction of thyroid eye disease (Dutton, *Surgical management of eyelid retraction*)."""
+MID_BROW = (105, 334)
+"""Brow vertices above the middle of each eye (MediaPipe)."""
+UPPER_LID_MIDDLE, LOWER_LID_MIDDLE = (159, 386), (145, 374)
 FAR_LANDMARKS = 0.25
 """Mean point distance (inter-ocular distances) beyond which MTCNN has misplaced the whole face
 (eyes on the brows, mouth on the cheeks) rather than misjudged a point."""
@@ -241,7 +256,7 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
     ``lab_factors`` drawn as in the lab (:func:`expression_faces`).
 
     Returns ``detected`` (fraction of faces with a detection whose eyes fall within one
-    inter-ocular distance of the true ones), ``error`` (mean distance of the five points to the
+    inter-ocular distance of the true ones) and ``detected_ci`` (its Wilson 95% interval), ``error`` (mean distance of the five points to the
     generator's, in true inter-ocular distances, over detected faces), ``median`` (the median
     over detected faces of each face's mean distance), ``far`` (fraction of detected faces whose
     mean distance exceeds :data:`FAR_LANDMARKS`: MTCNN placed the whole face elsewhere),
@@ -265,13 +280,15 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
     with np.errstate(invalid="ignore"):
         detected = np.isfinite(distance).all(1) & (np.nan_to_num(distance[:, :2], nan=9).max(1) < 1)
     per_face = distance[detected].mean(1)
+    interval = binomtest(int(detected.sum()), n).proportion_ci(0.95, method="wilson")
     error, median, far = ((per_face.mean(), np.median(per_face), (per_face > FAR_LANDMARKS).mean())
                           if detected.any() else (np.nan,) * 3)
     frontal = np.abs(nuisance.yaw[detected]) <= FRONTAL_YAW
     found_class = np.array(emotions)[detected]
     mirrored = mirrored_mtcnn_points([faces.raw[i] for i in np.flatnonzero(detected)], plain=found[detected])
     mirror_error = np.linalg.norm((mirrored - truth[detected]) / iod[detected, None, None], axis=2).mean()
-    return {"n": n, "detected": float(detected.mean()), "error": float(error), "median": float(median),
+    return {"n": n, "detected": float(detected.mean()), "detected_ci": (interval.low, interval.high),
+            "error": float(error), "median": float(median),
             "far": float(far), "frontal_error": float(per_face[frontal].mean()) if frontal.any() else np.nan,
             "mirror_error": float(mirror_error) if detected.any() else np.nan,
             "class_error": {c: float(per_face[found_class == c].mean()) if (found_class == c).any() else np.nan
@@ -293,3 +310,42 @@ def turn_drift(offset_x, yaw) -> np.ndarray:
     if spread == 0:
         return np.full(offset_x.shape[1], np.nan)
     return 10 * (centred @ offset_x) / spread
+
+
+def brow_and_lid_motion(ipd_mm: float = INTERPUPILLARY_MM) -> pd.DataFrame:
+    """How high the drawn brows rise above the middle of the eye and how wide the eyes open, in mm
+    of a face whose pupils are ``ipd_mm`` apart, beside the ranges real adults show
+    (:data:`BROW_RAISE_MAX_MM`, :data:`EYE_OPENING_MM`).
+
+    Rows: the brow raise of AU1+2 and of the fear prototype, and the eye opening at rest, with AU5
+    and in the surprise prototype (intensity 1 on the world's scale); columns ``drawn (mm)``,
+    ``real adults (mm)`` (a "low–high" text) and ``what the real range is``. Measured on the
+    expression mesh (:meth:`~fercore.synth.mesh.FaceModel.expression_mesh`) of the mean face.
+    """
+    from fercore.synth.expressions import PROTOTYPES
+    from fercore.synth.mesh import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS, load_face_model
+
+    model = load_face_model()
+
+    def mesh(aus: dict):
+        row = np.zeros((1, len(AUS)), np.float32)
+        for au, value in aus.items():
+            row[0, AUS.index(au)] = value
+        return model.expression_mesh(row)[0].astype(np.float64)
+
+    rest = mesh({})
+    mm = ipd_mm / np.linalg.norm(rest[list(RIGHT_EYE_CORNERS)].mean(0) - rest[list(LEFT_EYE_CORNERS)].mean(0))
+    brow_rise = lambda v: (v[list(MID_BROW), 1] - rest[list(MID_BROW), 1]).mean() * mm    # noqa: E731
+    opening = lambda v: (v[list(UPPER_LID_MIDDLE), 1] - v[list(LOWER_LID_MIDDLE), 1]).mean() * mm  # noqa: E731
+    surprise = mesh(PROTOTYPES["surprise"])
+    brow_real = ("%.1f–%.1f" % BROW_RAISE_MAX_MM, "the most an adult can raise the brow")
+    (rest_low, rest_high), (wide_low, wide_high) = EYE_OPENING_MM.values()
+    rest_real = (f"{rest_low:g}–{rest_high:g}", "at rest")
+    wide_real = (f"{rest_low:g}–{rest_high:g} / {wide_low:g}–{wide_high:g}", " / ".join(EYE_OPENING_MM))
+    rows = {"brow raise, AU1+2 at 1 (surprise prototype)": (brow_rise(mesh({1: 1.0, 2: 1.0})), *brow_real),
+            "brow raise, fear prototype": (brow_rise(mesh(PROTOTYPES["fear"])), *brow_real),
+            "eye opening at rest": (opening(rest), *rest_real),
+            "eye opening, AU5 at 1": (opening(mesh({5: 1.0})), *wide_real),
+            "eye opening, surprise prototype": (opening(surprise), *wide_real)}
+    return pd.DataFrame.from_dict(rows, orient="index",
+                                  columns=["drawn (mm)", "real adults (mm)", "what the real range is"])
