@@ -127,12 +127,13 @@ closes the eyes (AU6), and :func:`facs_displacements` draws their own changes. A
 brow heads by a tenth of the inter-ocular distance: at nearly 0.15 (an earlier scale) strong
 anger's brows sat on the upper lids and hid the eyes. AU7 narrows the eye to 60% of its rest
 opening at intensity 1 (mostly from below, the lower lid tensed), so that anger's 4+5+7 glares
-(three quarters of the rest opening, two thirds at 1.5) rather than shuts the eyes. AU5 raises the upper lid by
-0.05 inter-ocular distances (3 mm) at intensity 1: the eye opens from 8.7 to about 12 mm, a band of
-sclera showing above the iris, where adults' eyes are 8–10 mm open at rest and 15–18 mm only in
-the lid retraction of thyroid eye disease (an earlier scale, twice this, opened a surprised eye to
-17 mm, and MTCNN missed 3 % of lab faces of surprise and fear). AU23 is
-scaled down so that pressed lips (anger's 23+24) narrow the mouth by about a seventh, not a
+(three quarters of the rest opening, three fifths at 1.5) rather than shuts the eyes. AU5 raises
+the upper lid by 0.05 inter-ocular distances (3 mm) at intensity 1: the eye opens from 8.7 to
+about 12 mm, a band of sclera showing above the iris, where adults' eyes are 8–10 mm open at rest
+and 15–18 mm only in the lid retraction of thyroid eye disease (an earlier scale, twice this,
+opened a surprised eye to 17 mm, and MTCNN missed 3 % of lab faces of surprise and fear;
+:func:`fercore.synth.realism.brow_and_lid_motion` measures it). AU23 is scaled down so that
+pressed lips (anger's 23+24) narrow the mouth by about a seventh, not a
 third; with AU12's sideways pull left to the regression, a smile widens it by a quarter, and
 fear's lip stretch (AU20) by a sixth (MTCNN read the wider and narrower mouths as ordinary
 ones, 0.1 inter-ocular distances from the drawn corners). AU15 is scaled down because its

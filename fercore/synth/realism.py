@@ -256,8 +256,9 @@ def mtcnn_agreement(domain: str, n: int = 100, seed: int = 0, color: bool | None
     ``lab_factors`` drawn as in the lab (:func:`expression_faces`).
 
     Returns ``detected`` (fraction of faces with a detection whose eyes fall within one
-    inter-ocular distance of the true ones) and ``detected_ci`` (its Wilson 95% interval), ``error`` (mean distance of the five points to the
-    generator's, in true inter-ocular distances, over detected faces), ``median`` (the median
+    inter-ocular distance of the true ones), ``detected_ci`` (its Wilson 95% interval), ``error``
+    (mean distance of the five points to the generator's, in true inter-ocular distances, over
+    detected faces), ``median`` (the median
     over detected faces of each face's mean distance), ``far`` (fraction of detected faces whose
     mean distance exceeds :data:`FAR_LANDMARKS`: MTCNN placed the whole face elsewhere),
     ``frontal_error`` (the mean distance over detected faces turned at most :data:`FRONTAL_YAW`
@@ -335,17 +336,21 @@ def brow_and_lid_motion(ipd_mm: float = INTERPUPILLARY_MM) -> pd.DataFrame:
 
     rest = mesh({})
     mm = ipd_mm / np.linalg.norm(rest[list(RIGHT_EYE_CORNERS)].mean(0) - rest[list(LEFT_EYE_CORNERS)].mean(0))
-    brow_rise = lambda v: (v[list(MID_BROW), 1] - rest[list(MID_BROW), 1]).mean() * mm    # noqa: E731
-    opening = lambda v: (v[list(UPPER_LID_MIDDLE), 1] - v[list(LOWER_LID_MIDDLE), 1]).mean() * mm  # noqa: E731
-    surprise = mesh(PROTOTYPES["surprise"])
+
+    def brow_rise(v):
+        return (v[list(MID_BROW), 1] - rest[list(MID_BROW), 1]).mean() * mm
+
+    def opening(v):
+        return (v[list(UPPER_LID_MIDDLE), 1] - v[list(LOWER_LID_MIDDLE), 1]).mean() * mm
+
     brow_real = ("%.1f–%.1f" % BROW_RAISE_MAX_MM, "the most an adult can raise the brow")
     (rest_low, rest_high), (wide_low, wide_high) = EYE_OPENING_MM.values()
     rest_real = (f"{rest_low:g}–{rest_high:g}", "at rest")
     wide_real = (f"{rest_low:g}–{rest_high:g} / {wide_low:g}–{wide_high:g}", " / ".join(EYE_OPENING_MM))
-    rows = {"brow raise, AU1+2 at 1 (surprise prototype)": (brow_rise(mesh({1: 1.0, 2: 1.0})), *brow_real),
+    rows = {"brow raise, AU1+2 at 1 (surprise prototype)": (brow_rise(mesh({1: 1, 2: 1})), *brow_real),
             "brow raise, fear prototype": (brow_rise(mesh(PROTOTYPES["fear"])), *brow_real),
             "eye opening at rest": (opening(rest), *rest_real),
             "eye opening, AU5 at 1": (opening(mesh({5: 1.0})), *wide_real),
-            "eye opening, surprise prototype": (opening(surprise), *wide_real)}
+            "eye opening, surprise prototype": (opening(mesh(PROTOTYPES["surprise"])), *wide_real)}
     return pd.DataFrame.from_dict(rows, orient="index",
                                   columns=["drawn (mm)", "real adults (mm)", "what the real range is"])
