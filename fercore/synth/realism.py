@@ -319,8 +319,9 @@ def brow_and_lid_motion(ipd_mm: float = INTERPUPILLARY_MM) -> pd.DataFrame:
     (:data:`BROW_RAISE_MAX_MM`, :data:`EYE_OPENING_MM`).
 
     Rows: the brow raise of AU1+2 and of the fear prototype, and the eye opening at rest, with AU5
-    and in the surprise prototype (intensity 1 on the world's scale); columns ``drawn (mm)``,
-    ``real adults (mm)`` (a "low–high" text) and ``what the real range is``. Measured on the
+    and in the surprise prototype (intensity 1 on the world's scale), indexed by what is measured;
+    columns ``key`` (a short name to record the row under), ``drawn (mm)``, ``real adults (mm)`` (a
+    "low–high" text) and ``what the real range is``. Measured on the
     expression mesh (:meth:`~fercore.synth.mesh.FaceModel.expression_mesh`) of the mean face.
     """
     from fercore.synth.expressions import PROTOTYPES
@@ -347,10 +348,11 @@ def brow_and_lid_motion(ipd_mm: float = INTERPUPILLARY_MM) -> pd.DataFrame:
     (rest_low, rest_high), (wide_low, wide_high) = EYE_OPENING_MM.values()
     rest_real = (f"{rest_low:g}–{rest_high:g}", "at rest")
     wide_real = (f"{rest_low:g}–{rest_high:g} / {wide_low:g}–{wide_high:g}", " / ".join(EYE_OPENING_MM))
-    rows = {"brow raise, AU1+2 at 1 (surprise prototype)": (brow_rise(mesh({1: 1, 2: 1})), *brow_real),
-            "brow raise, fear prototype": (brow_rise(mesh(PROTOTYPES["fear"])), *brow_real),
-            "eye opening at rest": (opening(rest), *rest_real),
-            "eye opening, AU5 at 1": (opening(mesh({5: 1.0})), *wide_real),
-            "eye opening, surprise prototype": (opening(mesh(PROTOTYPES["surprise"])), *wide_real)}
-    return pd.DataFrame.from_dict(rows, orient="index",
-                                  columns=["drawn (mm)", "real adults (mm)", "what the real range is"])
+    rows = [("brow_raise", "brow raise, AU1+2 at 1 (surprise prototype)", brow_rise(mesh({1: 1, 2: 1})), *brow_real),
+            ("fear_brow_raise", "brow raise, fear prototype", brow_rise(mesh(PROTOTYPES["fear"])), *brow_real),
+            ("eye_opening", "eye opening at rest", opening(rest), *rest_real),
+            ("au5_eye_opening", "eye opening, AU5 at 1", opening(mesh({5: 1})), *wide_real),
+            ("surprise_eye_opening", "eye opening, surprise prototype", opening(mesh(PROTOTYPES["surprise"])),
+             *wide_real)]
+    return pd.DataFrame(rows, columns=["key", "measure", "drawn (mm)", "real adults (mm)",
+                                       "what the real range is"]).set_index("measure")
