@@ -166,8 +166,11 @@ def _mouth_width(aus: dict) -> float:
 
 def test_mouth_widths_stay_those_of_real_faces():
     """A posed smile widens the mouth by about a quarter and pressed lips narrow it by about a
-    seventh; wider and narrower mouths are read by a real-face detector as ordinary ones."""
+    seventh; wider and narrower mouths are read by a real-face detector as ordinary ones. A jaw
+    drop leaves the lips relaxed: the open mouth keeps nearly its width (not surprise's O)."""
     proto = _prototypes()
+    assert 0.93 < _mouth_width({26: 1}) < 1.0
+    assert 0.93 < _mouth_width(proto["surprise"]) < 1.0
     assert 1.1 < _mouth_width(proto["happiness"]) < 1.35
     assert 0.8 < _mouth_width(proto["anger"]) < 0.95
     assert _mouth_width(proto["fear"]) > 1.15            # AU20 stretches the lips sideways

@@ -308,7 +308,10 @@ def facs_displacements(u, v) -> np.ndarray:
     brows; AU10 raises the upper lip; AU12 pulls the lip corners up (the regression pulls them
     out), AU14 dimples them inwards, AU15 pulls them down, AU20 stretches them sideways; AU17
     pushes the chin and lower lip up; AU23 thins the lips (the regression narrows them),
-    AU24 presses them together; AU25 parts them, AU26 drops the jaw.
+    AU24 presses them together; AU25 parts them, AU26 drops the jaw, with the lips relaxed ("no
+    tension or stretching of the mouth", Ekman & Friesen, *Unmasking the Face*): only the
+    regression's slight narrowing (2 mm of 51), not the extra sixth that once rounded every open
+    mouth, anger's and fear's too, into surprise's O.
     """
     side = np.sign(u)
     a = np.abs(u)
@@ -342,7 +345,7 @@ def facs_displacements(u, v) -> np.ndarray:
         23: (zero, -0.015 * upper_lip + 0.015 * lower_lip),
         24: (-0.02 * side * near_corner, -0.02 * upper_lip + 0.025 * lower_lip),
         25: (zero, 0.02 * upper_lip - 0.06 * lower_lip),
-        26: (-0.07 * side * near_corner, -0.03 * lower_lip - 0.03 * chin),
+        26: (zero, -0.03 * lower_lip - 0.03 * chin),
     }
     out = np.zeros((len(AUS), len(u), 3))
     for au, (du, dv) in fields.items():
