@@ -13,8 +13,8 @@
   on one thread than on two (measured in ``tests/benchmarks/bench_recipe.py``): two threads wait
   for each other whenever another process takes a core.
 * **Layout and precision**: every net trains channels-last, and under bf16 autocast on the CPU when
-  the chapter's ``cpu_precision`` is ``bf16`` (:func:`fercore.train.use_cpu_precision`), as on a
-  GPU; weights, optimizer state and the losses stay fp32.
+  the chapter's ``cpu_precision`` is ``bf16``, or ``auto`` on a CPU with native bf16
+  (:func:`fercore.train.use_cpu_precision`), as on a GPU; weights, optimizer state and the losses stay fp32.
 """
 
 import torch

@@ -40,20 +40,29 @@ from torch import nn
 from fercore.devices import resolve_device
 from fercore.progress import progress
 
-CPU_PRECISIONS = ("fp32", "bf16")
+CPU_PRECISIONS = ("fp32", "bf16", "auto")
 _cpu_precision = "fp32"
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX tiles), as torch reports it."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
 def use_cpu_precision(precision):
-    """Train on the CPU in ``precision`` from now on: ``"fp32"``, or ``"bf16"`` (the loss under
+    """Train on the CPU in ``precision`` from now on: ``"fp32"``, ``"bf16"`` (the loss under
     bf16 autocast as on CUDA: convolutions and matrix products in bf16; weights, optimizer, losses
-    and the softmax in fp32). On a CPU with native bf16 (AVX512-BF16, AMX) bf16 trains the deep
-    chapters' nets 1.2–1.9× faster (``tests/benchmarks/bench_recipe.py``); elsewhere it is
-    emulated and may be slower. Returns the precision now in use. A :class:`Trainer` made with
-    ``amp=None`` reads this setting when it is made."""
+    and the softmax in fp32) or ``"auto"``: bf16 where the CPU has it natively
+    (:func:`native_bf16`), fp32 elsewhere. Natively, bf16 trains the deep chapters' nets 1.2–1.9×
+    faster; emulated (an AVX2 CPU) it trained chapter 05's net 9× slower
+    (``tests/benchmarks/bench_recipe.py``). Returns the precision now in use, ``"auto"``
+    resolved. A :class:`Trainer` made with ``amp=None`` reads this setting when it is made."""
     global _cpu_precision
     if precision not in CPU_PRECISIONS:
         raise ValueError(f"cpu_precision must be one of {', '.join(CPU_PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        precision = "bf16" if native_bf16() else "fp32"
     _cpu_precision = precision
     return _cpu_precision
 

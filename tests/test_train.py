@@ -8,7 +8,8 @@ from torch.nn import functional as F
 from fercore.batches import PairedBatches, RandomBatches
 from fercore.nets import BaseDCNN
 from fercore.devices import resolve_device
-from fercore.train import Schedule, Trainer, use_cpu_precision
+import fercore.train as train_module
+from fercore.train import Schedule, Trainer, cpu_precision, use_cpu_precision
 
 
 def tiny_net(seed):
@@ -239,5 +240,23 @@ def test_cpu_precision_sets_a_new_trainers_autocast(cpu_bf16):
     assert fp32_dtypes == {"features": torch.float32, "loss": torch.float32}
     assert torch.equal(bf16, again) and not torch.equal(bf16, fp32)
     assert Trainer(tiny_net(0), cross_entropy, Schedule(iterations=1), device="cpu", amp=False).amp is False
-    with pytest.raises(ValueError, match="cpu_precision must be one of fp32, bf16, got 'fp16'"):
+    with pytest.raises(ValueError, match="cpu_precision must be one of fp32, bf16, auto, got 'fp16'"):
         use_cpu_precision("fp16")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_where_the_cpu_has_it(cpu_bf16, monkeypatch, native):
+    """``auto`` trains in bf16 on a CPU with native bf16 and in fp32 elsewhere (emulated bf16 is
+    several times slower), and says which it chose."""
+    monkeypatch.setattr(train_module, "native_bf16", lambda: native)
+    chosen = use_cpu_precision("auto")
+    assert chosen == cpu_precision() == ("bf16" if native else "fp32")
+    assert Trainer(tiny_net(0), cross_entropy, Schedule(iterations=1), device="cpu").amp is native
+
+
+def test_native_bf16_reads_torchs_cpu_capabilities(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert train_module.native_bf16()
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert not train_module.native_bf16()
