@@ -14,7 +14,8 @@
   for each other whenever another process takes a core.
 * **Layout and precision**: every net trains channels-last, and under bf16 autocast on the CPU when
   the chapter's ``cpu_precision`` is ``bf16``, or ``auto`` on a CPU with native bf16
-  (:func:`fercore.train.use_cpu_precision`), as on a GPU; weights, optimizer state and the losses stay fp32.
+  (:func:`fercore.train.use_cpu_precision`), as on a GPU; weights, optimizer state and the losses
+  stay fp32.
 """
 
 import torch

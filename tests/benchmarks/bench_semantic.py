@@ -8,7 +8,7 @@ plus two evaluation passes per step, Algorithm 1). On the CPU (channels_last; bf
 
     python tests/benchmarks/bench_semantic.py                          # paper scale: 112 px, width 1
     python tests/benchmarks/bench_semantic.py --input-size 40 --width 0.25 --ae-width 0.5 --ae-batch 64 \
-        --cpu-precision bf16                                           # the `default` profile
+        --cpu-precision auto                                           # the `default` profile
     python tests/benchmarks/bench_semantic.py --device cuda --iters 50
 """
 
@@ -105,7 +105,7 @@ def main():
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    use_cpu_precision(args.cpu_precision)
+    precision = use_cpu_precision(args.cpu_precision)
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     devices = [d for d in devices if d != "cuda" or torch.cuda.is_available()]
     print(f"input {args.input_size}×{args.input_size}, two-branch width {args.width}, "
@@ -116,7 +116,7 @@ def main():
         run_args.iters = args.iters or (50 if on_cuda else 3)
         run_args.warmup = args.warmup if args.warmup is not None else (10 if on_cuda else 1)
         device, results = run(name, run_args)
-        label = torch.cuda.get_device_name(device) if on_cuda else f"CPU, {torch.get_num_threads()} threads, {args.cpu_precision}"
+        label = torch.cuda.get_device_name(device) if on_cuda else f"CPU, {torch.get_num_threads()} threads, {precision}"
         for step, rate in results.items():
             print(f"{label:>28} | {step:<26} | {rate:9.1f} img/s")
 
